@@ -1,0 +1,18 @@
+# Sourced by integration tests: common paths and checks.
+# shellcheck shell=bash
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=${BUILD:-build}
+ASAN_BUILD=${ASAN_BUILD:-build-asan}
+case "$BUILD" in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+case "$ASAN_BUILD" in /*) ;; *) ASAN_BUILD=$ROOT/$ASAN_BUILD ;; esac
+SPANPROF=$BUILD/spanprof
+SPANPROF_ASAN=$ASAN_BUILD/spanprof
+LIBSPANPROF=$BUILD/libspanprof.so
+T=$(mktemp -d "${SPANPROF_TEST_TMP:-/tmp}/$(basename "$0" .sh).XXXXXX")
+export GOCACHE=${GOCACHE:-$T/gocache} GO111MODULE=off
+fail() { echo "FAIL: $*" >&2; exit 1; }
+check() { # description command...
+  local what=$1; shift
+  if "$@"; then echo "ok: $what"; else fail "$what"; fi
+}
