@@ -13,6 +13,7 @@
 #   profiler/*.c, symbolizer/*.c   the core, linked into both
 #   tests/unit/test_*.c  one cmocka binary each, linked with the core
 
+.DEFAULT_GOAL := all
 BUILD    ?= build
 PREFIX   ?= /usr/local
 DESTDIR  ?=
@@ -66,7 +67,7 @@ all: $(CLI) $(SHARED_LIB) $(CORE_LIB)
 
 deps: $(DEPS_STAMP)
 
-$(PROTO_C) $(PROTO_H): $(PROTO_SRC) | $(DEPS_STAMP)
+$(PROTO_C) $(PROTO_H) &: $(PROTO_SRC) | $(DEPS_STAMP)
 	@mkdir -p $(BUILD)/pprof-proto
 	protoc-c --proto_path=pprof-proto --c_out=$(BUILD)/pprof-proto $(PROTO_SRC)
 

@@ -18,9 +18,15 @@ int sp_error_set(sp_error *err, int code, const char *fmt, ...)
 void sp_error_prefix(sp_error *err, const char *prefix)
 {
 	char tmp[sizeof(err->msg)];
+	size_t plen;
 
 	if (!err || !prefix)
 		return;
-	snprintf(tmp, sizeof(tmp), "%s: %s", prefix, err->msg);
+	/* Built by hand: snprintf("%s: %s") trips -Wformat-truncation. */
+	plen = strnlen(prefix, sizeof(tmp) - 3);
+	memcpy(tmp, prefix, plen);
+	memcpy(tmp + plen, ": ", 2);
+	strncpy(tmp + plen + 2, err->msg, sizeof(tmp) - plen - 3);
+	tmp[sizeof(tmp) - 1] = '\0';
 	memcpy(err->msg, tmp, sizeof(tmp));
 }

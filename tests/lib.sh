@@ -1,7 +1,7 @@
 # Sourced by integration tests: common paths and checks.
 # shellcheck shell=bash
 set -u
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-build}
 ASAN_BUILD=${ASAN_BUILD:-build-asan}
 case "$BUILD" in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac

@@ -1,0 +1,41 @@
+/* Upload interval profiles to Grafana Pyroscope (POST /ingest, format=pprof)
+ * from a dedicated thread with a bounded queue, retries and a flush deadline.
+ * Enqueueing never blocks the caller on the network. */
+#ifndef SPANPROF_EXPORT_PYROSCOPE_H
+#define SPANPROF_EXPORT_PYROSCOPE_H
+
+#include <stdint.h>
+
+#include "error.h"
+#include "profile.h"
+
+typedef struct sp_pyroscope sp_pyroscope;
+
+typedef struct sp_pyroscope_stats {
+	uint64_t sent, retried, dropped, failed, bytes_sent, queued;
+} sp_pyroscope_stats;
+
+/* From the environment (PYROSCOPE_SERVER_ADDRESS, PYROSCOPE_APPLICATION_NAME,
+ * OTEL_SERVICE_NAME, PYROSCOPE_TAGS, auth, tenant, TLS options...).
+ * Returns NULL with err->msg[0] == '\0' when no server is configured, NULL
+ * with a message on bad configuration (the caller logs it once and carries
+ * on with local files), or a started exporter. */
+sp_pyroscope *sp_pyroscope_from_env(const char *default_service, sp_error *err);
+
+/* Queue one profile for upload (encoded and copied; the caller keeps p).
+ * profile_type: "cpu" or "memory". from/until: wall-clock ns of the interval. */
+int sp_pyroscope_enqueue(sp_pyroscope *x, const sp_profile *p, const char *profile_type,
+			 int64_t from_ns, int64_t until_ns);
+
+void sp_pyroscope_get_stats(sp_pyroscope *x, sp_pyroscope_stats *out);
+
+/* Application name as sent (after sanitising), for the links file. */
+const char *sp_pyroscope_app_name(const sp_pyroscope *x);
+const char *sp_pyroscope_server(const sp_pyroscope *x);
+
+/* Try to send what is queued until deadline_ms passes, then stop the thread
+ * and free everything (unsent profiles are counted as dropped, or spilled to
+ * disk when spilling is configured). */
+void sp_pyroscope_shutdown(sp_pyroscope *x, int deadline_ms);
+
+#endif
