@@ -7,11 +7,18 @@
  * module's .eh_frame_hdr table (perf's recipe). One address space with a
  * large global cache: once warm, libunwind skips find_proc_info entirely.
  *
- * This translation unit must not define UNW_LOCAL_ONLY: unw_* resolve to the
- * _Ux86_64_* remote family in libunwind-x86_64 (libunwind-generic). */
+ * libunwind is dlopen'ed RTLD_LOCAL, not linked: libunwind-x86_64.so.8
+ * needs libunwind.so.8, whose 36 _Unwind_* symbols must not enter the global
+ * scope of a host we are preloaded into (C++ exceptions could bind to them),
+ * and Debian's static libunwind archives are not PIC, so they cannot go into
+ * libspanprof.so either. This translation unit must not define
+ * UNW_LOCAL_ONLY: the types are the _Ux86_64_ (remote) family. */
+#include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,14 +27,65 @@
 #include "unwind.h"
 #include "unwind_modules.h"
 
-/* Not in any public header; exported by libunwind-x86_64.so.8. */
-extern int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t as, unw_word_t ip,
-					      unw_dyn_info_t *di, unw_proc_info_t *pi,
-					      int need_unwind_info, void *arg);
+#define SP_LIBUNWIND_SONAME "libunwind-x86_64.so.8"
 
 /* Register-state records cached by IP (rounded to a power of two by
  * libunwind, max 2^15). Enough for the hot code of a large service. */
 #define SP_UNW_CACHE_SIZE 8192
+
+/* The few remote-API entry points we use, resolved once. */
+static struct {
+	unw_addr_space_t (*create_addr_space)(unw_accessors_t *, int);
+	void (*destroy_addr_space)(unw_addr_space_t);
+	int (*set_caching_policy)(unw_addr_space_t, unw_caching_policy_t);
+	int (*set_cache_size)(unw_addr_space_t, size_t, int);
+	void (*flush_cache)(unw_addr_space_t, unw_word_t, unw_word_t);
+	int (*init_remote)(unw_cursor_t *, unw_addr_space_t, void *);
+	int (*step)(unw_cursor_t *);
+	int (*get_reg)(unw_cursor_t *, unw_regnum_t, unw_word_t *);
+	int (*is_signal_frame)(unw_cursor_t *);
+	/* Not in any public header (perf declares it the same way). */
+	int (*search_unwind_table)(unw_addr_space_t, unw_word_t, unw_dyn_info_t *,
+				   unw_proc_info_t *, int, void *);
+} lu;
+static pthread_once_t lu_once = PTHREAD_ONCE_INIT;
+static char lu_error[256];
+
+static void lu_load(void)
+{
+	static const struct { const char *name; size_t off; } syms[] = {
+#define SYM(f, n) { "_Ux86_64_" n, __builtin_offsetof(__typeof__(lu), f) }
+		SYM(create_addr_space, "create_addr_space"),
+		SYM(destroy_addr_space, "destroy_addr_space"),
+		SYM(set_caching_policy, "set_caching_policy"),
+		SYM(set_cache_size, "set_cache_size"),
+		SYM(flush_cache, "flush_cache"),
+		SYM(init_remote, "init_remote"),
+		SYM(step, "step"),
+		SYM(get_reg, "get_reg"),
+		SYM(is_signal_frame, "is_signal_frame"),
+		SYM(search_unwind_table, "dwarf_search_unwind_table"),
+#undef SYM
+	};
+	void *h = dlopen(SP_LIBUNWIND_SONAME, RTLD_NOW | RTLD_LOCAL);
+
+	if (!h) {
+		const char *e = dlerror();
+		snprintf(lu_error, sizeof(lu_error), "%s (install the libunwind8 package)",
+			 e ? e : SP_LIBUNWIND_SONAME);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
+		void *f = dlsym(h, syms[i].name);
+		if (!f) {
+			snprintf(lu_error, sizeof(lu_error), "%s: symbol %s not found",
+				 SP_LIBUNWIND_SONAME, syms[i].name);
+			memset(&lu, 0, sizeof(lu));
+			return; /* the handle stays open: harmless, once per process */
+		}
+		memcpy((char *)&lu + syms[i].off, &f, sizeof(f));
+	}
+}
 
 struct sp_unwinder {
 	unw_addr_space_t as;
@@ -58,7 +116,7 @@ static int acc_find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_
 	di.u.rti.segbase = m->eh_hdr;
 	di.u.rti.table_data = m->table;
 	di.u.rti.table_len = m->fde_count * 8 / sizeof(unw_word_t);
-	int r = UNW_OBJ(dwarf_search_unwind_table)(as, ip, &di, pi, need_unwind_info, arg);
+	int r = lu.search_unwind_table(as, ip, &di, pi, need_unwind_info, arg);
 	if (r == -UNW_ENOINFO)
 		u->step_noinfo = true;
 	return r;
@@ -140,8 +198,14 @@ static unw_accessors_t accessors = {
 
 sp_unwinder *sp_unwinder_new(sp_error *err)
 {
-	sp_unwinder *u = calloc(1, sizeof(*u));
+	sp_unwinder *u;
 
+	pthread_once(&lu_once, lu_load);
+	if (!lu.step) {
+		sp_error_set(err, -ENOENT, "unwinder: cannot load libunwind: %s", lu_error);
+		return NULL;
+	}
+	u = calloc(1, sizeof(*u));
 	if (!u) {
 		sp_error_set(err, -ENOMEM, "unwinder: out of memory");
 		return NULL;
@@ -150,13 +214,13 @@ sp_unwinder *sp_unwinder_new(sp_error *err)
 		sp_error_set(err, -ENOMEM, "unwinder: out of memory");
 		goto fail;
 	}
-	u->as = unw_create_addr_space(&accessors, 0);
+	u->as = lu.create_addr_space(&accessors, 0);
 	if (!u->as) {
 		sp_error_set(err, -ENOMEM, "unwinder: libunwind could not create an address space");
 		goto fail;
 	}
-	unw_set_caching_policy(u->as, UNW_CACHE_GLOBAL);
-	unw_set_cache_size(u->as, SP_UNW_CACHE_SIZE, 0);
+	lu.set_caching_policy(u->as, UNW_CACHE_GLOBAL);
+	lu.set_cache_size(u->as, SP_UNW_CACHE_SIZE, 0);
 	atomic_init(&u->gen, 0);
 	return u;
 fail:
@@ -170,7 +234,7 @@ void sp_unwinder_free(sp_unwinder *u)
 	if (!u)
 		return;
 	if (u->as)
-		unw_destroy_addr_space(u->as);
+		lu.destroy_addr_space(u->as);
 	sp_umods_free(&u->mods);
 	free(u);
 }
@@ -191,7 +255,7 @@ static void refresh(sp_unwinder *u)
 		return;
 	/* Flush before the table changes: cached states of an unloaded module
 	 * must not be applied to whatever is mapped there next. */
-	unw_flush_cache(u->as, 0, 0);
+	lu.flush_cache(u->as, 0, 0);
 	sp_umods_rebuild(&u->mods); /* on ENOMEM the table is empty: walks truncate */
 	u->built_gen = g;
 	u->built = true;
@@ -213,7 +277,7 @@ size_t sp_unwind(sp_unwinder *u, const sp_raw_sample *s, uint64_t *pcs, size_t m
 	pcs[n++] = s->regs[SP_REG_RIP];
 	sp = s->regs[SP_REG_RSP];
 	u->cur = s;
-	if (unw_init_remote(&c, u->as, u) < 0)
+	if (lu.init_remote(&c, u->as, u) < 0)
 		goto out;
 	for (;;) {
 		unw_word_t ip = 0, nsp = 0;
@@ -224,9 +288,9 @@ size_t sp_unwind(sp_unwinder *u, const sp_raw_sample *s, uint64_t *pcs, size_t m
 		}
 		/* The frame after a signal frame was interrupted, not calling:
 		 * its ip is exact. */
-		bool from_signal = unw_is_signal_frame(&c) > 0;
+		bool from_signal = lu.is_signal_frame(&c) > 0;
 		u->step_noinfo = false;
-		int r = unw_step(&c);
+		int r = lu.step(&c);
 		if (r == 0) {
 			/* End of chain: CFI said "return address undefined"
 			 * (_start, clone3). If libunwind got there by guessing
@@ -237,13 +301,13 @@ size_t sp_unwind(sp_unwinder *u, const sp_raw_sample *s, uint64_t *pcs, size_t m
 		}
 		if (r < 0)
 			break; /* copy exhausted, unreadable memory, bad CFI */
-		if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0 || unw_get_reg(&c, UNW_REG_SP, &nsp) < 0)
+		if (lu.get_reg(&c, UNW_REG_IP, &ip) < 0 || lu.get_reg(&c, UNW_REG_SP, &nsp) < 0)
 			break;
 		/* The CFA only grows along a chain; across a signal frame the
 		 * handler may have run on an alternate stack. */
 		if (!from_signal && nsp <= sp)
 			break;
-		bool is_signal = unw_is_signal_frame(&c) > 0;
+		bool is_signal = lu.is_signal_frame(&c) > 0;
 		pcs[n++] = (from_signal || is_signal) ? ip : ip - 1;
 		sp = nsp;
 		/* Left known code (JIT, unloaded module, guessed garbage):
