@@ -26,6 +26,7 @@
 
 #include "unwind.h"
 #include "unwind_modules.h"
+#include "unwind_sigmask.h"
 
 #define SP_LIBUNWIND_SONAME "libunwind-x86_64.so.8"
 
@@ -50,6 +51,7 @@ static struct {
 } lu;
 static pthread_once_t lu_once = PTHREAD_ONCE_INIT;
 static char lu_error[256];
+static int lu_quiet_slots; /* PLT slots redirected by unwind_sigmask.c */
 
 static void lu_load(void)
 {
@@ -85,6 +87,11 @@ static void lu_load(void)
 		}
 		memcpy((char *)&lu + syms[i].off, &f, sizeof(f));
 	}
+	/* SPANPROF_UNWIND_BLOCK_SIGNALS=1 keeps libunwind's per-frame signal
+	 * blocking (two syscalls per frame; see unwind_sigmask.c). */
+	const char *keep = getenv("SPANPROF_UNWIND_BLOCK_SIGNALS");
+	if (!keep || !*keep || !strcmp(keep, "0"))
+		lu_quiet_slots = sp_unwind_sigmask_patch(h);
 }
 
 struct sp_unwinder {
@@ -277,6 +284,7 @@ size_t sp_unwind(sp_unwinder *u, const sp_raw_sample *s, uint64_t *pcs, size_t m
 	pcs[n++] = s->regs[SP_REG_RIP];
 	sp = s->regs[SP_REG_RSP];
 	u->cur = s;
+	sp_unwind_quiet = lu_quiet_slots > 0;
 	if (lu.init_remote(&c, u->as, u) < 0)
 		goto out;
 	for (;;) {
@@ -316,6 +324,7 @@ size_t sp_unwind(sp_unwinder *u, const sp_raw_sample *s, uint64_t *pcs, size_t m
 			break;
 	}
 out:
+	sp_unwind_quiet = 0;
 	u->cur = NULL;
 	return n;
 }

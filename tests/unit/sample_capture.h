@@ -109,7 +109,7 @@ static void cap_setup(void)
 
 /* ---- address -> name ---------------------------------------------------- */
 
-static uint64_t exe_bias(void)
+__attribute__((unused)) static uint64_t exe_bias(void)
 {
 	static uint64_t bias;
 	static bool done;
@@ -124,7 +124,8 @@ static uint64_t exe_bias(void)
 }
 
 /* Writes the function name containing pc into out ("?" when unknown). */
-static void cap_symname(uint64_t pc, char *out, size_t outlen)
+__attribute__((unused)) static void
+cap_symname(uint64_t pc, char *out, size_t outlen)
 {
 	Dl_info di, self;
 	snprintf(out, outlen, "?");
