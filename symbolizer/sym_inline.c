@@ -31,6 +31,7 @@ struct sp_cu_index {
 	Dwarf_Die cudie;
 	Dwarf_Files *files;
 	size_t n_files;
+	const char *comp_dir;
 	struct cu_die *dies;
 	size_t n_dies, cap_dies;
 	struct cu_range *die_ranges;  /* grouped by DIE, in DIE order */
@@ -133,6 +134,12 @@ static struct sp_cu_index *build_cu(Dwarf_Die *cudie)
 	if (!cu)
 		return NULL;
 	cu->cudie = *cudie;
+	{
+		Dwarf_Attribute a;
+
+		if (dwarf_attr(cudie, DW_AT_comp_dir, &a))
+			cu->comp_dir = dwarf_formstring(&a);
+	}
 	if (dwarf_getsrcfiles(cudie, &cu->files, &cu->n_files) != 0) {
 		cu->files = NULL;
 		cu->n_files = 0;
@@ -226,19 +233,19 @@ static int32_t innermost(const struct sp_cu_index *cu, uint64_t a)
 	return -1;
 }
 
-static const char *die_name(Dwarf_Die *die)
+/* Both names of a function DIE, following abstract_origin/specification:
+ * the linkage name (mangled C++, or a C asm label) and the plain name. */
+static void die_names(Dwarf_Die *die, struct sp_raw_frame *f)
 {
 	Dwarf_Attribute a;
-	const char *n = NULL;
 
-	/* Prefer the linkage name: unique for C++ and demangles to the
-	 * qualified name with its parameters. */
+	f->linkage = NULL;
+	f->name = NULL;
 	if (dwarf_attr_integrate(die, DW_AT_linkage_name, &a) ||
 	    dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &a))
-		n = dwarf_formstring(&a);
-	if (!n && dwarf_attr_integrate(die, DW_AT_name, &a))
-		n = dwarf_formstring(&a);
-	return n;
+		f->linkage = dwarf_formstring(&a);
+	if (dwarf_attr_integrate(die, DW_AT_name, &a))
+		f->name = dwarf_formstring(&a);
 }
 
 /* An unsigned attribute, or -1 when absent. */
@@ -283,7 +290,8 @@ size_t sp_sym_dwarf_frames(sp_sym_module *m, uint64_t addr, struct sp_raw_frame 
 	if (!cudie)
 		return 0;
 
-	out[0] = (struct sp_raw_frame){ 0 };
+	cu = cu_for(m, cudie);
+	out[0] = (struct sp_raw_frame){ .comp_dir = cu ? cu->comp_dir : NULL };
 	line = dwfl_module_getsrc(m->mod, addr);
 	if (line) {
 		int l = 0, c = 0;
@@ -292,12 +300,11 @@ size_t sp_sym_dwarf_frames(sp_sym_module *m, uint64_t addr, struct sp_raw_frame 
 		out[0].line = l;
 		out[0].column = c;
 	}
-	cu = cu_for(m, cudie);
 	d = cu ? innermost(cu, addr - bias) : -1;
 	if (d < 0)
 		return out[0].file ? 1 : 0; /* e.g. assembly: lines but no DIE */
 
-	out[0].linkage = die_name(&cu->dies[d].die);
+	die_names(&cu->dies[d].die, &out[0]);
 	n = 1;
 	/* Each inlined DIE adds its caller, located at the call site. */
 	while (!cu->dies[d].subprogram && n < max) {
@@ -311,12 +318,14 @@ size_t sp_sym_dwarf_frames(sp_sym_module *m, uint64_t addr, struct sp_raw_frame 
 		/* Index 0 is the primary file in DWARF 5; in DWARF 4 libdw
 		 * fills it with "???". */
 		out[n] = (struct sp_raw_frame){
-			.linkage = parent >= 0 ? die_name(&cu->dies[parent].die) : NULL,
 			.file = cu->files && file >= 0 && (size_t)file < cu->n_files ?
 					dwarf_filesrc(cu->files, (size_t)file, NULL, NULL) : NULL,
+			.comp_dir = cu->comp_dir,
 			.line = ln > 0 ? ln : 0,
 			.column = col > 0 ? col : 0,
 		};
+		if (parent >= 0)
+			die_names(&cu->dies[parent].die, &out[n]);
 		if (out[n].file && !strcmp(out[n].file, "???"))
 			out[n].file = NULL;
 		n++;

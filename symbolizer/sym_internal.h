@@ -107,8 +107,10 @@ Dwarf *sp_sym_module_dwarf(sp_sym_module *m);
 
 /* One logical frame before interning: strings are borrowed from libdw. */
 struct sp_raw_frame {
-	const char *linkage; /* mangled/linkage name or plain name; NULL unknown */
-	const char *file;
+	const char *linkage;  /* DW_AT_linkage_name or symbol name; may be NULL */
+	const char *name;     /* DW_AT_name; may be NULL */
+	const char *file;     /* may be relative to comp_dir */
+	const char *comp_dir; /* the CU's DW_AT_comp_dir; may be NULL */
 	int64_t line, column;
 };
 

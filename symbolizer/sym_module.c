@@ -5,7 +5,6 @@
  * Debug files are found by build-id (<root>/.build-id/xx/rest.debug) and by
  * .gnu_debuglink, both with our own callback: dwfl_standard_find_debuginfo
  * would fall back to network debuginfod whenever DEBUGINFOD_URLS is set. */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
@@ -80,6 +79,14 @@ reject:
 	return -1;
 }
 
+/* a + b + c into out; false when it does not fit. */
+static bool join3(char *out, size_t n, const char *a, const char *b, const char *c)
+{
+	int r = snprintf(out, n, "%s%s%s", a, b, c);
+
+	return r >= 0 && (size_t)r < n;
+}
+
 static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
 			  Dwarf_Addr base, const char *file_name, const char *debuglink,
 			  GElf_Word crc, char **debuginfo_file_name)
@@ -114,18 +121,24 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname
 		char *e = elem;
 		if (*e == '+' || *e == '-')
 			e++;
+		char sub[PATH_MAX];
+		bool ok;
+
 		if (*e == '/') {
-			snprintf(cand, sizeof(cand), "%s%s/%s", e, dir, debuglink);
-			if ((fd = try_debug_file(m, cand, file_name, crc, false,
+			if (join3(sub, sizeof(sub), e, dir, "/") &&
+			    join3(cand, sizeof(cand), sub, debuglink, "") &&
+			    (fd = try_debug_file(m, cand, file_name, crc, false,
 						 debuginfo_file_name)) >= 0)
 				return fd;
-			snprintf(cand, sizeof(cand), "%s/%s", e, debuglink);
+			ok = join3(cand, sizeof(cand), e, "/", debuglink);
 		} else if (*e) {
-			snprintf(cand, sizeof(cand), "%s/%s/%s", dir, e, debuglink);
+			ok = join3(sub, sizeof(sub), dir, "/", e) &&
+			     join3(cand, sizeof(cand), sub, "/", debuglink);
 		} else {
-			snprintf(cand, sizeof(cand), "%s/%s", dir, debuglink);
+			ok = join3(cand, sizeof(cand), dir, "/", debuglink);
 		}
-		if ((fd = try_debug_file(m, cand, file_name, crc, false, debuginfo_file_name)) >= 0)
+		if (ok && (fd = try_debug_file(m, cand, file_name, crc, false,
+					       debuginfo_file_name)) >= 0)
 			return fd;
 	}
 	return -1;

@@ -156,14 +156,17 @@ static int get_module(sp_symbolizer *s, const char *key_path, const char *open_p
 	return 0;
 }
 
-/* Function names: `function` demangled, `system_name` as linked. */
-static void set_names(sp_symbolizer *s, sp_sym_frame *f, const char *linkage)
+/* Function names: `system_name` as linked (the linkage name, else the plain
+ * name); `function` the demangled C++ name, else the plain DWARF name (a C
+ * asm label such as __GI___qsort_r reads worse than __qsort_r). */
+static void set_names(sp_symbolizer *s, sp_sym_frame *f, const char *linkage,
+		      const char *name)
 {
-	const char *d;
+	const char *d = NULL;
 
-	f->system_name = intern(s, linkage);
-	f->function = f->system_name;
-	if (!linkage || !s->demangle)
+	f->system_name = intern(s, linkage ? linkage : name);
+	f->function = name ? intern(s, name) : f->system_name;
+	if (!linkage || !s->demangle || strncmp(linkage, "_Z", 2))
 		return;
 	d = sp_strmap_get(&s->demangled, linkage);
 	if (!d) {
@@ -178,6 +181,20 @@ static void set_names(sp_symbolizer *s, sp_sym_frame *f, const char *linkage)
 		f->function = d;
 }
 
+/* A relative DWARF file name joined to its CU's absolute comp_dir, interned. */
+static const char *file_name(sp_symbolizer *s, const char *file, const char *comp_dir)
+{
+	char buf[4096];
+	int r;
+
+	if (!file || file[0] == '/' || !comp_dir || comp_dir[0] != '/')
+		return intern(s, file);
+	while (file[0] == '.' && file[1] == '/')
+		file += 2;
+	r = snprintf(buf, sizeof(buf), "%s/%s", comp_dir, file);
+	return intern(s, r > 0 && (size_t)r < sizeof(buf) ? buf : file);
+}
+
 static int resolve(sp_symbolizer *s, sp_sym_module *m, uint64_t offset, sp_sym_result *res)
 {
 	struct sp_raw_frame raw[MAX_FRAMES];
@@ -190,7 +207,7 @@ static int resolve(sp_symbolizer *s, sp_sym_module *m, uint64_t offset, sp_sym_r
 	if (!sp_sym_module_vaddr(m, offset, &addr))
 		return 0;
 	n = sp_sym_dwarf_frames(m, addr, raw, MAX_FRAMES);
-	if (n == 0 || !raw[n - 1].linkage) {
+	if (n == 0 || (!raw[n - 1].linkage && !raw[n - 1].name)) {
 		/* No DWARF for this address, or lines without a DIE (assembly):
 		 * name the physical function from the symbol table. */
 		sym = sp_sym_module_symbol(m, addr);
@@ -208,9 +225,9 @@ static int resolve(sp_symbolizer *s, sp_sym_module *m, uint64_t offset, sp_sym_r
 	if (!frames)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		frames[i] = (sp_sym_frame){ .file = intern(s, raw[i].file),
+		frames[i] = (sp_sym_frame){ .file = file_name(s, raw[i].file, raw[i].comp_dir),
 					    .line = raw[i].line, .column = raw[i].column };
-		set_names(s, &frames[i], raw[i].linkage);
+		set_names(s, &frames[i], raw[i].linkage, raw[i].name);
 	}
 	res->frames = frames;
 	res->n_frames = n;
