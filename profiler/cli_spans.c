@@ -57,8 +57,10 @@ static void print_json(const sp_span_table *t, sp_span_entry **e, size_t n)
 		sp_json_escape(stdout, e[i]->trace_id);
 		fputs(",\"span_name\":", stdout);
 		sp_json_escape(stdout, e[i]->span_name);
-		printf(",\"samples\":%" PRId64 ",\"cpu_ns\":%" PRId64 ",\"share\":%.4f}\n",
-		       e[i]->samples, e[i]->value, share(e[i]->value, t->total_value) / 100.0);
+		printf(",\"samples\":%" PRId64 ",\"cpu_ns\":%" PRId64 ",\"share\":%.6f"
+		       ",\"conflicting_samples\":%" PRId64 "}\n",
+		       e[i]->samples, e[i]->value, share(e[i]->value, t->total_value) / 100.0,
+		       e[i]->conflicts);
 	}
 }
 
@@ -82,6 +84,28 @@ static void print_table(const sp_span_table *t, sp_span_entry **e, size_t n)
 		printf(" (%zu shown)", n);
 	printf("; %.1f%% of %s CPU in spans, %.1f%% outside any span\n",
 	       share(in_spans, t->total_value), cpu, share(t->unlabelled_value, t->total_value));
+}
+
+/* A span id whose samples disagree on trace id or name means reused span ids
+ * or a profiler bug (a torn read of the span slot): say so, once. */
+static void warn_conflicts(sp_span_entry **e, size_t n)
+{
+	size_t spans = 0;
+	int64_t samples = 0;
+	const char *example = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!e[i]->conflicts)
+			continue;
+		spans++;
+		samples += e[i]->conflicts;
+		if (!example)
+			example = e[i]->span_id;
+	}
+	if (spans)
+		cli_error("spans: warning: %zu span id(s) (e.g. %s) have %" PRId64
+			  " samples with another trace id or span name; span ids reused?",
+			  spans, example, samples);
 }
 
 int cli_spans(int argc, char **argv)
@@ -157,6 +181,7 @@ int cli_spans(int argc, char **argv)
 	}
 	sp_span_table_entries(&tab, order);
 	qsort(order, tab.n, sizeof(*order), sp_span_entry_cmp_value_desc);
+	warn_conflicts(order, tab.n);
 	shown = limit == 0 || (size_t)limit > tab.n ? tab.n : (size_t)limit;
 	if (json)
 		print_json(&tab, order, shown);

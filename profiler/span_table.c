@@ -2,6 +2,7 @@
 #include "span_table.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,13 +89,18 @@ static sp_span_entry *lookup_or_add(sp_span_table *t, const char *span_id)
 	return e;
 }
 
-/* Keep the first non-empty value: a span's samples all carry the same ones. */
-static int keep_first(char **dst, const char *v)
+/* Keep the first non-empty value: a span's samples all carry the same ones.
+ * Sets *differs when v is non-empty and not the kept value. */
+static int keep_first(char **dst, const char *v, bool *differs)
 {
 	char *c;
 
-	if (!v || !v[0] || (*dst)[0])
+	if (!v || !v[0])
 		return 0;
+	if ((*dst)[0]) {
+		*differs |= strcmp(*dst, v) != 0;
+		return 0;
+	}
 	c = strdup(v);
 	if (!c)
 		return -ENOMEM;
@@ -119,6 +125,7 @@ int sp_span_table_add_profile(sp_span_table *t, const sp_profile *p, const char 
 		const char *span_id = sp_profile_sample_label(p, s, "span_id");
 		int64_t v = s->values[vi], n;
 		sp_span_entry *e;
+		bool differs = false;
 
 		/* Without a count, the number of periods is the best estimate. */
 		if (si >= 0)
@@ -135,11 +142,14 @@ int sp_span_table_add_profile(sp_span_table *t, const sp_profile *p, const char 
 			continue;
 		}
 		e = lookup_or_add(t, span_id);
-		if (!e || keep_first(&e->trace_id, sp_profile_sample_label(p, s, "trace_id")) ||
-		    keep_first(&e->span_name, sp_profile_sample_label(p, s, "span_name")))
+		if (!e ||
+		    keep_first(&e->trace_id, sp_profile_sample_label(p, s, "trace_id"), &differs) ||
+		    keep_first(&e->span_name, sp_profile_sample_label(p, s, "span_name"), &differs))
 			return sp_error_set(err, -ENOMEM, "out of memory adding spans");
 		e->value += v;
 		e->samples += n;
+		if (differs)
+			e->conflicts += n;
 	}
 	return 0;
 }

@@ -15,6 +15,8 @@ typedef struct sp_span_entry {
 	char *span_name;  /* "" when the samples had none */
 	int64_t value;    /* sum of the chosen sample type (cpu ns for CPU profiles) */
 	int64_t samples;  /* sum of samples/count, or value / period without it */
+	int64_t conflicts; /* samples whose trace_id or span_name differ from the
+			    * kept ones: a torn read, or a span id reused */
 } sp_span_entry;
 
 typedef struct sp_span_table {
@@ -30,7 +32,8 @@ void sp_span_table_free(sp_span_table *t);
 
 /* Add every sample of p, keyed by its first span_id label. type_name selects
  * the value summed ("cpu"; NULL = the profile's default type). The first
- * non-empty trace_id / span_name seen for a span is kept. Returns 0, -EINVAL
+ * non-empty trace_id / span_name seen for a span is kept; samples with other
+ * non-empty values are counted in `conflicts`. Returns 0, -EINVAL
  * (type not in the profile, message names it) or -ENOMEM. */
 int sp_span_table_add_profile(sp_span_table *t, const sp_profile *p, const char *type_name,
 			      sp_error *err);

@@ -544,6 +544,33 @@ static void test_table_without_count(void **state)
 	sp_profile_free(p);
 }
 
+/* Samples of one span id that disagree on the trace id are counted: what a
+ * torn read of the span slot would produce. */
+static void test_table_conflicts(void **state)
+{
+	sp_profile *p = sp_profile_new();
+	struct span_def good = spans[0], torn = spans[0];
+	sp_span_table t;
+	sp_span_entry *e[1];
+	uint64_t stack[1];
+
+	(void)state;
+	torn.trace_id = spans[1].trace_id;
+	assert_int_equal(sp_profile_init_cpu(p, PERIOD), 0);
+	stack[0] = loc(p, "f");
+	add(p, stack, 1, &good, 4, NULL);
+	add(p, stack, 1, &torn, 3, NULL);
+	sp_span_table_init(&t);
+	assert_int_equal(sp_span_table_add_profile(&t, p, "cpu", NULL), 0);
+	assert_int_equal(t.n, 1);
+	sp_span_table_entries(&t, e);
+	assert_string_equal(e[0]->trace_id, spans[0].trace_id);
+	assert_int_equal(e[0]->samples, 7);
+	assert_int_equal(e[0]->conflicts, 3);
+	sp_span_table_free(&t);
+	sp_profile_free(p);
+}
+
 /* Many spans: the table grows and keeps every one exact. */
 static void test_many_spans(void **state)
 {
@@ -590,6 +617,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_escaping, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_and_errors, setup, teardown),
 		cmocka_unit_test(test_table_without_count),
+		cmocka_unit_test(test_table_conflicts),
 		cmocka_unit_test_setup_teardown(test_many_spans, setup, teardown),
 	};
 
