@@ -556,8 +556,9 @@ static int listen_on(const char *addr, int port)
 			close(fd);
 		return -1;
 	}
-	printf("traced-service: listening on http://%s:%d/ (%s)\n", addr, ntohs(sa.sin_port),
-	       spanprof_span_set_traceparent ? "spanprof present" : "spanprof absent");
+	printf("traced-service: listening on http://%s:%d/ (pid %d, spanprof %s)\n", addr,
+	       ntohs(sa.sin_port), (int)getpid(),
+	       spanprof_span_set_traceparent ? "present" : "absent");
 	fflush(stdout);
 	return fd;
 }
