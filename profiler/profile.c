@@ -11,6 +11,7 @@
 #include "profile.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,54 +120,43 @@ static int htab_insert(struct htab *t, uint64_t h, size_t idx)
 
 /* ---- the index --------------------------------------------------------- */
 
-/* Allocated capacity of a public array; valid only while the array pointer
- * is the one we grew (a profile filled by hand has exact-size arrays). */
-struct cap {
-	const void *ptr;
-	size_t cap;
-};
-
 /* A key table plus an id table over one array, and how far both reach. */
 struct table {
 	struct htab by_key;
 	struct htab by_id;
 	size_t n_indexed;
 	uint64_t next_id;
-	struct cap cap;
 };
 
 struct sp_profile_index {
 	struct htab strings;
 	size_t n_strings_indexed;
-	struct cap strings_cap;
 	struct table mappings, functions, locations;
 	struct htab samples;
 	size_t n_samples_indexed;
-	struct cap samples_cap;
-	struct cap sample_types_cap;
-	struct cap comments_cap;
 };
 
-static int grow(void **arr, struct cap *c, size_t n, size_t elem)
+/* Make room for entry n. The capacity comes from the allocator itself, so
+ * arrays allocated or replaced by other code (the reader fills them
+ * directly) are grown correctly too; they only need to come from malloc. */
+static int grow(void **arr, size_t n, size_t elem)
 {
-	size_t cap = (c->ptr == *arr && *arr) ? c->cap : n, ncap, bytes;
+	size_t have = *arr ? malloc_usable_size(*arr) / elem : 0, ncap, bytes;
 	void *na;
 
-	if (n < cap)
+	if (n < have)
 		return 0;
-	ncap = cap < 8 ? 16 : cap * 2;
+	ncap = n < 8 ? 16 : n * 2;
 	if (__builtin_mul_overflow(ncap, elem, &bytes))
 		return -ENOMEM;
 	na = realloc(*arr, bytes);
 	if (!na)
 		return -ENOMEM;
 	*arr = na;
-	c->ptr = na;
-	c->cap = ncap;
 	return 0;
 }
 
-#define GROW(arr, capp, n) grow((void **)&(arr), (capp), (n), sizeof(*(arr)))
+#define GROW(arr, n) grow((void **)&(arr), (n), sizeof(*(arr)))
 
 static void table_reset(struct table *t)
 {
@@ -620,7 +610,7 @@ int64_t sp_profile_string(sp_profile *p, const char *s)
 	idx = htab_find(&ix->strings, h, str_eq, p, s);
 	if (idx != SIZE_MAX)
 		return (int64_t)idx;
-	if (GROW(p->strings, &ix->strings_cap, p->n_strings))
+	if (GROW(p->strings, p->n_strings))
 		return -1;
 	copy = strdup(s);
 	if (!copy)
@@ -663,7 +653,7 @@ int sp_profile_add_sample_type(sp_profile *p, const char *type, const char *unit
 	rc = intern_vt(p, type, unit, &vt);
 	if (rc)
 		return rc;
-	if (GROW(p->sample_types, &p->index->sample_types_cap, p->n_sample_types))
+	if (GROW(p->sample_types, p->n_sample_types))
 		return -ENOMEM;
 	p->sample_types[p->n_sample_types++] = vt;
 	return 0;
@@ -685,7 +675,7 @@ int sp_profile_add_comment(sp_profile *p, const char *text)
 
 	if (s < 0)
 		return -ENOMEM;
-	if (GROW(p->comments, &p->index->comments_cap, p->n_comments))
+	if (GROW(p->comments, p->n_comments))
 		return -ENOMEM;
 	p->comments[p->n_comments++] = s;
 	return 0;
@@ -714,7 +704,7 @@ uint64_t sp_profile_add_mapping(sp_profile *p, uint64_t start, uint64_t limit,
 			p->mappings[idx].build_id = bid;
 		return p->mappings[idx].id;
 	}
-	if (!t->next_id || GROW(p->mappings, &t->cap, p->n_mappings))
+	if (!t->next_id || GROW(p->mappings, p->n_mappings))
 		return 0;
 	m = &p->mappings[p->n_mappings];
 	memset(m, 0, sizeof(*m));
@@ -756,7 +746,7 @@ uint64_t sp_profile_add_function(sp_profile *p, const char *name,
 	idx = htab_find(&t->by_key, h, function_eq, p, &k);
 	if (idx != SIZE_MAX)
 		return p->functions[idx].id;
-	if (!t->next_id || GROW(p->functions, &t->cap, p->n_functions))
+	if (!t->next_id || GROW(p->functions, p->n_functions))
 		return 0;
 	k.id = t->next_id;
 	f = &p->functions[p->n_functions];
@@ -794,7 +784,7 @@ uint64_t sp_profile_add_location(sp_profile *p, uint64_t mapping_id,
 	idx = htab_find(&t->by_key, h, location_eq, p, &k);
 	if (idx != SIZE_MAX)
 		return p->locations[idx].id;
-	if (!t->next_id || GROW(p->locations, &t->cap, p->n_locations))
+	if (!t->next_id || GROW(p->locations, p->n_locations))
 		return 0;
 	k.id = t->next_id;
 	k.lines = NULL;
@@ -877,7 +867,7 @@ int sp_profile_add_sample(sp_profile *p, const uint64_t *location_ids,
 		rc = 0;
 		goto out;
 	}
-	if (GROW(p->samples, &p->index->samples_cap, p->n_samples))
+	if (GROW(p->samples, p->n_samples))
 		goto out;
 	s.n_locations = n_locations;
 	s.n_labels = n_labels;
