@@ -64,9 +64,22 @@ static void print_json(const sp_span_table *t, sp_span_entry **e, size_t n)
 	}
 }
 
+/* A span name as a table cell: control characters would break the row. */
+static const char *cell(const char *s, char *buf, size_t n)
+{
+	size_t i;
+
+	if (!s[0])
+		return "-";
+	for (i = 0; s[i] && i + 1 < n; i++)
+		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+	buf[i] = '\0';
+	return buf;
+}
+
 static void print_table(const sp_span_table *t, sp_span_entry **e, size_t n)
 {
-	char cpu[32];
+	char cpu[32], name[128];
 	int64_t in_spans = t->total_value - t->unlabelled_value;
 
 	printf("%-16s  %-32s  %-24s %8s %10s %7s\n", "SPAN_ID", "TRACE_ID", "SPAN_NAME",
@@ -75,7 +88,7 @@ static void print_table(const sp_span_table *t, sp_span_entry **e, size_t n)
 		fmt_ns(e[i]->value, cpu, sizeof(cpu));
 		printf("%-16s  %-32s  %-24s %8" PRId64 " %10s %6.2f%%\n", e[i]->span_id,
 		       e[i]->trace_id[0] ? e[i]->trace_id : "-",
-		       e[i]->span_name[0] ? e[i]->span_name : "-", e[i]->samples, cpu,
+		       cell(e[i]->span_name, name, sizeof(name)), e[i]->samples, cpu,
 		       share(e[i]->value, t->total_value));
 	}
 	fmt_ns(t->total_value, cpu, sizeof(cpu));
