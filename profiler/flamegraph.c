@@ -233,7 +233,7 @@ static void frame_color(const char *name, uint8_t kind, bool merged, char out[8]
 	int r, g, bl;
 
 	if (merged) {
-		r = g = bl = 208;
+		r = 214, g = 206, bl = 196; /* warm grey: present but quiet */
 	} else if (kind == SP_FRAME_TRUNCATED) {
 		r = 168, g = 160, bl = 160;
 	} else if (kind == SP_FRAME_UNKNOWN) {
@@ -374,7 +374,7 @@ static const char script[] =
 "}\n"
 "function label(f, x, w) {\n"
 "  var n = Math.floor((w - 6) / (FS * " "0.59" ")), s = '';\n"
-"  if (n >= 3) s = f.name.length <= n ? f.name : f.name.slice(0, n - 2) + '..';\n"
+"  if (f.name.length <= n) s = f.name; else if (n >= 5) s = f.name.slice(0, n - 2) + '..';\n"
 "  if (!f.t) {\n"
 "    if (!s) return;\n"
 "    f.t = document.createElementNS(NS, 'text');\n"
@@ -464,9 +464,8 @@ static const char style[] =
 ".hide { display: none; }\n"
 "#frames > g { cursor: pointer; }\n"
 "#frames text { pointer-events: none; fill: #000; }\n"
-"#frames rect { stroke: #fff; stroke-width: 0.4; stroke-opacity: 0.7; }\n"
-"#frames > g:hover > rect { stroke: #000; stroke-width: 0.8; stroke-opacity: 1; }\n"
-"#frames .m > rect { stroke-dasharray: 2 1; stroke: #888; }\n"
+"#frames > g:hover > rect { stroke: #000; stroke-width: 0.8; }\n"
+
 ".parent { opacity: 0.5; }\n";
 
 static void write_item(FILE *f, const sp_stack_tree *t, const struct item *it,
@@ -476,7 +475,7 @@ static void write_item(FILE *f, const sp_stack_tree *t, const struct item *it,
 	const char *name = it->n_merged > 1 ? "\xe2\x80\xa6" : sp_stacks_name(t, n);
 	double x = PAD + (double)it->off * scale, w = (double)it->value * scale;
 	double y = base_y + (double)(depth - it->depth) * FRAME_H;
-	char color[8], val[64], pct[16], merged_name[48];
+	char color[8], val[64], pct[16], merged_name[48], info[192];
 	size_t fit, chars;
 
 	frame_color(name, it->depth ? n->kind : SP_FRAME_ROOT, it->n_merged > 1, color);
@@ -485,37 +484,47 @@ static void write_item(FILE *f, const sp_stack_tree *t, const struct item *it,
 
 	fprintf(f, "<g data-v=\"%" PRId64 "\"%s><title>", it->value,
 		it->n_merged > 1 ? " class=\"m\"" : "");
+	/* "name\ninfo": the script splits at the newline. Everything goes
+	 * through put_xml: names and "<0.01%" alike need escaping. */
 	if (it->n_merged > 1) {
 		snprintf(merged_name, sizeof(merged_name), "\xe2\x80\xa6 %" PRIu32 " narrow frames",
 			 it->n_merged);
 		name = merged_name;
-		fprintf(f, "%s\n%s, %s; merged because narrower than the minimum width; largest: ",
-			name, val, pct);
+		snprintf(info, sizeof(info), "%s, %s; merged, largest: ", val, pct);
+		put_xml(f, name, SIZE_MAX);
+		putc_unlocked('\n', f);
+		put_xml(f, info, SIZE_MAX);
 		for (uint32_t i = 0; i < it->n_merged && i < 3; i++) {
 			if (i)
 				fputs(", ", f);
-			put_xml(f, sp_stacks_name(t, &t->nodes[it->top[i]]), 120);
+			put_xml(f, sp_stacks_name(t, &t->nodes[it->top[i]]), 100);
 		}
 	} else {
-		put_xml(f, name, SIZE_MAX);
-		fprintf(f, "\n%s, %s", val, pct);
-		if (it->depth && n->self > 0 && n->self != n->total) {
+		size_t k = (size_t)snprintf(info, sizeof(info), "%s, %s", val, pct);
+
+		if (it->depth && n->self > 0 && n->self != n->total && k < sizeof(info)) {
 			value_label(t, n->self, val, sizeof(val));
 			pct_label(n->self, t->total, pct, sizeof(pct));
-			fprintf(f, "; self %s, %s", val, pct);
+			k += (size_t)snprintf(info + k, sizeof(info) - k, "; self %s, %s", val, pct);
 		}
-		if (n->kind == SP_FRAME_INLINED)
-			fputs("; inlined", f);
-		if (!it->expand && n->n_children)
-			fputs("; callees hidden (narrower than the minimum width)", f);
+		if (n->kind == SP_FRAME_INLINED && k < sizeof(info))
+			k += (size_t)snprintf(info + k, sizeof(info) - k, "; inlined");
+		if (!it->expand && n->n_children && k < sizeof(info))
+			snprintf(info + k, sizeof(info) - k, "; callees too narrow to draw");
+		put_xml(f, name, SIZE_MAX);
+		putc_unlocked('\n', f);
+		put_xml(f, info, SIZE_MAX);
 	}
-	fprintf(f, "</title><rect x=\"%.2f\" y=\"%.0f\" width=\"%.2f\" height=\"%d\" "
-		"rx=\"2\" fill=\"%s\"/>", x, y, w, FRAME_H - 1, color);
+	/* rounded corners only where they show: saves bytes on slivers */
+	fprintf(f, "</title><rect x=\"%.2f\" y=\"%.0f\" width=\"%.2f\" height=\"%d\"%s "
+		"fill=\"%s\"/>", x, y, w, FRAME_H - 1, w >= 4 ? " rx=\"2\"" : "", color);
 
-	/* Label: as many characters as fit, cut with "..". Same rule as the script. */
+	/* Label: as many characters as fit, cut with "..". Same rule as label()
+	 * in the script, which redoes it after a zoom. */
 	fit = w > 6 ? (size_t)((w - 6) / (FONT_SIZE * CHAR_W)) : 0;
-	if (fit >= 3) {
-		chars = utf8_chars(name);
+	chars = fit ? utf8_chars(name) : 0;
+	/* whole name when it fits, else at least 3 characters and ".." */
+	if (fit && (chars <= fit || fit >= 5)) {
 		fprintf(f, "<text x=\"%.2f\" y=\"%.1f\">", x + 3, y + FRAME_H - 5);
 		if (chars <= fit) {
 			put_xml(f, name, SIZE_MAX);
