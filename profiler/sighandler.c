@@ -19,10 +19,6 @@
 #include "span.h"
 #include "threads.h"
 
-/* span.c (the span API) may not be linked in every build: then samples
- * carry no span. */
-#pragma weak sp_span_read_current
-
 /* glibc's own entry: the preload layer interposes sigaction() and would
  * take our own registration for an application's. */
 extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
@@ -144,10 +140,7 @@ static void take_sample(sp_thread *t, const ucontext_t *uc, uint64_t weight)
 				    &remote, 1UL, 0UL);
 		s->stack_len = n > 0 ? (uint32_t)n : 0;
 	}
-	if (sp_span_read_current)
-		sp_span_read_current(&s->span);
-	else
-		memset(&s->span, 0, sizeof(s->span));
+	sp_span_read_current(&s->span);
 	sp_ring_commit(t->ring);
 }
 

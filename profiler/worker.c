@@ -30,24 +30,6 @@
 #include "sighandler.h"
 #include "threads.h"
 
-/* Modules built on other branches; until they are linked in, the worker
- * still drains and counts (SPANPROF_DEBUG_COUNTS) but writes no profile. */
-#pragma weak sp_aggregator_new
-#pragma weak sp_aggregator_free
-#pragma weak sp_aggregator_add
-#pragma weak sp_aggregator_modules_changed
-#pragma weak sp_aggregator_take_profile
-#pragma weak sp_aggregator_truncated
-#pragma weak sp_pprof_write_file
-#pragma weak sp_profile_free
-#pragma weak sp_profile_sample_label
-#pragma weak sp_links_write
-#pragma weak sp_pyroscope_from_env
-#pragma weak sp_pyroscope_enqueue
-#pragma weak sp_pyroscope_shutdown
-#pragma weak sp_pyroscope_app_name
-#pragma weak sp_pyroscope_server
-
 #define MAX_DEBUG_LEAVES 512
 #define MAX_DEBUG_THREADS 4096
 
@@ -266,7 +248,7 @@ static void ensure_aggregator(void)
 	sp_aggregator_config ac;
 	sp_error err = { "" };
 
-	if (W.agg || W.agg_failed || !sp_aggregator_new)
+	if (W.agg || W.agg_failed)
 		return;
 	memset(&ac, 0, sizeof(ac));
 	ac.period_ns = (int64_t)(1000000000 / W.cfg.hz);
@@ -278,7 +260,7 @@ static void ensure_aggregator(void)
 		sp_log("cannot start the stack aggregator: %s; no profiles will be written",
 		       err.msg[0] ? err.msg : "out of memory");
 	}
-	if (W.agg && sp_aggregator_truncated)
+	if (W.agg)
 		W.last_trunc = sp_aggregator_truncated(W.agg);
 }
 
@@ -315,8 +297,6 @@ static void drain_all(void)
 
 static bool has_span_labels(const sp_profile *p)
 {
-	if (!sp_profile_sample_label)
-		return false;
 	for (size_t i = 0; i < p->n_samples; i++)
 		if (sp_profile_sample_label(p, &p->samples[i], "span_id"))
 			return true;
@@ -330,18 +310,18 @@ static void export_profile(sp_profile *p, int64_t from, int64_t until)
 
 	W.seq++;
 	sp_output_profile_path(&W.out, W.seq, path, sizeof(path));
-	if (W.out_ok && sp_pprof_write_file) {
+	if (W.out_ok) {
 		if (sp_pprof_write_file(p, path, &err)) {
 			if (!W.logged_write_error)
 				sp_log("%s", err.msg);
 			W.logged_write_error = true;
-		} else if (sp_links_write && has_span_labels(p)) {
+		} else if (has_span_labels(p)) {
 			sp_links_context lc = {
 				.service = W.cfg.service,
 				.profile_path = path,
-				.pyroscope_url = W.pyro && sp_pyroscope_server ?
+				.pyroscope_url = W.pyro ?
 					sp_pyroscope_server(W.pyro) : NULL,
-				.pyroscope_app = W.pyro && sp_pyroscope_app_name ?
+				.pyroscope_app = W.pyro ?
 					sp_pyroscope_app_name(W.pyro) : NULL,
 				.from_ns = from,
 				.until_ns = until,
@@ -354,7 +334,7 @@ static void export_profile(sp_profile *p, int64_t from, int64_t until)
 		}
 		sp_output_retention(&W.out, path, until);
 	}
-	if (W.pyro && sp_pyroscope_enqueue)
+	if (W.pyro)
 		sp_pyroscope_enqueue(W.pyro, p, "cpu", from, until);
 }
 
@@ -367,9 +347,9 @@ static void flush_interval(void)
 	sp_profile *p;
 
 	sp_threads_totals(&taken, &lost);
-	if (W.agg && sp_aggregator_truncated)
+	if (W.agg)
 		trunc = sp_aggregator_truncated(W.agg);
-	if (W.agg && W.iv_samples && sp_aggregator_take_profile) {
+	if (W.agg && W.iv_samples) {
 		tel.engine = sp_threads_engine_name();
 		tel.samples_taken = taken - W.last_taken;
 		tel.samples_lost = lost - W.last_lost;
@@ -379,8 +359,7 @@ static void flush_interval(void)
 					       &tel, &err);
 		if (p) {
 			export_profile(p, W.iv_start_wall, now_wall);
-			if (sp_profile_free)
-				sp_profile_free(p);
+			sp_profile_free(p);
 		} else if (!W.logged_write_error) {
 			sp_log("cannot build the interval profile: %s", err.msg);
 			W.logged_write_error = true;
@@ -415,7 +394,7 @@ static void check_modules(void)
 
 	dl_iterate_phdr(phdr_counts, now);
 	if (now[0] != last[0] || now[1] != last[1]) {
-		if (last[0] && W.agg && sp_aggregator_modules_changed)
+		if (last[0] && W.agg)
 			sp_aggregator_modules_changed(W.agg);
 		last[0] = now[0];
 		last[1] = now[1];
@@ -449,7 +428,7 @@ static void *worker_main(void *arg)
 		if (pfd.revents & POLLIN)
 			while (read(W.efd, &junk, sizeof(junk)) == sizeof(junk))
 				;
-		if (atomic_exchange(&W.modules_changed, 0) && W.agg && sp_aggregator_modules_changed)
+		if (atomic_exchange(&W.modules_changed, 0) && W.agg)
 			sp_aggregator_modules_changed(W.agg);
 		check_modules();
 		dr = atomic_load(&W.drain_req);
@@ -470,7 +449,7 @@ static void *worker_main(void *arg)
 			break;
 	}
 	left = (int)((atomic_load(&W.deadline_ns) - mono_ns()) / 1000000);
-	if (W.pyro && sp_pyroscope_shutdown)
+	if (W.pyro)
 		sp_pyroscope_shutdown(W.pyro, left > 0 ? left : 0);
 	W.pyro = NULL;
 	atomic_store(&W.exited, 1);
@@ -530,7 +509,7 @@ static int setup(sp_error *err)
 		sp_log("%s", err->msg);
 
 	/* Sets up its own thread; make that one internal too. */
-	if (sp_pyroscope_from_env) {
+	{
 		int saved = sp_tls_internal;
 		sp_tls_internal = 1;
 		W.pyro = sp_pyroscope_from_env(W.cfg.service, &perr);
@@ -588,7 +567,7 @@ bool sp_worker_stop(int deadline_ms)
 	W.started = false;
 	close(W.efd);
 	W.efd = -1;
-	if (W.agg && sp_aggregator_free)
+	if (W.agg)
 		sp_aggregator_free(W.agg);
 	W.agg = NULL;
 	return true;
