@@ -417,6 +417,8 @@ int cli_record(int argc, char **argv)
 		}
 		if (timer)
 			setenv("SPANPROF_ENGINE", "timer", 1);
+		if (quiet)
+			setenv("SPANPROF_QUIET", "1", 1);
 		if (!getenv("SPANPROF_SERVICE"))
 			setenv("SPANPROF_SERVICE", svc, 1);
 		execvp(argv[optind], argv + optind);
