@@ -28,14 +28,18 @@ static void on_thread_exit_key(void *v)
 
 static void atfork_prepare(void)
 {
-	if (atomic_load(&running))
+	if (atomic_load(&running)) {
+		sp_worker_atfork_prepare();
 		sp_threads_atfork_prepare();
+	}
 }
 
 static void atfork_parent(void)
 {
-	if (atomic_load(&running))
+	if (atomic_load(&running)) {
 		sp_threads_atfork_parent();
+		sp_worker_atfork_parent();
+	}
 }
 
 static void atfork_child(void)

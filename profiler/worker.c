@@ -44,6 +44,11 @@ struct thread_count {
 	uint64_t n;
 };
 
+/* Held by the worker while it works (not while it sleeps): fork waits for
+ * it, so a child never inherits a lock the worker held inside libc,
+ * libdw or libunwind (dl_iterate_phdr's, stdio's, the symbolizer's...). */
+static pthread_mutex_t busy_mu = PTHREAD_MUTEX_INITIALIZER;
+
 static struct worker {
 	sp_config cfg;
 	pthread_t th;
@@ -425,6 +430,7 @@ static void *worker_main(void *arg)
 		bool stop;
 
 		poll(&pfd, 1, drain_period_ms());
+		pthread_mutex_lock(&busy_mu);
 		if (pfd.revents & POLLIN)
 			while (read(W.efd, &junk, sizeof(junk)) == sizeof(junk))
 				;
@@ -445,6 +451,7 @@ static void *worker_main(void *arg)
 		}
 		if (stop || now - W.iv_start_mono >= interval_ns)
 			flush_interval();
+		pthread_mutex_unlock(&busy_mu);
 		if (stop)
 			break;
 	}
@@ -600,10 +607,23 @@ void sp_worker_sync_drain(int timeout_ms)
 	futex_wait_until(&W.drain_done, target, mono_ns() + (int64_t)timeout_ms * 1000000);
 }
 
+void sp_worker_atfork_prepare(void)
+{
+	if (W.started)
+		pthread_mutex_lock(&busy_mu);
+}
+
+void sp_worker_atfork_parent(void)
+{
+	if (W.started)
+		pthread_mutex_unlock(&busy_mu);
+}
+
 void sp_worker_atfork_child(void)
 {
 	sp_error err = { "" };
 
+	pthread_mutex_init(&busy_mu, NULL);
 	if (!W.started)
 		return;
 	if (W.agg && n_inherited < 64)

@@ -27,6 +27,10 @@ void sp_worker_modules_changed(void);
  * called before dlclose so those samples still see the module. */
 void sp_worker_sync_drain(int timeout_ms);
 
+/* fork prepare/parent: wait for the worker to be between two batches, and
+ * keep it there until fork returns. */
+void sp_worker_atfork_prepare(void);
+void sp_worker_atfork_parent(void);
 /* fork child: forget the parent's worker (its thread does not exist here)
  * and start a fresh one with its own files. */
 void sp_worker_atfork_child(void);
