@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "asan_compat.h"
 #include "capture.h"
 #include "log.h"
 
@@ -437,8 +438,13 @@ void sp_threads_atfork_child(void)
 	 * timers are not inherited; the rings hold the parent's samples. */
 	for (sp_thread *t = atomic_load(&all_threads); t; t = t->next) {
 		int st = atomic_load(&t->state);
+		uintptr_t lo = atomic_load(&t->stack_lo), hi = atomic_load(&t->stack_hi);
+
 		if (st == SP_THREAD_FREE)
 			continue;
+		/* Those threads do not exist here; their stacks will be reused. */
+		if (t != sp_tls_thread && lo && hi > lo)
+			sp_asan_unpoison(lo, hi - lo);
 		if (t->engine == SP_TE_PERF)
 			sp_perf_close_inherited(t->perf_fd, t->perf_id);
 		t->engine = SP_TE_NONE;

@@ -15,11 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "aggregate.h"
+#include "asan_compat.h"
 #include "export_pyroscope.h"
 #include "links.h"
 #include "log.h"
@@ -464,19 +466,48 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* The worker runs on a stack of its own, never one from glibc's cache: in
+ * a fork child the cache holds the parent's dead threads' stacks, whose
+ * ASan shadow still marks their old frames (false reports in the ASan
+ * build). 8 MiB reserved, touched pages only; the lowest page is a guard. */
+#define WORKER_STACK (8u << 20)
+static uint8_t *stack_mem;
+
+static void free_stack(void)
+{
+	if (stack_mem) {
+		sp_asan_unpoison(stack_mem + 4096, WORKER_STACK - 4096);
+		munmap(stack_mem, WORKER_STACK);
+	}
+	stack_mem = NULL;
+}
+
 /* Start the thread with every signal blocked: it must not take the app's
  * SIGTERM nor our sampling signal. */
 static int spawn(void)
 {
+	pthread_attr_t attr;
 	sigset_t all, old;
 	int r, saved = sp_tls_internal;
 
+	stack_mem = mmap(NULL, WORKER_STACK, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+	if (stack_mem == MAP_FAILED) {
+		stack_mem = NULL;
+		return -ENOMEM;
+	}
+	mprotect(stack_mem, 4096, PROT_NONE);
+	pthread_attr_init(&attr);
+	pthread_attr_setstack(&attr, stack_mem, WORKER_STACK);
 	sp_tls_internal = 1; /* our pthread_create wrapper: an internal thread */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = pthread_create(&W.th, NULL, worker_main, NULL);
+	r = pthread_create(&W.th, &attr, worker_main, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	sp_tls_internal = saved;
+	pthread_attr_destroy(&attr);
+	if (r)
+		free_stack();
 	return -r;
 }
 
@@ -571,6 +602,7 @@ bool sp_worker_stop(int deadline_ms)
 		return false;
 	}
 	pthread_join(W.th, NULL);
+	free_stack();
 	W.started = false;
 	close(W.efd);
 	W.efd = -1;
@@ -634,6 +666,7 @@ void sp_worker_atfork_child(void)
 		close(W.efd);
 	W.efd = -1;
 	W.started = false;
+	free_stack(); /* the parent's worker's; no thread uses it here */
 	atomic_store(&W.drain_req, 0);
 	atomic_store(&W.drain_done, 0);
 	if (setup(&err))

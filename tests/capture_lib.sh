@@ -50,3 +50,11 @@ sample_count() {
 
 # Interval profiles in DIR (not the merged one record writes).
 interval_files() { find "$1" -name '*-*-*T*Z-*.pb.gz' | sort; }
+
+# Cumulative share (percent of all CPU) of samples with FUNC on the stack.
+cum_share() { # func profiles...
+  local fn=$1; shift
+  go tool pprof -sample_index=cpu -top -cum -nodecount=1000 "$@" 2>/dev/null |
+    awk -v f="$fn" '$6 == f { gsub(/%/, "", $5); print $5; found = 1; exit }
+                    END { if (!found) print 0 }'
+}
