@@ -120,6 +120,26 @@ bool sp_output_is_interval_name(const char *name)
 	return dashes == 3 && p > name;
 }
 
+/* A writer's temp file ("<interval name>.tmp.<pid>.<n>") left behind by a
+ * process killed mid-write. */
+static bool is_temp_name(const char *name)
+{
+	const char *t = strstr(name, ".tmp.");
+	char base[256];
+	size_t n;
+
+	if (!t)
+		return false;
+	n = (size_t)(t - name);
+	if (n >= sizeof(base))
+		return false;
+	memcpy(base, name, n);
+	base[n] = '\0';
+	return sp_output_is_interval_name(base);
+}
+
+#define STALE_TEMP_S 600
+
 struct entry {
 	char *name;
 	int64_t size;
@@ -155,11 +175,19 @@ int sp_output_retention(const sp_output *o, const char *keep, int64_t now_wall_n
 		struct stat st;
 		struct entry *nv;
 
-		if (!sp_output_is_interval_name(de->d_name))
+		bool temp = false;
+
+		if (!sp_output_is_interval_name(de->d_name) && !(temp = is_temp_name(de->d_name)))
 			continue;
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISREG(st.st_mode))
 			continue;
+		if (temp) {
+			if (now_wall_ns - (int64_t)st.st_mtim.tv_sec * 1000000000 >
+			    (int64_t)STALE_TEMP_S * 1000000000 && unlinkat(dirfd(d), de->d_name, 0) == 0)
+				removed++;
+			continue;
+		}
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
 			nv = realloc(v, cap * sizeof(*v));

@@ -36,7 +36,8 @@ void sp_output_links_path(const sp_output *o, unsigned seq, char *buf, size_t le
 bool sp_output_is_interval_name(const char *name);
 
 /* Delete the oldest interval files (any service or pid in the directory)
- * until the total size and age bounds hold; never deletes `keep`.
+ * until the total size and age bounds hold; never deletes `keep`. Temp files
+ * of killed writers older than 10 minutes go too.
  * Returns the number of files removed. */
 int sp_output_retention(const sp_output *o, const char *keep, int64_t now_wall_ns);
 

@@ -57,6 +57,9 @@ libasan=$(cc -print-file-name=libasan.so)
 # The workload itself is not instrumented; leaks at exit of the forked
 # children are glibc's and the workload's, so leak checking is off here
 # (capture_lifecycle checks the library's own leaks at exit).
+# ASan makes each forked child's first (and final) interval several times
+# slower to symbolize on a loaded machine: a longer, still bounded, deadline.
+SPANPROF_FLUSH_TIMEOUT_MS=15000 \
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:halt_on_error=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_stress asan 10 "$libasan $ASAN_LIB"
