@@ -5,6 +5,7 @@
  *   cpu_split SECONDS so PATH.so      the same split in a dlopen'ed library
  *                                     (hot_heavy / hot_light), loaded after start
  *   cpu_split SECONDS qsort           qsort with a comparator (hot loop in libc)
+ * SECONDS may be "<N>x": N rounds of the work instead of a time (benchmarks).
  * Built -O2 -fomit-frame-pointer; noipa keeps every function a real frame
  * and stops GCC from merging or inlining them. */
 #include <dlfcn.h>
@@ -104,6 +105,7 @@ static double now(void)
 int main(int argc, char **argv)
 {
 	double secs = argc > 1 ? atof(argv[1]) : 3.0, end;
+	long rounds = argc > 1 && strchr(argv[1], 'x') ? atol(argv[1]) : -1;
 
 	heavy_fn = spin_heavy;
 	light_fn = spin_light;
@@ -134,9 +136,14 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < arr_n; i++)
 			arr[i] = (i * 2654435761u) % 1000003u;
 	}
-	end = now() + secs;
-	while (now() < end)
-		sink += chain1(unit);
+	if (rounds >= 0) {
+		for (long i = 0; i < rounds; i++)
+			sink += chain1(unit);
+	} else {
+		end = now() + secs;
+		while (now() < end)
+			sink += chain1(unit);
+	}
 	free(arr);
 	free(work);
 	return 0;
