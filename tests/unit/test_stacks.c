@@ -155,6 +155,8 @@ static void test_unsymbolized_names(void **state)
 	uint64_t libc, vdso, ids[3];
 	int64_t v[2] = { 1, 10 };
 	const sp_stack_node *n;
+	sp_top_row *rows = NULL;
+	size_t n_rows = 0;
 
 	libc = sp_profile_add_mapping(p, 0x7f0000001000, 0x7f0000100000, 0x28000,
 				      "/usr/lib/x86_64-linux-gnu/libc.so.6", "");
@@ -173,6 +175,22 @@ static void test_unsymbolized_names(void **state)
 	/* file offset: address - start + offset = 0xa2b + 0x28000 */
 	assert_string_equal(sp_stacks_name(t, n), "[libc.so.6+0x28a2b]");
 	assert_int_equal(n->kind, SP_FRAME_UNKNOWN);
+	sp_stacks_free(t);
+
+	/* top groups unsymbolized frames per module, like pprof */
+	ids[0] = sp_profile_add_location(p, libc, 0x7f0000001a2f, NULL, 0);
+	v[0] = 2;
+	assert_int_equal(sp_profile_add_sample(p, ids, 3, v, NULL, 0), 0);
+	assert_int_equal(sp_stacks_build(p, "samples", NULL, 0, &t, &err), 0);
+	assert_int_equal(sp_top_rows(t, &rows, &n_rows, &err), 0);
+	assert_int_equal(n_rows, 3);
+	assert_string_equal(rows[0].name, "[libc.so.6]");
+	assert_int_equal(rows[0].flat, 3);
+	assert_int_equal(rows[0].cum, 3);
+	assert_string_equal(rows[1].name, "<unknown>");
+	assert_int_equal(rows[1].cum, 3);
+	assert_string_equal(rows[2].name, "[vdso]");
+	free(rows);
 	sp_stacks_free(t);
 	sp_profile_free(p);
 }
