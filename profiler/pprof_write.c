@@ -1,0 +1,386 @@
+/* sp_profile -> perftools.profiles.Profile protobuf, gzip'd, written
+ * atomically. The protobuf-c message points into the profile's own arrays
+ * wherever the layouts agree (strings, stacks, values), so encoding copies
+ * only the small per-entity structs. */
+#include "pprof.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "profile.pb-c.h"
+
+typedef Perftools__Profiles__Profile pb_profile;
+typedef Perftools__Profiles__ValueType pb_value_type;
+typedef Perftools__Profiles__Sample pb_sample;
+typedef Perftools__Profiles__Label pb_label;
+typedef Perftools__Profiles__Mapping pb_mapping;
+typedef Perftools__Profiles__Location pb_location;
+typedef Perftools__Profiles__Line pb_line;
+typedef Perftools__Profiles__Function pb_function;
+
+/* Every allocation of one encode, freed together. */
+struct pb_arena {
+	pb_value_type *vts, period_type;
+	pb_sample *samples;
+	pb_label *labels;
+	pb_mapping *mappings;
+	pb_location *locations;
+	pb_line *lines;
+	pb_function *functions;
+	void **ptrs; /* all pointer arrays, carved from one block */
+};
+
+static void arena_free(struct pb_arena *a)
+{
+	free(a->vts);
+	free(a->samples);
+	free(a->labels);
+	free(a->mappings);
+	free(a->locations);
+	free(a->lines);
+	free(a->functions);
+	free(a->ptrs);
+}
+
+/* calloc that treats zero elements as success. */
+static void *alloc_n(size_t n, size_t size)
+{
+	return calloc(n ? n : 1, size);
+}
+
+static int build_message(const sp_profile *p, pb_profile *m, struct pb_arena *a)
+{
+	size_t i, j, n_labels = 0, n_lines = 0, n_ptrs, li = 0, ni = 0;
+	void **next;
+
+	for (i = 0; i < p->n_samples; i++)
+		n_labels += p->samples[i].n_labels;
+	for (i = 0; i < p->n_locations; i++)
+		n_lines += p->locations[i].n_lines;
+	n_ptrs = p->n_sample_types + p->n_samples + n_labels + p->n_mappings +
+		 p->n_locations + n_lines + p->n_functions;
+
+	a->vts = alloc_n(p->n_sample_types, sizeof(*a->vts));
+	a->samples = alloc_n(p->n_samples, sizeof(*a->samples));
+	a->labels = alloc_n(n_labels, sizeof(*a->labels));
+	a->mappings = alloc_n(p->n_mappings, sizeof(*a->mappings));
+	a->locations = alloc_n(p->n_locations, sizeof(*a->locations));
+	a->lines = alloc_n(n_lines, sizeof(*a->lines));
+	a->functions = alloc_n(p->n_functions, sizeof(*a->functions));
+	a->ptrs = alloc_n(n_ptrs, sizeof(void *));
+	if (!a->vts || !a->samples || !a->labels || !a->mappings || !a->locations ||
+	    !a->lines || !a->functions || !a->ptrs)
+		return -ENOMEM;
+	next = a->ptrs;
+
+	perftools__profiles__profile__init(m);
+	m->n_sample_type = p->n_sample_types;
+	m->sample_type = (pb_value_type **)next;
+	for (i = 0; i < p->n_sample_types; i++) {
+		perftools__profiles__value_type__init(&a->vts[i]);
+		a->vts[i].type = p->sample_types[i].type;
+		a->vts[i].unit = p->sample_types[i].unit;
+		*next++ = &a->vts[i];
+	}
+
+	m->n_sample = p->n_samples;
+	m->sample = (pb_sample **)next;
+	next += p->n_samples;
+	for (i = 0; i < p->n_samples; i++) {
+		const sp_sample *s = &p->samples[i];
+		pb_sample *ps = &a->samples[i];
+
+		perftools__profiles__sample__init(ps);
+		ps->n_location_id = s->n_locations;
+		ps->location_id = s->location_ids;
+		ps->n_value = p->n_sample_types;
+		ps->value = s->values;
+		ps->n_label = s->n_labels;
+		ps->label = (pb_label **)next;
+		for (j = 0; j < s->n_labels; j++) {
+			pb_label *pl = &a->labels[li++];
+
+			perftools__profiles__label__init(pl);
+			pl->key = s->labels[j].key;
+			pl->str = s->labels[j].str;
+			/* str and num are exclusive; readers ignore num when str is set */
+			if (!pl->str) {
+				pl->num = s->labels[j].num;
+				pl->num_unit = s->labels[j].num_unit;
+			}
+			*next++ = pl;
+		}
+		m->sample[i] = ps;
+	}
+
+	m->n_mapping = p->n_mappings;
+	m->mapping = (pb_mapping **)next;
+	for (i = 0; i < p->n_mappings; i++) {
+		const sp_mapping *s = &p->mappings[i];
+		pb_mapping *pm = &a->mappings[i];
+
+		perftools__profiles__mapping__init(pm);
+		pm->id = s->id;
+		pm->memory_start = s->memory_start;
+		pm->memory_limit = s->memory_limit;
+		pm->file_offset = s->file_offset;
+		pm->filename = s->filename;
+		pm->build_id = s->build_id;
+		pm->has_functions = s->has_functions;
+		pm->has_filenames = s->has_filenames;
+		pm->has_line_numbers = s->has_line_numbers;
+		pm->has_inline_frames = s->has_inline_frames;
+		*next++ = pm;
+	}
+
+	m->n_location = p->n_locations;
+	m->location = (pb_location **)next;
+	next += p->n_locations;
+	for (i = 0; i < p->n_locations; i++) {
+		const sp_location *s = &p->locations[i];
+		pb_location *pl = &a->locations[i];
+
+		perftools__profiles__location__init(pl);
+		pl->id = s->id;
+		pl->mapping_id = s->mapping_id;
+		pl->address = s->address;
+		pl->is_folded = s->is_folded;
+		pl->n_line = s->n_lines;
+		pl->line = (pb_line **)next;
+		for (j = 0; j < s->n_lines; j++) {
+			pb_line *ln = &a->lines[ni++];
+
+			perftools__profiles__line__init(ln);
+			ln->function_id = s->lines[j].function_id;
+			ln->line = s->lines[j].line;
+			ln->column = s->lines[j].column;
+			*next++ = ln;
+		}
+		m->location[i] = pl;
+	}
+
+	m->n_function = p->n_functions;
+	m->function = (pb_function **)next;
+	for (i = 0; i < p->n_functions; i++) {
+		const sp_function *s = &p->functions[i];
+		pb_function *pf = &a->functions[i];
+
+		perftools__profiles__function__init(pf);
+		pf->id = s->id;
+		pf->name = s->name;
+		pf->system_name = s->system_name;
+		pf->filename = s->filename;
+		pf->start_line = s->start_line;
+		*next++ = pf;
+	}
+
+	m->n_string_table = p->n_strings;
+	m->string_table = p->strings;
+	m->drop_frames = p->drop_frames;
+	m->keep_frames = p->keep_frames;
+	m->time_nanos = p->time_nanos;
+	m->duration_nanos = p->duration_nanos;
+	if (p->period_type.type || p->period_type.unit) {
+		perftools__profiles__value_type__init(&a->period_type);
+		a->period_type.type = p->period_type.type;
+		a->period_type.unit = p->period_type.unit;
+		m->period_type = &a->period_type;
+	}
+	m->period = p->period;
+	m->n_comment = p->n_comments;
+	m->comment = p->comments;
+	m->default_sample_type = p->default_sample_type;
+	m->doc_url = p->doc_url;
+	return 0;
+}
+
+/* One gzip member at Go's level (BestSpeed). */
+static int gzip_buf(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len,
+		    sp_error *err)
+{
+	z_stream zs;
+	uint8_t *buf = NULL;
+	size_t cap;
+	int zrc, rc = 0;
+
+	memset(&zs, 0, sizeof(zs));
+	if (deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return sp_error_set(err, -ENOMEM, "cannot initialise zlib");
+	cap = deflateBound(&zs, len) + 64;
+	buf = malloc(cap);
+	if (!buf) {
+		rc = sp_error_set(err, -ENOMEM, "out of memory compressing the profile");
+		goto out;
+	}
+	zs.next_in = (Bytef *)in;
+	zs.next_out = buf;
+	/* deflateBound covers the whole output; feed in uInt-sized pieces. */
+	do {
+		size_t left_in = len - (size_t)(zs.next_in - in);
+		size_t left_out = cap - (size_t)(zs.next_out - buf);
+
+		zs.avail_in = left_in > UINT_MAX ? UINT_MAX : (uInt)left_in;
+		zs.avail_out = left_out > UINT_MAX ? UINT_MAX : (uInt)left_out;
+		zrc = deflate(&zs, zs.avail_in == left_in ? Z_FINISH : Z_NO_FLUSH);
+	} while (zrc == Z_OK || (zrc == Z_BUF_ERROR && zs.avail_out));
+	if (zrc != Z_STREAM_END) {
+		rc = sp_error_set(err, -EIO, "zlib deflate failed (%d)", zrc);
+		goto out;
+	}
+	*out_len = (size_t)(zs.next_out - buf);
+	*out = buf;
+	buf = NULL;
+out:
+	deflateEnd(&zs);
+	free(buf);
+	return rc;
+}
+
+int sp_pprof_encode(const sp_profile *p, int gzip, uint8_t **out, size_t *len,
+		    sp_error *err)
+{
+	pb_profile m;
+	struct pb_arena a;
+	uint8_t *raw = NULL;
+	size_t raw_len;
+	int rc;
+
+	*out = NULL;
+	*len = 0;
+	memset(&a, 0, sizeof(a));
+	/* Never write what pprof would refuse to read. */
+	rc = sp_profile_validate(p, err);
+	if (rc) {
+		sp_error_prefix(err, "refusing to write an invalid profile");
+		return rc;
+	}
+	rc = build_message(p, &m, &a);
+	if (rc) {
+		sp_error_set(err, rc, "out of memory encoding the profile");
+		goto out;
+	}
+	raw_len = perftools__profiles__profile__get_packed_size(&m);
+	raw = malloc(raw_len ? raw_len : 1);
+	if (!raw) {
+		rc = sp_error_set(err, -ENOMEM, "out of memory encoding the profile (%zu bytes)",
+				  raw_len);
+		goto out;
+	}
+	perftools__profiles__profile__pack(&m, raw);
+	if (gzip) {
+		rc = gzip_buf(raw, raw_len, out, len, err);
+	} else {
+		*out = raw;
+		*len = raw_len;
+		raw = NULL;
+	}
+out:
+	free(raw);
+	arena_free(&a);
+	return rc;
+}
+
+static int write_all(int fd, const uint8_t *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* The directory part of path, for fsync after the rename. */
+static int open_parent_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	int fd;
+
+	if (!slash)
+		return open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (slash == path)
+		return open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dir = strndup(path, (size_t)(slash - path));
+	if (!dir)
+		return -1;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	return fd;
+}
+
+int sp_pprof_write_file(const sp_profile *p, const char *path, sp_error *err)
+{
+	static unsigned int counter; /* distinct temp names within a process */
+	uint8_t *buf = NULL;
+	size_t len;
+	char *tmp = NULL;
+	int fd = -1, dfd, rc, tries;
+
+	rc = sp_pprof_encode(p, 1, &buf, &len, err);
+	if (rc) {
+		sp_error_prefix(err, path);
+		return rc;
+	}
+	/* Same directory as the target so rename() is atomic; O_EXCL so two
+	 * writers never share a temp file; mode 0666 & ~umask like any file. */
+	for (tries = 0; tries < 100 && fd < 0; tries++) {
+		free(tmp);
+		if (asprintf(&tmp, "%s.tmp.%d.%u", path, (int)getpid(),
+			     __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED)) < 0) {
+			tmp = NULL;
+			rc = sp_error_set(err, -ENOMEM, "%s: out of memory", path);
+			goto out;
+		}
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		if (fd < 0 && errno != EEXIST)
+			break;
+	}
+	if (fd < 0) {
+		rc = -errno;
+		sp_error_set(err, rc, "cannot create %s: %s (is the directory writable?)", tmp,
+			     strerror(errno));
+		goto out;
+	}
+	rc = write_all(fd, buf, len);
+	if (!rc && fsync(fd))
+		rc = -errno;
+	if (close(fd) && !rc)
+		rc = -errno;
+	fd = -1;
+	if (rc) {
+		sp_error_set(err, rc, "cannot write %s: %s", tmp, strerror(-rc));
+		goto unlink_tmp;
+	}
+	if (rename(tmp, path)) {
+		rc = -errno;
+		sp_error_set(err, rc, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+		goto unlink_tmp;
+	}
+	/* Make the rename itself durable; failure here loses nothing already
+	 * visible, so it is not reported. */
+	dfd = open_parent_dir(path);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	goto out;
+unlink_tmp:
+	unlink(tmp);
+out:
+	free(tmp);
+	free(buf);
+	return rc;
+}
