@@ -2,6 +2,9 @@
 # Real samples (captured by a test signal handler, ~30 frames) -> unwinder ->
 # aggregator -> pprof file, read back by `go tool pprof`: symbolized frames
 # down to _start, span/thread labels, mappings with build-ids, telemetry.
+# Then timer samples of a mixed workload (our code, qsort callbacks, libc
+# string/memory/malloc internals), taken at arbitrary instructions: the
+# remote unwind must reach _start for (nearly) all of them.
 source "$(dirname "$0")/../lib.sh"
 [ -f "$BUILD/libspanprof_core.a" ] || { echo "no $BUILD/libspanprof_core.a"; exit 77; }
 command -v go >/dev/null || { echo "go not installed"; exit 77; }
@@ -23,4 +26,10 @@ check "main and _start reached" grep -Eq " M=1 main .* M=1 _start " <(tr '\n' ' 
 check "executable mapping first, with build-id" grep -Eq "^1: 0x[0-9a-f]+/0x[0-9a-f]+/0x[0-9a-f]+ .*bench_unwind [0-9a-f]{40} " "$T/raw.txt"
 go tool pprof -top -tagfocus span_id=5a00000000000000 "$T/cpu.pb.gz" > "$T/top.txt" 2>&1 || fail "pprof -tagfocus"
 check "span filter keeps the samples" grep -q "f13" "$T/top.txt"
+"$T/bench_unwind" --sampled 2000 > "$T/sampled.txt" || fail "bench_unwind --sampled failed"
+cat "$T/sampled.txt"
+pct=$(sed -n 's/.*complete [0-9]* (\([0-9.]*\)%).*/\1/p' "$T/sampled.txt")
+avg=$(sed -n 's/.*frames avg \([0-9.]*\).*/\1/p' "$T/sampled.txt")
+check "timer samples unwind to _start (>= 99%, got ${pct:-?}%)" awk -v p="${pct:-0}" 'BEGIN { exit !(p >= 99) }'
+check "timer samples are deep (avg ${avg:-?} frames >= 5)" awk -v a="${avg:-0}" 'BEGIN { exit !(a >= 5) }'
 exit 0
