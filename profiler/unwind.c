@@ -247,7 +247,8 @@ void sp_unwinder_free(sp_unwinder *u)
 }
 
 /* Safe from any thread (e.g. a dlclose hook): the worker rebuilds lazily at
- * its next sp_unwind. */
+ * its next sp_unwind. sp_unwind also notices loader changes by itself (see
+ * sp_umods_stale); this stays for changes the loader counters cannot see. */
 void sp_unwinder_invalidate(sp_unwinder *u)
 {
 	if (u)
@@ -258,7 +259,7 @@ static void refresh(sp_unwinder *u)
 {
 	uint64_t g = atomic_load(&u->gen);
 
-	if (u->built && g == u->built_gen)
+	if (u->built && g == u->built_gen && !sp_umods_stale(&u->mods))
 		return;
 	/* Flush before the table changes: cached states of an unloaded module
 	 * must not be applied to whatever is mapped there next. */
