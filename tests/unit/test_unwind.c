@@ -220,6 +220,8 @@ CHAIN static void app_handler(int sig)
 	sink++;
 }
 
+static volatile uint64_t sig_after_syscall, sig_leaf_ra;
+
 CHAIN static void sig_leaf(void)
 {
 	struct sigaction sa;
@@ -230,11 +232,16 @@ CHAIN static void sig_leaf(void)
 	/* Raise SIGUSR2 with a raw syscall: the interrupted ip is the
 	 * instruction after it, in this function. */
 	long r;
-	__asm__ volatile("syscall"
-			 : "=a"(r)
+	uint64_t after;
+	__asm__ volatile("syscall\n"
+			 "0:\n\t"
+			 "lea 0b(%%rip), %1"
+			 : "=a"(r), "=r"(after)
 			 : "0"((long)SYS_tgkill), "D"((long)getpid()),
 			   "S"((long)syscall(SYS_gettid)), "d"((long)SIGUSR2)
 			 : "rcx", "r11", "memory");
+	sig_after_syscall = after;
+	sig_leaf_ra = (uint64_t)(uintptr_t)__builtin_return_address(0);
 	sink++;
 }
 
@@ -260,6 +267,16 @@ static void test_signal_frame(void **state)
 	assert_string_equal(names[leaf + 1], "sig_mid");
 	assert_string_equal(names[leaf + 2], "test_signal_frame");
 	assert_string_equal(names[n - 1], "_start");
+	/* The interrupted frame's pc is exact (the instruction after the
+	 * syscall), not return address - 1 like a caller's. */
+	assert_int_equal(pcs[leaf], sig_after_syscall);
+	/* The trampoline frame has the trampoline's own address, the
+	 * restorer glibc registered with the kernel (__restore_rt). */
+	struct { void *handler; unsigned long flags; void *restorer; uint64_t mask; } ksa;
+	assert_int_equal(syscall(SYS_rt_sigaction, SIGUSR2, NULL, &ksa, 8), 0);
+	assert_int_equal(pcs[leaf - 1], (uint64_t)(uintptr_t)ksa.restorer);
+	/* ... and its caller's is the call site again. */
+	assert_int_equal(pcs[leaf + 1], sig_leaf_ra - 1);
 	sp_unwinder_free(u);
 	signal(SIGUSR2, SIG_DFL);
 }
