@@ -166,8 +166,12 @@ static void set_names(sp_symbolizer *s, sp_sym_frame *f, const char *linkage,
 
 	f->system_name = intern(s, linkage ? linkage : name);
 	f->function = name ? intern(s, name) : f->system_name;
-	if (!linkage || !s->demangle || strncmp(linkage, "_Z", 2))
+	if (!linkage || strncmp(linkage, "_Z", 2))
 		return;
+	if (!s->demangle) {
+		f->function = f->system_name; /* keep C++ names mangled */
+		return;
+	}
 	d = sp_strmap_get(&s->demangled, linkage);
 	if (!d) {
 		char *tmp = sp_sym_demangle(linkage);

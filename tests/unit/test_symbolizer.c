@@ -241,7 +241,7 @@ static void test_symbolize_profile(void **state)
 	sp_error err;
 	uint64_t off, locs[5], addr = (uint64_t)(uintptr_t)ra - 1;
 	uint64_t qsort_addr = (uint64_t)(uintptr_t)libc_qsort();
-	int64_t v = 1;
+	int64_t v[2] = { 1, 1000000 };
 
 	(void)state;
 	assert_non_null(p);
@@ -263,7 +263,7 @@ static void test_symbolize_profile(void **state)
 	locs[2] = sp_profile_add_location(p, m3, 0x10100, NULL, 0);
 	locs[3] = sp_profile_add_location(p, m4, 0x30100, NULL, 0);
 	locs[4] = sp_profile_add_location(p, m1, addr + 1, &done, 1);
-	assert_int_equal(sp_profile_add_sample(p, locs, 5, &v, NULL, 0), 0);
+	assert_int_equal(sp_profile_add_sample(p, locs, 5, v, NULL, 0), 0);
 
 	assert_int_equal(sp_symbolize_profile(s, p, 0, &st, &err), 0);
 	assert_int_equal(st.addresses, 3); /* [heap] is not looked up */
@@ -319,7 +319,7 @@ static void test_symbolize_deleted(void **state)
 	sp_module_list l;
 	struct stat sb;
 	uint64_t off, loc;
-	int64_t v = 1;
+	int64_t v[2] = { 1, 1000000 };
 	ssize_t n;
 	void *map;
 
@@ -343,7 +343,7 @@ static void test_symbolize_deleted(void **state)
 	uint64_t m = sp_profile_add_mapping(p, base, base + (uint64_t)sb.st_size, 0, tmpl,
 					    self->build_id);
 	loc = sp_profile_add_location(p, m, base + off, NULL, 0);
-	assert_int_equal(sp_profile_add_sample(p, &loc, 1, &v, NULL, 0), 0);
+	assert_int_equal(sp_profile_add_sample(p, &loc, 1, v, NULL, 0), 0);
 
 	assert_int_equal(sp_symbolize_profile(s, p, 0, &st, NULL), 0);
 	assert_int_equal(st.resolved, 1);
