@@ -16,8 +16,10 @@
 
 #include "profile.pb-c.h"
 
-/* Real profiles are a few MB; 1 GiB of protobuf means a bomb or garbage. */
-#define SP_PPROF_MAX_SIZE (1ULL << 30)
+/* Real profiles are a few MB; 1 GiB of protobuf means a bomb or garbage.
+ * A variable (not in pprof.h) so the unit tests can lower it. */
+unsigned long long sp_pprof_max_size = 1ULL << 30;
+#define SP_PPROF_MAX_SIZE sp_pprof_max_size
 
 static int gunzip(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len,
 		  sp_error *err)
@@ -138,7 +140,7 @@ static int prescan(const uint8_t *b, size_t len, sp_error *err)
 		unsigned int field, wt;
 
 		if (read_varint(b, len, &pos, &tag))
-			return sp_error_set(err, -EINVAL, "not a pprof profile: bad varint at byte %zu",
+			return sp_error_set(err, -EINVAL, "not a pprof profile: bad or truncated varint at byte %zu",
 					    start);
 		field = (unsigned int)(tag >> 3 > UINT_MAX ? UINT_MAX : tag >> 3);
 		wt = tag & 7;
@@ -149,20 +151,20 @@ static int prescan(const uint8_t *b, size_t len, sp_error *err)
 		case 0:
 			if (read_varint(b, len, &pos, &v))
 				return sp_error_set(err, -EINVAL,
-						    "not a pprof profile: bad varint in field %u at byte %zu",
+						    "not a pprof profile: bad or truncated varint in field %u at byte %zu",
 						    field, start);
 			break;
 		case 1:
 			if (len - pos < 8)
 				return sp_error_set(err, -EINVAL,
-						    "not a pprof profile: field %u is cut short at byte %zu",
+						    "not a pprof profile: field %u at byte %zu is truncated",
 						    field, start);
 			pos += 8;
 			break;
 		case 2:
 			if (read_varint(b, len, &pos, &v))
 				return sp_error_set(err, -EINVAL,
-						    "not a pprof profile: bad length in field %u at byte %zu",
+						    "not a pprof profile: bad or truncated length in field %u at byte %zu",
 						    field, start);
 			if (v > len - pos)
 				return sp_error_set(err, -EINVAL,
@@ -173,7 +175,7 @@ static int prescan(const uint8_t *b, size_t len, sp_error *err)
 		case 5:
 			if (len - pos < 4)
 				return sp_error_set(err, -EINVAL,
-						    "not a pprof profile: field %u is cut short at byte %zu",
+						    "not a pprof profile: field %u at byte %zu is truncated",
 						    field, start);
 			pos += 4;
 			break;

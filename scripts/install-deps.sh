@@ -6,7 +6,7 @@
 set -euo pipefail
 
 build_pkgs=(gcc make pkg-config libunwind-dev libdw-dev libelf-dev libprotobuf-c-dev
-            protobuf-c-compiler libcurl4-openssl-dev zlib1g-dev libcmocka-dev)
+            protobuf-c-compiler libcurl4-openssl-dev zlib1g-dev libcmocka-dev liblzma-dev)
 # golang-go: `go tool pprof` is the independent reader of our profiles.
 # libxml2-utils: xmllint checks the SVG. elfutils/binutils: eu-addr2line, strip.
 # clang + libclang-rt-14-dev: the libFuzzer target and sanitizer runtime.

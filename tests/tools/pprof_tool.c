@@ -5,6 +5,7 @@
  *   pprof_tool merge OUT IN...  merge profiles
  *   pprof_tool big OUT N        write a profile with N distinct stacks
  * Output of `read` is line-oriented and sorted so scripts can diff it. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,7 +117,7 @@ static sp_profile *big_profile(int n)
 static int print_profile(const sp_profile *p, const char *type)
 {
 	char **names, **labels, buf[1024];
-	size_t i, j, n_names = 0, n_labels = 0, total_labels = 0;
+	size_t i, j, n_names = 0, n_labels = 0, total_labels = 0, total_lines = 0;
 	int idx = sp_profile_sample_index(p, type);
 
 	printf("sample_types:");
@@ -137,9 +138,27 @@ static int print_profile(const sp_profile *p, const char *type)
 		printf("mapping %s build_id=%s\n", sp_profile_str(p, p->mappings[i].filename),
 		       sp_profile_str(p, p->mappings[i].build_id));
 
-	names = calloc(p->n_functions + 1, sizeof(char *));
-	for (i = 0; i < p->n_functions; i++)
-		names[n_names++] = (char *)sp_profile_str(p, p->functions[i].name);
+	/* Functions of samples with a non-zero value: what pprof shows (it
+	 * drops all-zero samples, e.g. Go heap profiles carry one). */
+	for (i = 0; i < p->n_samples; i++)
+		for (j = 0; j < p->samples[i].n_locations; j++)
+			total_lines += sp_profile_location(p, p->samples[i].location_ids[j])->n_lines;
+	names = calloc(total_lines + 1, sizeof(char *));
+	for (i = 0; i < p->n_samples; i++) {
+		const sp_sample *s = &p->samples[i];
+		bool nonzero = false;
+		size_t k;
+
+		for (k = 0; k < p->n_sample_types; k++)
+			nonzero |= s->values[k] != 0;
+		for (j = 0; nonzero && j < s->n_locations; j++) {
+			const sp_location *l = sp_profile_location(p, s->location_ids[j]);
+
+			for (k = 0; k < l->n_lines; k++)
+				names[n_names++] = (char *)sp_profile_str(p,
+					sp_profile_function(p, l->lines[k].function_id)->name);
+		}
+	}
 	qsort(names, n_names, sizeof(char *), cmp_str);
 	for (i = 0; i < n_names; i++)
 		if (!i || strcmp(names[i], names[i - 1]))
