@@ -178,12 +178,33 @@ struct scan_ctx {
 	int time_seen;
 };
 
+/* Where a nested message sits ("location 4 line 0"), formatted only when
+ * there is an error to report. */
+struct scan_path {
+	const struct scan_path *parent;
+	const char *name;
+	unsigned int index;
+};
+
+static void path_str(const struct scan_path *p, char *buf, size_t len)
+{
+	size_t off;
+
+	buf[0] = '\0';
+	if (!p || !p->name)
+		return;
+	path_str(p->parent, buf, len);
+	off = strlen(buf);
+	snprintf(buf + off, len - off, "%s%s %u", off ? " " : "", p->name, p->index);
+}
+
 /* "not a pprof profile: sample 3: <problem> field 2 (value) at byte 120" */
-static int scan_fail(struct scan_ctx *c, const char *where, const uint8_t *at,
+static int scan_fail(struct scan_ctx *c, const struct scan_path *path, const uint8_t *at,
 		     const char *problem, unsigned int field, const struct wire_field *f)
 {
-	char fname[48] = "";
+	char fname[48] = "", where[96];
 
+	path_str(path, where, sizeof(where));
 	if (field)
 		snprintf(fname, sizeof(fname), " field %u%s%s%s", field, f ? " (" : "",
 			 f ? f->name : "", f ? ")" : "");
@@ -193,11 +214,12 @@ static int scan_fail(struct scan_ctx *c, const char *where, const uint8_t *at,
 
 /* Check one message's encoding; `where` names it ("sample 3"). Nesting is
  * bounded by the schema (at most three levels). */
-static int scan_msg(struct scan_ctx *c, const struct wire_schema *sch, const char *where,
-		    const uint8_t *b, size_t len)
+static int scan_msg(struct scan_ctx *c, const struct wire_schema *sch,
+		    const struct scan_path *path, const uint8_t *b, size_t len)
 {
 	unsigned int counts[16] = { 0 };
 	size_t pos = 0;
+	char where[96];
 
 	while (pos < len) {
 		size_t start = pos;
@@ -206,50 +228,53 @@ static int scan_msg(struct scan_ctx *c, const struct wire_schema *sch, const cha
 		unsigned int field, wt;
 
 		if (read_varint(b, len, &pos, &tag))
-			return scan_fail(c, where, b + start, "bad or truncated varint (field tag)", 0, NULL);
+			return scan_fail(c, path, b + start, "bad or truncated varint (field tag)", 0, NULL);
 		field = (unsigned int)(tag >> 3 > UINT_MAX ? UINT_MAX : tag >> 3);
 		wt = tag & 7;
 		if (field == 0)
-			return scan_fail(c, where, b + start, "field number 0", 0, NULL);
+			return scan_fail(c, path, b + start, "field number 0", 0, NULL);
 		if (field < sch->n_fields && sch->fields[field].kind != W_NONE)
 			f = &sch->fields[field];
-		if (wt != 0 && wt != 1 && wt != 2 && wt != 5)
+		if (wt != 0 && wt != 1 && wt != 2 && wt != 5) {
+			path_str(path, where, sizeof(where));
 			return sp_error_set(c->err, -EINVAL,
 					    "not a pprof profile: %s%sunknown wire type %u at byte %zu",
 					    where, *where ? ": " : "", wt,
 					    start + (size_t)(b - c->base));
+		}
 		if (f && (f->kind == W_VARINT ? wt != 0 :
-			  f->kind == W_PACKABLE ? wt != 0 && wt != 2 : wt != 2))
+			  f->kind == W_PACKABLE ? wt != 0 && wt != 2 : wt != 2)) {
+			path_str(path, where, sizeof(where));
 			return sp_error_set(c->err, -EINVAL,
 					    "not a pprof profile: %s%s%s (field %u) has wire type %u at byte %zu",
 					    where, *where ? ": " : "", f->name, field, wt,
 					    start + (size_t)(b - c->base));
+		}
 		switch (wt) {
 		case 0:
 			if (read_varint(b, len, &pos, &v))
-				return scan_fail(c, where, b + start, "bad or truncated varint in", field, f);
+				return scan_fail(c, path, b + start, "bad or truncated varint in", field, f);
 			break;
 		case 1:
 			if (len - pos < 8)
-				return scan_fail(c, where, b + start, "truncated", field, f);
+				return scan_fail(c, path, b + start, "truncated", field, f);
 			pos += 8;
 			break;
 		case 2:
 			if (read_varint(b, len, &pos, &v))
-				return scan_fail(c, where, b + start, "bad or truncated length of", field, f);
-			if (v > len - pos)
+				return scan_fail(c, path, b + start, "bad or truncated length of", field, f);
+			if (v > len - pos) {
+				path_str(path, where, sizeof(where));
 				return sp_error_set(c->err, -EINVAL,
 						    "not a pprof profile: %s%sfield %u at byte %zu claims %llu bytes but only %zu remain (truncated file?)",
 						    where, *where ? ": " : "", field,
 						    start + (size_t)(b - c->base),
 						    (unsigned long long)v, len - pos);
+			}
 			if (f && f->kind == W_MSG) {
-				char name[64];
-				int rc;
+				struct scan_path sub = { path, f->name, counts[field] };
+				int rc = scan_msg(c, f->msg, &sub, b + pos, (size_t)v);
 
-				snprintf(name, sizeof(name), "%s%s%s %u", where, *where ? " " : "",
-					 f->name, counts[field]);
-				rc = scan_msg(c, f->msg, name, b + pos, (size_t)v);
 				if (rc)
 					return rc;
 			} else if (f && f->kind == W_PACKABLE) {
@@ -257,14 +282,14 @@ static int scan_msg(struct scan_ctx *c, const struct wire_schema *sch, const cha
 
 				while (p2 < end)
 					if (read_varint(b, end, &p2, &tag))
-						return scan_fail(c, where, b + start,
+						return scan_fail(c, path, b + start,
 								 "bad varint in packed", field, f);
 			}
 			pos += (size_t)v;
 			break;
 		case 5:
 			if (len - pos < 4)
-				return scan_fail(c, where, b + start, "truncated", field, f);
+				return scan_fail(c, path, b + start, "truncated", field, f);
 			pos += 4;
 			break;
 		}
@@ -284,7 +309,7 @@ static int prescan(const uint8_t *b, size_t len, sp_error *err)
 {
 	struct scan_ctx c = { b, err, 0 };
 
-	return scan_msg(&c, &s_profile, "", b, len);
+	return scan_msg(&c, &s_profile, NULL, b, len);
 }
 
 /* ---- conversion -------------------------------------------------------- */
