@@ -6,14 +6,14 @@
 set -euo pipefail
 
 build_pkgs=(gcc make pkg-config libunwind-dev libdw-dev libelf-dev libprotobuf-c-dev
-            protobuf-c-compiler libcurl4-openssl-dev zlib1g-dev libcmocka-dev)
+            protobuf-c-compiler libcurl4-openssl-dev zlib1g-dev libcmocka-dev liblzma-dev)
 # golang-go: `go tool pprof` is the independent reader of our profiles.
 # libxml2-utils: xmllint checks the SVG. elfutils/binutils: eu-addr2line, strip.
 # clang + libclang-rt-14-dev: the libFuzzer target and sanitizer runtime.
 # openssl: certificates for the TLS upload test.
 test_pkgs=(golang-go libxml2-utils elfutils binutils clang libclang-rt-14-dev openssl curl python3)
 bench_pkgs=(google-perftools libgoogle-perftools-dev redis-server redis-tools wrk heaptrack
-            linux-perf elfutils binutils)
+            linux-perf elfutils binutils libc6-dbg)
 render_pkgs=(chromium)
 
 groups=("$@")

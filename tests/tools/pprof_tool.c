@@ -4,10 +4,13 @@
  *   pprof_tool copy IN OUT [raw] read and re-write (gzip'd unless "raw")
  *   pprof_tool merge OUT IN...  merge profiles
  *   pprof_tool big OUT N        write a profile with N distinct stacks
+ *   pprof_tool bench N ITERS    time build/encode/decode of that profile (ms)
  * Output of `read` is line-oriented and sorted so scripts can diff it. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pprof.h"
 #include "profile.h"
@@ -113,10 +116,61 @@ static sp_profile *big_profile(int n)
 	return p;
 }
 
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Best of ITERS for each step; prints one line of key=value. */
+static int bench(int n, int iters, sp_error *err)
+{
+	double build = 1e18, enc = 1e18, enc_raw = 1e18, dec = 1e18, t;
+	size_t len = 0, raw_len = 0;
+	int i, rc = 0;
+
+	for (i = 0; i < iters && !rc; i++) {
+		sp_profile *p, *q = NULL;
+		uint8_t *buf = NULL, *raw = NULL;
+
+		t = now_ms();
+		p = big_profile(n);
+		t = now_ms() - t;
+		build = t < build ? t : build;
+		t = now_ms();
+		rc = sp_pprof_encode(p, 1, &buf, &len, err);
+		t = now_ms() - t;
+		enc = t < enc ? t : enc;
+		if (!rc) {
+			t = now_ms();
+			rc = sp_pprof_encode(p, 0, &raw, &raw_len, err);
+			t = now_ms() - t;
+			enc_raw = t < enc_raw ? t : enc_raw;
+		}
+		if (!rc) {
+			t = now_ms();
+			rc = sp_pprof_decode(buf, len, &q, err);
+			t = now_ms() - t;
+			dec = t < dec ? t : dec;
+		}
+		sp_profile_free(p);
+		sp_profile_free(q);
+		free(buf);
+		free(raw);
+	}
+	if (!rc)
+		printf("stacks=%d build_ms=%.2f encode_gzip_ms=%.2f encode_raw_ms=%.2f "
+		       "decode_gzip_ms=%.2f gzip_bytes=%zu raw_bytes=%zu\n",
+		       n, build, enc, enc_raw, dec, len, raw_len);
+	return rc;
+}
+
 static int print_profile(const sp_profile *p, const char *type)
 {
 	char **names, **labels, buf[1024];
-	size_t i, j, n_names = 0, n_labels = 0, total_labels = 0;
+	size_t i, j, n_names = 0, n_labels = 0, total_labels = 0, total_lines = 0;
 	int idx = sp_profile_sample_index(p, type);
 
 	printf("sample_types:");
@@ -137,9 +191,27 @@ static int print_profile(const sp_profile *p, const char *type)
 		printf("mapping %s build_id=%s\n", sp_profile_str(p, p->mappings[i].filename),
 		       sp_profile_str(p, p->mappings[i].build_id));
 
-	names = calloc(p->n_functions + 1, sizeof(char *));
-	for (i = 0; i < p->n_functions; i++)
-		names[n_names++] = (char *)sp_profile_str(p, p->functions[i].name);
+	/* Functions of samples with a non-zero value: what pprof shows (it
+	 * drops all-zero samples, e.g. Go heap profiles carry one). */
+	for (i = 0; i < p->n_samples; i++)
+		for (j = 0; j < p->samples[i].n_locations; j++)
+			total_lines += sp_profile_location(p, p->samples[i].location_ids[j])->n_lines;
+	names = calloc(total_lines + 1, sizeof(char *));
+	for (i = 0; i < p->n_samples; i++) {
+		const sp_sample *s = &p->samples[i];
+		bool nonzero = false;
+		size_t k;
+
+		for (k = 0; k < p->n_sample_types; k++)
+			nonzero |= s->values[k] != 0;
+		for (j = 0; nonzero && j < s->n_locations; j++) {
+			const sp_location *l = sp_profile_location(p, s->location_ids[j]);
+
+			for (k = 0; k < l->n_lines; k++)
+				names[n_names++] = (char *)sp_profile_str(p,
+					sp_profile_function(p, l->lines[k].function_id)->name);
+		}
+	}
 	qsort(names, n_names, sizeof(char *), cmp_str);
 	for (i = 0; i < n_names; i++)
 		if (!i || strcmp(names[i], names[i - 1]))
@@ -220,9 +292,11 @@ int main(int argc, char **argv)
 	} else if (argc >= 4 && !strcmp(argv[1], "big")) {
 		p = big_profile(atoi(argv[3]));
 		rc = sp_pprof_write_file(p, argv[2], &err);
+	} else if (argc >= 4 && !strcmp(argv[1], "bench")) {
+		rc = bench(atoi(argv[2]), atoi(argv[3]), &err);
 	} else {
 		fprintf(stderr, "usage: %s write OUT | read IN [TYPE] | copy IN OUT [raw] | "
-				"merge OUT IN... | big OUT N\n", argv[0]);
+				"merge OUT IN... | big OUT N | bench N ITERS\n", argv[0]);
 	}
 	sp_profile_free(p);
 	if (rc && rc != 2)
