@@ -30,8 +30,14 @@ for cli in "$SPANPROF" "$SPANPROF_ASAN"; do
   pprof_raw sym.pb.gz > sym.txt
   check "$tag: leaf function with file:line" \
     grep -Eq " symtool_leaf $W/symtool.c:$(line symtool_leaf) " sym.txt
-  check "$tag: caller with file:line" \
-    grep -Eq " symtool_caller $W/symtool.c:$(line symtool_caller) " sym.txt
+  # One location, two lines: the inlined function, then its caller.
+  check "$tag: inlined frame, then its caller" \
+    grep -Eq -A1 " symtool_inlined $W/symtool.c:$(line symtool_inlined) " sym.txt
+  grep -A1 " symtool_inlined " sym.txt | tail -1 |
+    grep -Eq "^ +symtool_caller $W/symtool.c:$(line symtool_caller) " \
+    || fail "$tag: caller line missing after the inlined frame: $(grep -A1 symtool_inlined sym.txt)"
+  echo "ok: $tag: caller with file:line"
+  check "$tag: exe mapping has functions" grep -Eq '/symtool [0-9a-f]{40} \[FN\]' sym.txt
   check "$tag: libc frame named" grep -Eq ' __libc_start_(call_)?main' sym.txt
   check "$tag: libc mapping has functions" grep -Eq 'libc\.so\.6 [0-9a-f]{40} \[FN\]' sym.txt
   # Profile order and the sample are untouched.

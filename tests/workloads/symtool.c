@@ -140,9 +140,15 @@ __attribute__((noinline)) void symtool_leaf(void)
 	sink++;
 }
 
+static inline __attribute__((always_inline)) void symtool_inlined(void)
+{
+	symtool_leaf(); /* @L:symtool_inlined */
+	sink++;
+}
+
 __attribute__((noinline)) void symtool_caller(void)
 {
-	symtool_leaf(); /* @L:symtool_caller */
+	symtool_inlined(); /* @L:symtool_caller */
 	sink++;
 }
 
