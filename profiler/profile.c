@@ -862,8 +862,9 @@ int sp_profile_add_sample(sp_profile *p, const uint64_t *location_ids,
 	if (idx != SIZE_MAX) {
 		sp_sample *e = &p->samples[idx];
 
+		/* wrap rather than overflow (signed overflow is undefined) */
 		for (i = 0; i < p->n_sample_types; i++)
-			e->values[i] += values[i];
+			e->values[i] = (int64_t)((uint64_t)e->values[i] + (uint64_t)values[i]);
 		rc = 0;
 		goto out;
 	}
@@ -1041,6 +1042,16 @@ static int check_compatible(const sp_profile *dst, const sp_profile *src,
 	return 0;
 }
 
+/* time_nanos + duration_nanos, saturated: files can hold anything. */
+static int64_t end_time(const sp_profile *p)
+{
+	int64_t end;
+
+	if (__builtin_add_overflow(p->time_nanos, p->duration_nanos, &end))
+		end = p->duration_nanos < 0 ? INT64_MIN : INT64_MAX;
+	return end;
+}
+
 static int merge_header(struct merge_ctx *c)
 {
 	sp_profile *dst = c->dst;
@@ -1088,11 +1099,12 @@ static int merge_header(struct merge_ctx *c)
 		} else {
 			int64_t start = dst->time_nanos < src->time_nanos ?
 					dst->time_nanos : src->time_nanos;
-			int64_t end1 = dst->time_nanos + dst->duration_nanos;
-			int64_t end2 = src->time_nanos + src->duration_nanos;
+			int64_t end1 = end_time(dst), end2 = end_time(src), dur;
 
 			dst->time_nanos = start;
-			dst->duration_nanos = (end1 > end2 ? end1 : end2) - start;
+			if (__builtin_sub_overflow(end1 > end2 ? end1 : end2, start, &dur))
+				dur = INT64_MAX;
+			dst->duration_nanos = dur;
 		}
 	} else if (src->duration_nanos > dst->duration_nanos) {
 		dst->duration_nanos = src->duration_nanos;

@@ -29,8 +29,9 @@ typedef struct sp_sym_result {
 } sp_sym_result;
 
 typedef struct sp_symbolizer_options {
-	/* Extra debug-file search root(s), ':'-separated; NULL = the default
-	 * (":.debug:/usr/lib/debug"). Network debuginfod is never used. */
+	/* Extra debug-file search root(s), ':'-separated, searched before the
+	 * default (":.debug:/usr/lib/debug"); NULL = the default only. Network
+	 * debuginfod is never used. */
 	const char *debuginfo_path;
 	bool demangle; /* default true via sp_symbolizer_new(NULL, ...) */
 } sp_symbolizer_options;
@@ -58,7 +59,8 @@ int sp_symbolizer_lookup(sp_symbolizer *s, const char *path, const char *build_i
  * (filename + build_id). Locations whose module cannot be found keep their
  * address, mapping and build-id. Sets the mapping has_* flags truthfully.
  * pid: process the addresses came from, used for "[vdso]" and deleted files
- * (/proc/PID/map_files); 0 = this process. */
+ * (/proc/PID/map_files); 0 = this process; -1 = none (offline: files on disk
+ * only; "[vdso]" is this kernel's, the same image in every process). */
 int sp_symbolize_profile(sp_symbolizer *s, sp_profile *p, int pid,
 			 sp_symbolize_stats *stats, sp_error *err);
 

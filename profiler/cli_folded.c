@@ -1,0 +1,72 @@
+/* `spanprof folded PROFILE...`: collapsed stacks on stdout (flamegraph.pl,
+ * speedscope and inferno input). */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "cli.h"
+#include "cli_render.h"
+#include "folded.h"
+
+static const char usage_text[] =
+"usage: spanprof folded PROFILE... [options]\n"
+"\n"
+"Print collapsed stacks, one line per distinct stack: 'root;...;leaf VALUE'\n"
+"(flamegraph.pl input). Several profiles are merged. ';' in names becomes '_'.\n"
+"\n"
+"options:\n"
+"      --tag KEY=VALUE    keep samples whose label KEY equals VALUE; repeat to AND\n"
+"  -s, --sample-type NAME value to print (default: the profile's default type)\n"
+"  -h, --help             show this help\n"
+"\n"
+"exit status: 0 ok, 1 unreadable/empty profile or no sample matched, 2 usage\n";
+
+int cli_folded(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "tag", required_argument, NULL, 'T' },
+		{ "sample-type", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli_render_args a = { 0 };
+	struct cli_render r = { 0 };
+	sp_error err = { { 0 } };
+	int c, ret;
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":s:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's': a.sample_type = optarg; break;
+		case 'T':
+			if ((ret = cli_render_add_tag("folded", &a, optarg)))
+				return ret;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return CLI_OK;
+		case ':':
+			cli_error("folded: option '%s' needs a value; see 'spanprof folded --help'",
+				  argv[optind - 1]);
+			return CLI_USAGE_ERROR;
+		default:
+			cli_error("folded: unknown option '%s'; see 'spanprof folded --help'",
+				  argv[optind - 1]);
+			return CLI_USAGE_ERROR;
+		}
+	}
+	if (optind >= argc) {
+		cli_error("folded: no input profile; usage: spanprof folded PROFILE [--tag KEY=VALUE]");
+		return CLI_USAGE_ERROR;
+	}
+	ret = cli_render_load(argv + optind, (size_t)(argc - optind), &a, &r);
+	if (ret)
+		return ret;
+	ret = CLI_OK;
+	if (sp_folded_write(r.tree, stdout, &err)) {
+		cli_error("stdout: %s", err.msg);
+		ret = CLI_RUNTIME_ERROR;
+	}
+	cli_render_free(&r);
+	return ret;
+}

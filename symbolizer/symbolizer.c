@@ -1,0 +1,291 @@
+/* The symbolizer object: module table, result cache, string interning.
+ * Modules are keyed by build-id (else path); results by (module, file
+ * offset), so each distinct address is resolved once. Not thread-safe. */
+#include "symbolizer.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sym_internal.h"
+
+#define DEFAULT_DEBUGINFO_PATH ":.debug:/usr/lib/debug"
+#define MAX_FRAMES 64
+#define OFFSET_BITS 44 /* result key: module slot above, file offset below */
+
+struct mod_slot {
+	uint32_t idx;
+	int status;       /* 0 or the -errno of the failed open */
+	sp_sym_module m;
+};
+
+struct sp_symbolizer {
+	char *debuginfo_path;
+	bool demangle;
+	sp_arena arena;       /* interned strings, results, keys */
+	sp_strmap strings;    /* interned string -> itself */
+	sp_strmap demangled;  /* linkage name -> interned demangled name */
+	sp_strmap modules;    /* "b:<id>" / "p:<path>" / "f:<id>:<path>" -> slot */
+	struct mod_slot **slots;
+	size_t n_slots;
+	sp_u64map results;    /* module slot + offset -> sp_sym_result */
+	sp_sym_result empty;  /* shared "nothing known" result */
+	sp_symbolize_stats stats;
+};
+
+sp_symbolizer *sp_symbolizer_new(const sp_symbolizer_options *opt, sp_error *err)
+{
+	sp_symbolizer *s = calloc(1, sizeof(*s));
+	const char *extra = opt ? opt->debuginfo_path : NULL;
+
+	if (!s)
+		goto oom;
+	s->demangle = opt ? opt->demangle : true;
+	/* Extra roots come first, the standard places still apply. */
+	if (extra && extra[0]) {
+		if (asprintf(&s->debuginfo_path, "%s:%s", extra, DEFAULT_DEBUGINFO_PATH) < 0)
+			s->debuginfo_path = NULL;
+	} else {
+		s->debuginfo_path = strdup(DEFAULT_DEBUGINFO_PATH);
+	}
+	if (!s->debuginfo_path)
+		goto oom;
+	return s;
+oom:
+	free(s);
+	sp_error_set(err, -ENOMEM, "symbolizer: out of memory");
+	return NULL;
+}
+
+void sp_symbolizer_free(sp_symbolizer *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n_slots; i++) {
+		sp_sym_module_close(&s->slots[i]->m);
+		free(s->slots[i]);
+	}
+	free(s->slots);
+	sp_u64map_free(&s->results);
+	sp_strmap_free(&s->modules);
+	sp_strmap_free(&s->demangled);
+	sp_strmap_free(&s->strings);
+	sp_arena_free(&s->arena);
+	free(s->debuginfo_path);
+	free(s);
+}
+
+static const char *intern(sp_symbolizer *s, const char *str)
+{
+	char *v;
+
+	if (!str)
+		return NULL;
+	v = sp_strmap_get(&s->strings, str);
+	if (v)
+		return v;
+	v = sp_arena_strdup(&s->arena, str);
+	if (!v || sp_strmap_put(&s->strings, v, v) < 0)
+		return NULL;
+	return v;
+}
+
+static char *key_of(sp_symbolizer *s, const char *a, const char *b, const char *c)
+{
+	size_t n = strlen(a) + strlen(b) + strlen(c) + 1;
+	char *k = sp_arena_alloc(&s->arena, n);
+
+	if (k)
+		snprintf(k, n, "%s%s%s", a, b, c);
+	return k;
+}
+
+/* The module for a file, opened on first use. A failed open is remembered
+ * per (build-id, path), so another path for the same build-id (say,
+ * /proc/PID/map_files/...) still gets its chance. */
+static int get_module(sp_symbolizer *s, const char *key_path, const char *open_path,
+		      const char *build_id, struct mod_slot **out)
+{
+	char tmp[4096];
+	struct mod_slot *slot, **slots;
+	char *key, *fkey;
+	int ret;
+
+	if (build_id && build_id[0])
+		snprintf(tmp, sizeof(tmp), "b:%s", build_id);
+	else
+		snprintf(tmp, sizeof(tmp), "p:%s", key_path);
+	slot = sp_strmap_get(&s->modules, tmp);
+	if (slot) {
+		*out = slot;
+		return 0;
+	}
+	snprintf(tmp, sizeof(tmp), "f:%s:%s", build_id ? build_id : "", open_path);
+	slot = sp_strmap_get(&s->modules, tmp);
+	if (slot)
+		return slot->status;
+
+	slots = realloc(s->slots, (s->n_slots + 1) * sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	s->slots = slots;
+	slot = calloc(1, sizeof(*slot));
+	if (!slot)
+		return -ENOMEM;
+	slot->idx = (uint32_t)s->n_slots;
+	s->slots[s->n_slots++] = slot;
+
+	slot->status = sp_sym_module_open(&slot->m, open_path, build_id, s->debuginfo_path);
+	if (build_id && build_id[0])
+		key = key_of(s, "b:", build_id, "");
+	else
+		key = key_of(s, "p:", key_path, "");
+	fkey = key_of(s, "f:", build_id ? build_id : "", "");
+	fkey = fkey ? key_of(s, fkey, ":", open_path) : NULL;
+	if (!key || !fkey)
+		return -ENOMEM;
+	ret = sp_strmap_put(&s->modules, slot->status ? fkey : key, slot);
+	if (ret)
+		return ret;
+	if (slot->status) {
+		s->stats.modules_missing++;
+		return slot->status;
+	}
+	*out = slot;
+	return 0;
+}
+
+/* Function names: `system_name` as linked (the linkage name, else the plain
+ * name); `function` the demangled C++ name, else the plain DWARF name (a C
+ * asm label such as __GI___qsort_r reads worse than __qsort_r). */
+static void set_names(sp_symbolizer *s, sp_sym_frame *f, const char *linkage,
+		      const char *name)
+{
+	const char *d = NULL;
+
+	f->system_name = intern(s, linkage ? linkage : name);
+	f->function = name ? intern(s, name) : f->system_name;
+	if (!linkage || !s->demangle || strncmp(linkage, "_Z", 2))
+		return;
+	d = sp_strmap_get(&s->demangled, linkage);
+	if (!d) {
+		char *tmp = sp_sym_demangle(linkage);
+
+		d = tmp ? intern(s, tmp) : f->system_name;
+		free(tmp);
+		if (d && f->system_name)
+			sp_strmap_put(&s->demangled, f->system_name, (void *)d);
+	}
+	if (d)
+		f->function = d;
+}
+
+/* A relative DWARF file name joined to its CU's absolute comp_dir, interned. */
+static const char *file_name(sp_symbolizer *s, const char *file, const char *comp_dir)
+{
+	char buf[4096];
+	int r;
+
+	if (!file || file[0] == '/' || !comp_dir || comp_dir[0] != '/')
+		return intern(s, file);
+	while (file[0] == '.' && file[1] == '/')
+		file += 2;
+	r = snprintf(buf, sizeof(buf), "%s/%s", comp_dir, file);
+	return intern(s, r > 0 && (size_t)r < sizeof(buf) ? buf : file);
+}
+
+static int resolve(sp_symbolizer *s, sp_sym_module *m, uint64_t offset, sp_sym_result *res)
+{
+	struct sp_raw_frame raw[MAX_FRAMES];
+	const struct sp_sym_entry *sym;
+	sp_sym_frame *frames;
+	uint64_t addr;
+	size_t n;
+
+	*res = (sp_sym_result){ 0 };
+	if (!sp_sym_module_vaddr(m, offset, &addr))
+		return 0;
+	n = sp_sym_dwarf_frames(m, addr, raw, MAX_FRAMES);
+	if (n == 0 || (!raw[n - 1].linkage && !raw[n - 1].name)) {
+		/* No DWARF for this address, or lines without a DIE (assembly):
+		 * name the physical function from the symbol table. */
+		sym = sp_sym_module_symbol(m, addr);
+		if (n == 0 && sym) {
+			raw[0] = (struct sp_raw_frame){ .linkage = sym->name };
+			n = 1;
+			res->from_dynsym = true;
+		} else if (n > 0 && sym) {
+			raw[n - 1].linkage = sym->name;
+		}
+	}
+	if (n == 0)
+		return 0;
+	frames = sp_arena_alloc(&s->arena, n * sizeof(*frames));
+	if (!frames)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		frames[i] = (sp_sym_frame){ .file = file_name(s, raw[i].file, raw[i].comp_dir),
+					    .line = raw[i].line, .column = raw[i].column };
+		set_names(s, &frames[i], raw[i].linkage, raw[i].name);
+	}
+	res->frames = frames;
+	res->n_frames = n;
+	return 0;
+}
+
+/* Like sp_symbolizer_lookup, but read the module from `open_path` (e.g.
+ * /proc/PID/map_files/...) while keying it by `path`. */
+int sp_symbolizer_lookup_at(sp_symbolizer *s, const char *path, const char *open_path,
+			    const char *build_id, uint64_t file_offset, sp_sym_result *out)
+{
+	struct mod_slot *slot = NULL;
+	sp_sym_result *cached;
+	uint64_t key = 0;
+	int ret;
+
+	*out = (sp_sym_result){ 0 };
+	if (!path || !path[0])
+		return -ENOENT;
+	ret = get_module(s, path, open_path ? open_path : path, build_id, &slot);
+	if (ret)
+		return ret;
+	if (file_offset < (1ull << OFFSET_BITS)) {
+		key = ((uint64_t)(slot->idx + 1) << OFFSET_BITS) | file_offset;
+		cached = sp_u64map_get(&s->results, key);
+		if (cached) {
+			s->stats.cache_hits++;
+			*out = *cached;
+			return 0;
+		}
+	}
+	s->stats.addresses++;
+	ret = resolve(s, &slot->m, file_offset, out);
+	if (ret)
+		return ret;
+	if (out->n_frames) {
+		s->stats.resolved++;
+		if (out->frames[0].file)
+			s->stats.with_lines++;
+	}
+	if (key) {
+		cached = sp_arena_alloc(&s->arena, sizeof(*cached));
+		if (cached) {
+			*cached = *out;
+			sp_u64map_put(&s->results, key, cached);
+		}
+	}
+	return 0;
+}
+
+int sp_symbolizer_lookup(sp_symbolizer *s, const char *path, const char *build_id,
+			 uint64_t file_offset, sp_sym_result *out)
+{
+	return sp_symbolizer_lookup_at(s, path, NULL, build_id, file_offset, out);
+}
+
+/* Running totals since sp_symbolizer_new. */
+void sp_symbolizer_stats(const sp_symbolizer *s, sp_symbolize_stats *out)
+{
+	*out = s->stats;
+}

@@ -1,0 +1,484 @@
+/* The remote unwinder over a real sample copied by a test signal handler. */
+#include "test_util.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "sample_capture.h"
+#include "unwind.h"
+#include "unwind_modules.h"
+
+#define CHAIN __attribute__((noinline, noclone, optimize("omit-frame-pointer")))
+
+static volatile int sink;
+
+CHAIN static void chain_leaf(void) { sink++; CAP_FIRE(); sink++; }
+CHAIN static void chain_c(void) { chain_leaf(); sink++; }
+CHAIN static void chain_b(void) { chain_c(); sink++; }
+CHAIN static void chain_a(void) { chain_b(); sink++; }
+
+CHAIN static void recurse(int n)
+{
+	if (n > 0)
+		recurse(n - 1);
+	else
+		CAP_FIRE();
+	sink++;
+}
+
+static sp_unwinder *new_unwinder(void)
+{
+	sp_error err = { { 0 } };
+	sp_unwinder *u = sp_unwinder_new(&err);
+	if (!u)
+		fail_msg("sp_unwinder_new: %s", err.msg);
+	return u;
+}
+
+static size_t names_of(const uint64_t *pcs, size_t n, char names[][64])
+{
+	for (size_t i = 0; i < n; i++)
+		cap_symname(pcs[i], names[i], 64);
+	return n;
+}
+
+static void dump(const char *what, char names[][64], size_t n, enum sp_unwind_status st)
+{
+	fprintf(stderr, "# %s: %zu frames, status %d:", what, n, st);
+	for (size_t i = 0; i < n; i++)
+		fprintf(stderr, " %s", names[i]);
+	fprintf(stderr, "\n");
+}
+
+static ssize_t find_name(char names[][64], size_t n, size_t from, const char *name)
+{
+	for (size_t i = from; i < n; i++)
+		if (strcmp(names[i], name) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+static void test_chain_complete(void **state)
+{
+	uint64_t pcs[SP_MAX_FRAMES], pcs2[SP_MAX_FRAMES];
+	char names[SP_MAX_FRAMES][64];
+	enum sp_unwind_status st, st2;
+
+	cap_setup();
+	chain_a();
+	assert_true(cap_done);
+	sigset_t before, after;
+	sigemptyset(&before);
+	sigaddset(&before, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &before, NULL);
+	pthread_sigmask(SIG_BLOCK, NULL, &before);
+	sp_unwinder *u = new_unwinder();
+	size_t n = sp_unwind(u, &cap_sample, pcs, SP_MAX_FRAMES, &st);
+	names_of(pcs, n, names);
+	dump("chain", names, n, st);
+	/* libunwind's lock dance (skipped or not) leaves the mask as it was. */
+	pthread_sigmask(SIG_BLOCK, NULL, &after);
+	assert_memory_equal(&before, &after, sizeof(before));
+	pthread_sigmask(SIG_UNBLOCK, &before, NULL);
+
+	assert_int_equal(st, SP_UNWIND_COMPLETE);
+	assert_int_equal(pcs[0], cap_sample.regs[SP_REG_RIP]);
+	assert_string_equal(names[0], "chain_leaf");
+	assert_string_equal(names[1], "chain_c");
+	assert_string_equal(names[2], "chain_b");
+	assert_string_equal(names[3], "chain_a");
+	assert_string_equal(names[4], "test_chain_complete");
+	assert_true(find_name(names, n, 5, "main") > 4);
+	assert_string_equal(names[n - 1], "_start");
+
+	/* Warm cache: same answer. */
+	size_t n2 = sp_unwind(u, &cap_sample, pcs2, SP_MAX_FRAMES, &st2);
+	assert_int_equal(n2, n);
+	assert_int_equal(st2, st);
+	assert_memory_equal(pcs, pcs2, n * sizeof(pcs[0]));
+
+	/* Invalidation rebuilds the tables and gives the same answer. */
+	sp_unwinder_invalidate(u);
+	n2 = sp_unwind(u, &cap_sample, pcs2, SP_MAX_FRAMES, &st2);
+	assert_int_equal(n2, n);
+	assert_memory_equal(pcs, pcs2, n * sizeof(pcs[0]));
+	sp_unwinder_free(u);
+}
+
+static void test_short_copy_truncates(void **state)
+{
+	uint64_t pcs[SP_MAX_FRAMES];
+	enum sp_unwind_status st;
+	size_t full;
+
+	cap_setup();
+	chain_a();
+	sp_unwinder *u = new_unwinder();
+	full = sp_unwind(u, &cap_sample, pcs, SP_MAX_FRAMES, &st);
+	assert_int_equal(st, SP_UNWIND_COMPLETE);
+
+	sp_raw_sample s = cap_sample;
+	uint32_t lens[] = { 0, 8, SP_REDZONE, SP_REDZONE + 24, SP_REDZONE + 200, 1024, 4000 };
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		s.stack_len = lens[i];
+		size_t n = sp_unwind(u, &s, pcs, SP_MAX_FRAMES, &st);
+		assert_int_equal(st, SP_UNWIND_TRUNCATED);
+		assert_true(n >= 1);
+		assert_true(n < full);
+		assert_int_equal(pcs[0], s.regs[SP_REG_RIP]);
+	}
+	/* No copy at all. */
+	s.stack = NULL;
+	s.stack_len = 0;
+	size_t n = sp_unwind(u, &s, pcs, SP_MAX_FRAMES, &st);
+	assert_int_equal(st, SP_UNWIND_TRUNCATED);
+	assert_true(n >= 1 && n < full);
+	sp_unwinder_free(u);
+}
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint64_t next_rand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static void test_garbage_truncates(void **state)
+{
+	static uint8_t junk[16384];
+	uint64_t pcs[SP_MAX_FRAMES];
+	enum sp_unwind_status st;
+	sp_unwinder *u = new_unwinder();
+
+	/* Nothing at all. */
+	sp_raw_sample z;
+	memset(&z, 0, sizeof(z));
+	assert_int_equal(sp_unwind(u, &z, pcs, SP_MAX_FRAMES, &st), 0);
+	assert_int_not_equal(st, SP_UNWIND_COMPLETE);
+
+	cap_setup();
+	chain_a();
+	uint64_t good_ip = cap_sample.regs[SP_REG_RIP];
+	for (int round = 0; round < 200; round++) {
+		sp_raw_sample s;
+		memset(&s, 0, sizeof(s));
+		for (size_t i = 0; i < sizeof(junk); i += 8) {
+			uint64_t v = next_rand();
+			memcpy(junk + i, &v, 8);
+		}
+		s.stack = junk;
+		s.stack_len = sizeof(junk);
+		s.stack_base = 0x7ffd00000000ull + (next_rand() & 0xffff0);
+		for (int i = 0; i < SP_REG_COUNT; i++)
+			s.regs[i] = next_rand();
+		/* Half the rounds: real code, garbage stack; and registers
+		 * pointing into the garbage so CFI reads succeed. */
+		if (round & 1) {
+			s.regs[SP_REG_RIP] = good_ip;
+			s.regs[SP_REG_RSP] = s.stack_base + SP_REDZONE;
+			s.regs[SP_REG_RBP] = s.stack_base + 256 + (next_rand() & 0x3ff8);
+		}
+		size_t n = sp_unwind(u, &s, pcs, SP_MAX_FRAMES, &st);
+		assert_int_not_equal(st, SP_UNWIND_COMPLETE);
+		assert_true(n >= 1);
+		assert_true(n <= 3);
+	}
+	sp_unwinder_free(u);
+}
+
+static void test_depth_cap(void **state)
+{
+	uint64_t pcs[SP_MAX_FRAMES];
+	char names[SP_MAX_FRAMES][64];
+	enum sp_unwind_status st;
+
+	cap_setup();
+	recurse(SP_MAX_FRAMES + 20);
+	sp_unwinder *u = new_unwinder();
+	size_t n = sp_unwind(u, &cap_sample, pcs, SP_MAX_FRAMES, &st);
+	assert_int_equal(n, SP_MAX_FRAMES);
+	assert_int_equal(st, SP_UNWIND_MAX_DEPTH);
+	names_of(pcs, n, names);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(names[i], "recurse");
+	/* A caller-side limit below the cap. */
+	n = sp_unwind(u, &cap_sample, pcs, 5, &st);
+	assert_int_equal(n, 5);
+	assert_int_equal(st, SP_UNWIND_MAX_DEPTH);
+	sp_unwinder_free(u);
+}
+
+/* Through a signal frame: the sample interrupts code running inside an
+ * application signal handler; the unwind must cross __restore_rt back into
+ * the interrupted chain, whose pc is exact (not pc - 1). */
+CHAIN static void app_handler(int sig)
+{
+	CAP_FIRE();
+	sink++;
+}
+
+CHAIN static void sig_leaf(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = app_handler;
+	sigaction(SIGUSR2, &sa, NULL);
+	sink++;
+	/* Raise SIGUSR2 with a raw syscall: the interrupted ip is the
+	 * instruction after it, in this function. */
+	long r;
+	__asm__ volatile("syscall"
+			 : "=a"(r)
+			 : "0"((long)SYS_tgkill), "D"((long)getpid()),
+			   "S"((long)syscall(SYS_gettid)), "d"((long)SIGUSR2)
+			 : "rcx", "r11", "memory");
+	sink++;
+}
+
+CHAIN static void sig_mid(void) { sig_leaf(); sink++; }
+
+static void test_signal_frame(void **state)
+{
+	uint64_t pcs[SP_MAX_FRAMES];
+	char names[SP_MAX_FRAMES][64];
+	enum sp_unwind_status st;
+
+	cap_setup();
+	sig_mid();
+	assert_true(cap_done);
+	sp_unwinder *u = new_unwinder();
+	size_t n = sp_unwind(u, &cap_sample, pcs, SP_MAX_FRAMES, &st);
+	names_of(pcs, n, names);
+	dump("signal", names, n, st);
+	assert_int_equal(st, SP_UNWIND_COMPLETE);
+	assert_string_equal(names[0], "app_handler");
+	ssize_t leaf = find_name(names, n, 1, "sig_leaf");
+	assert_true(leaf >= 2); /* handler, __restore_rt, sig_leaf */
+	assert_string_equal(names[leaf + 1], "sig_mid");
+	assert_string_equal(names[leaf + 2], "test_signal_frame");
+	assert_string_equal(names[n - 1], "_start");
+	sp_unwinder_free(u);
+	signal(SIGUSR2, SIG_DFL);
+}
+
+static sp_unwinder *thread_u;
+static uint64_t thread_pcs[SP_MAX_FRAMES];
+static size_t thread_n;
+static enum sp_unwind_status thread_st;
+
+static void *thread_main(void *arg)
+{
+	cap_setup();
+	chain_a();
+	return NULL;
+}
+
+static void test_thread_ends_at_clone(void **state)
+{
+	char names[SP_MAX_FRAMES][64];
+	pthread_t t;
+
+	assert_int_equal(pthread_create(&t, NULL, thread_main, NULL), 0);
+	pthread_join(t, NULL);
+	assert_true(cap_done);
+	/* The thread's stack is gone now; the copy is all we need. */
+	thread_u = new_unwinder();
+	thread_n = sp_unwind(thread_u, &cap_sample, thread_pcs, SP_MAX_FRAMES, &thread_st);
+	names_of(thread_pcs, thread_n, names);
+	dump("thread", names, thread_n, thread_st);
+	assert_int_equal(thread_st, SP_UNWIND_COMPLETE);
+	assert_string_equal(names[0], "chain_leaf");
+	assert_string_equal(names[4], "thread_main");
+	assert_true(find_name(names, thread_n, 5, "start_thread") > 4 ||
+		    find_name(names, thread_n, 5, "?") > 4);
+	sp_unwinder_free(thread_u);
+}
+
+/* ---- dlclose between capture and unwind -------------------------------- */
+
+static char dl_dir[64];
+static char dl_path[128];
+
+static void dl_capture_cb(void)
+{
+	CAP_FIRE();
+	sink++;
+}
+
+static bool build_lib(void)
+{
+	char src[160], cmd[512];
+	snprintf(dl_dir, sizeof(dl_dir), "/tmp/sp-unwind-XXXXXX");
+	if (!mkdtemp(dl_dir))
+		return false;
+	snprintf(src, sizeof(src), "%s/lib.c", dl_dir);
+	snprintf(dl_path, sizeof(dl_path), "%s/libspdl.so", dl_dir);
+	FILE *f = fopen(src, "w");
+	if (!f)
+		return false;
+	fputs("volatile int n;\n"
+	      "__attribute__((noinline)) void dl_inner(void (*cb)(void)) { cb(); n++; }\n"
+	      "void dl_call(void (*cb)(void)) { dl_inner(cb); n++; }\n", f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "cc -O2 -shared -fPIC -o %s %s 2>/dev/null", dl_path, src);
+	return system(cmd) == 0;
+}
+
+static void cleanup_lib(void)
+{
+	char p[192];
+	snprintf(p, sizeof(p), "%s/lib.c", dl_dir);
+	unlink(p);
+	unlink(dl_path);
+	rmdir(dl_dir);
+}
+
+static size_t capture_in_lib(void)
+{
+	void *h = dlopen(dl_path, RTLD_NOW | RTLD_LOCAL);
+	assert_non_null(h);
+	void (*call)(void (*)(void)) = (void (*)(void (*)(void)))dlsym(h, "dl_call");
+	assert_non_null(call);
+	cap_setup();
+	call(dl_capture_cb);
+	assert_true(cap_done);
+	dlclose(h);
+	/* Really gone (nothing else holds it). */
+	assert_null(dlopen(dl_path, RTLD_NOW | RTLD_NOLOAD));
+	return 0;
+}
+
+static void test_dlclosed_module(void **state)
+{
+	static uint8_t stack2[CAP_STACK_MAX];
+	uint64_t pcs[SP_MAX_FRAMES];
+	char names[SP_MAX_FRAMES][64];
+	enum sp_unwind_status st;
+
+	if (!build_lib()) {
+		cleanup_lib();
+		skip();
+	}
+	sp_unwinder *u = new_unwinder();
+
+	/* 1. Loaded at unwind time: the walk goes through the library. */
+	void *h = dlopen(dl_path, RTLD_NOW | RTLD_LOCAL);
+	assert_non_null(h);
+	void (*call)(void (*)(void)) = (void (*)(void (*)(void)))dlsym(h, "dl_call");
+	cap_setup();
+	call(dl_capture_cb);
+	sp_unwinder_invalidate(u); /* the dlopen */
+	size_t n = sp_unwind(u, &cap_sample, pcs, SP_MAX_FRAMES, &st);
+	names_of(pcs, n, names);
+	dump("dl loaded", names, n, st);
+	assert_int_equal(st, SP_UNWIND_COMPLETE);
+	assert_int_equal(find_name(names, n, 0, "dl_inner"), 1);
+	assert_int_equal(find_name(names, n, 0, "dl_call"), 2);
+	dlclose(h);
+
+	/* 2. Captured, then dlclosed and invalidated before the unwind: the
+	 * stack ends at the first frame in the unloaded module. */
+	capture_in_lib();
+	sp_unwinder_invalidate(u);
+	n = sp_unwind(u, &cap_sample, pcs, SP_MAX_FRAMES, &st);
+	names_of(pcs, n, names);
+	dump("dl closed", names, n, st);
+	assert_int_equal(st, SP_UNWIND_TRUNCATED);
+	assert_int_equal(n, 2); /* dl_capture_cb, then the unmapped caller */
+	assert_string_equal(names[0], "dl_capture_cb");
+
+	/* 3. The race: dlclosed but the unwinder not told yet (its module
+	 * table and caches still describe the library). Must not crash. */
+	sp_unwinder_invalidate(u);
+	h = dlopen(dl_path, RTLD_NOW | RTLD_LOCAL);
+	call = (void (*)(void (*)(void)))dlsym(h, "dl_call");
+	cap_setup();
+	call(dl_capture_cb);
+	n = sp_unwind(u, &cap_sample, pcs, SP_MAX_FRAMES, &st); /* warm while loaded */
+	assert_int_equal(st, SP_UNWIND_COMPLETE);
+	dlclose(h);
+	assert_null(dlopen(dl_path, RTLD_NOW | RTLD_NOLOAD));
+	sp_raw_sample s2 = cap_sample;
+	n = sp_unwind(u, &s2, pcs, SP_MAX_FRAMES, &st);
+	assert_true(n >= 1);
+	/* Same with the module table built while the library was loaded but
+	 * nothing of it in libunwind's cache or our page cache: the unwind
+	 * reads its tables through the fault-safe path, which fails. */
+	sp_unwinder_free(u);
+	u = new_unwinder();
+	h = dlopen(dl_path, RTLD_NOW | RTLD_LOCAL);
+	call = (void (*)(void (*)(void)))dlsym(h, "dl_call");
+	cap_setup();
+	call(dl_capture_cb);
+	s2 = cap_sample;
+	memcpy(stack2, cap_stack, s2.stack_len);
+	s2.stack = stack2;
+	cap_setup();
+	chain_a();
+	n = sp_unwind(u, &cap_sample, pcs, SP_MAX_FRAMES, &st); /* builds the table */
+	assert_int_equal(st, SP_UNWIND_COMPLETE);
+	dlclose(h);
+	assert_null(dlopen(dl_path, RTLD_NOW | RTLD_NOLOAD));
+	n = sp_unwind(u, &s2, pcs, SP_MAX_FRAMES, &st);
+	names_of(pcs, n, names);
+	dump("dl race", names, n, st);
+	assert_int_equal(st, SP_UNWIND_TRUNCATED);
+	assert_true(n >= 1 && n <= 2);
+	sp_unwinder_free(u);
+	cleanup_lib();
+}
+
+/* Module reads: served inside loaded modules only, in both read modes. */
+static void test_module_reads(void **state)
+{
+	static const uint64_t in_rodata = 0x1122334455667788ull;
+	uint64_t on_stack = 42, v;
+	uint64_t *heap = malloc(64);
+	sp_umods t;
+
+	assert_non_null(heap);
+	heap[0] = 7;
+	for (int direct = 0; direct < 2; direct++) {
+		assert_int_equal(sp_umods_init(&t), 0);
+		t.direct = t.direct || direct;
+		assert_int_equal(sp_umods_rebuild(&t), 0);
+		assert_true(t.n_mods > 2);
+		assert_non_null(sp_umods_find_text(&t, (uint64_t)(uintptr_t)chain_leaf));
+		assert_non_null(sp_umods_find_text(&t, (uint64_t)(uintptr_t)printf));
+		assert_null(sp_umods_find_text(&t, (uint64_t)(uintptr_t)&on_stack));
+		assert_int_equal(sp_umods_read(&t, (uint64_t)(uintptr_t)&in_rodata, &v), 0);
+		assert_int_equal(v, in_rodata);
+		uint64_t code;
+		memcpy(&code, (const void *)(uintptr_t)chain_leaf, 8);
+		assert_int_equal(sp_umods_read(&t, (uint64_t)(uintptr_t)chain_leaf, &v), 0);
+		assert_int_equal(v, code);
+		/* Unaligned, maybe across a page. */
+		memcpy(&code, (const uint8_t *)(uintptr_t)chain_leaf + 3, 8);
+		assert_int_equal(sp_umods_read(&t, (uint64_t)(uintptr_t)chain_leaf + 3, &v), 0);
+		assert_int_equal(v, code);
+		assert_int_equal(sp_umods_read(&t, (uint64_t)(uintptr_t)&on_stack, &v), -EFAULT);
+		assert_int_equal(sp_umods_read(&t, (uint64_t)(uintptr_t)heap, &v), -EFAULT);
+		assert_int_equal(sp_umods_read(&t, 0, &v), -EFAULT);
+		assert_int_equal(sp_umods_read(&t, UINT64_MAX - 3, &v), -EFAULT);
+		sp_umods_free(&t);
+	}
+	free(heap);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_chain_complete),
+		cmocka_unit_test(test_short_copy_truncates),
+		cmocka_unit_test(test_garbage_truncates),
+		cmocka_unit_test(test_depth_cap),
+		cmocka_unit_test(test_signal_frame),
+		cmocka_unit_test(test_thread_ends_at_clone),
+		cmocka_unit_test(test_dlclosed_module),
+		cmocka_unit_test(test_module_reads),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
