@@ -14,7 +14,7 @@ build_pkgs=(gcc make pkg-config libunwind-dev libdw-dev libelf-dev libprotobuf-c
 test_pkgs=(golang-go libxml2-utils elfutils binutils clang libclang-rt-14-dev openssl curl python3
            wrk)
 bench_pkgs=(google-perftools libgoogle-perftools-dev redis-server redis-tools wrk heaptrack
-            linux-perf elfutils binutils)
+            linux-perf elfutils binutils libc6-dbg)
 render_pkgs=(chromium)
 # `make demo`: wrk drives the traced demo service.
 demo_pkgs=(wrk)

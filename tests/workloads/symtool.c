@@ -153,7 +153,7 @@ static int cmd_mkprofile(int argc, char **argv)
 	sp_profile *p;
 	uint64_t locs[64];
 	size_t n = 0;
-	int64_t v = 10000000;
+	int64_t v[2] = { 1, 10000000 }; /* samples, cpu ns */
 	int ret = 1;
 
 	if (argc != 2)
@@ -179,7 +179,7 @@ static int cmd_mkprofile(int argc, char **argv)
 			goto out;
 		n++;
 	}
-	if (sp_profile_add_sample(p, locs, n, &v, NULL, 0) < 0)
+	if (sp_profile_add_sample(p, locs, n, v, NULL, 0) < 0)
 		goto out;
 	if (sp_pprof_write_file(p, argv[1], &err) < 0) {
 		fprintf(stderr, "symtool: %s\n", err.msg);
