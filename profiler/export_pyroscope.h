@@ -8,11 +8,23 @@
 
 #include "error.h"
 #include "profile.h"
+#include "pyroscope_config.h"
 
 typedef struct sp_pyroscope sp_pyroscope;
 
+/* Counters since start. A "profile" here is one request body: a profile
+ * over the server's limits is split into several (counted in `split`). */
 typedef struct sp_pyroscope_stats {
 	uint64_t sent, retried, dropped, failed, bytes_sent, queued;
+	uint64_t queued_bytes;      /* bodies held in memory now */
+	uint64_t peak_queued_bytes; /* high-water mark of queued_bytes */
+	uint64_t spilled;           /* written to the spill directory */
+	uint64_t spill_pending;     /* on disk, not yet sent */
+	uint64_t requests;          /* HTTP attempts, successful or not */
+	uint64_t wire_bytes;        /* request bytes sent (headers + bodies) */
+	uint64_t split;             /* extra requests made by splitting */
+	uint64_t thread_cpu_ns;     /* CPU time of the exporter thread */
+	uint64_t encode_cpu_ns;     /* CPU time spent in sp_pyroscope_enqueue */
 } sp_pyroscope_stats;
 
 /* From the environment (PYROSCOPE_SERVER_ADDRESS, PYROSCOPE_APPLICATION_NAME,
@@ -37,5 +49,14 @@ const char *sp_pyroscope_server(const sp_pyroscope *x);
  * and free everything (unsent profiles are counted as dropped, or spilled to
  * disk when spilling is configured). */
 void sp_pyroscope_shutdown(sp_pyroscope *x, int deadline_ms);
+
+/* ---- extensions (tests, tools, embedding) ------------------------------ */
+
+/* Start from an explicit configuration (see pyroscope_config.h); takes over
+ * *cfg's contents (cfg is zeroed, also on failure). NULL + message on error. */
+sp_pyroscope *sp_pyroscope_start(sp_pyroscope_config *cfg, sp_error *err);
+
+/* sp_pyroscope_shutdown that also reports the final counters. */
+void sp_pyroscope_shutdown_stats(sp_pyroscope *x, int deadline_ms, sp_pyroscope_stats *final);
 
 #endif

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install exactly the Debian packages spanprof needs that are missing.
-# Usage: scripts/install-deps.sh [build|test|bench|render|all]...   (default: build)
+# Usage: scripts/install-deps.sh [build|test|bench|demo|render|all]...   (default: build)
 # Idempotent and silent when everything is present. Needs root (or sudo) only
 # when something is missing.
 set -euo pipefail
@@ -10,11 +10,15 @@ build_pkgs=(gcc make pkg-config libunwind-dev libdw-dev libelf-dev libprotobuf-c
 # golang-go: `go tool pprof` is the independent reader of our profiles.
 # libxml2-utils: xmllint checks the SVG. elfutils/binutils: eu-addr2line, strip.
 # clang + libclang-rt-14-dev: the libFuzzer target and sanitizer runtime.
-# openssl: certificates for the TLS upload test.
-test_pkgs=(golang-go libxml2-utils elfutils binutils g++ clang libclang-rt-14-dev openssl curl python3)
+# openssl: certificates for the TLS upload test. wrk: load for the demo service test.
+# g++: the C++ demangling test workload.
+test_pkgs=(golang-go libxml2-utils elfutils binutils g++ clang libclang-rt-14-dev openssl curl python3
+           wrk)
 bench_pkgs=(google-perftools libgoogle-perftools-dev redis-server redis-tools wrk heaptrack
             linux-perf elfutils binutils libc6-dbg)
 render_pkgs=(chromium)
+# `make demo`: wrk drives the traced demo service.
+demo_pkgs=(wrk)
 
 groups=("$@")
 [ ${#groups[@]} -eq 0 ] && groups=(build)
@@ -25,8 +29,10 @@ for g in "${groups[@]}"; do
     test)   wanted+=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
     bench)  wanted+=("${build_pkgs[@]}" "${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
     render) wanted+=("${render_pkgs[@]}") ;;
-    all)    wanted+=("${build_pkgs[@]}" "${test_pkgs[@]}" "${bench_pkgs[@]}" "${render_pkgs[@]}") ;;
-    *) echo "install-deps.sh: unknown group '$g' (use build, test, bench, render or all)" >&2; exit 2 ;;
+    demo)   wanted+=("${build_pkgs[@]}" "${demo_pkgs[@]}") ;;
+    all)    wanted+=("${build_pkgs[@]}" "${test_pkgs[@]}" "${bench_pkgs[@]}" "${render_pkgs[@]}"
+                    "${demo_pkgs[@]}") ;;
+    *) echo "install-deps.sh: unknown group '$g' (use build, test, bench, demo, render or all)" >&2; exit 2 ;;
   esac
 done
 

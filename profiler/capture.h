@@ -1,0 +1,37 @@
+/* The two sampling engines: arm a per-thread CPU-time clock whose expiry
+ * sends `signo` to that very thread.
+ *  - perf_event: a PERF_COUNT_SW_CPU_CLOCK event (one fd per thread), with
+ *    O_ASYNC + F_SETSIG + F_SETOWN_EX(F_OWNER_TID); si_code POLL_IN.
+ *  - POSIX timer: timer_create on the thread's CPU-time clock with
+ *    SIGEV_THREAD_ID (no fd); si_code SI_TIMER, si_value = SP_TIMER_COOKIE. */
+#ifndef SPANPROF_CAPTURE_H
+#define SPANPROF_CAPTURE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+/* si_value of our timers, so a user's timer on the same signal is told apart. */
+#define SP_TIMER_COOKIE ((void *)0x5350726f66ULL)
+
+/* Returns 0 with *fd and *id (the kernel's event id) set, or a negative
+ * errno from perf_event_open / fcntl. */
+int sp_perf_arm(pid_t tid, int signo, uint64_t period_ns, int *fd, uint64_t *id);
+/* Close the event, but only if `fd` still is that event (the application
+ * may have closed it and reused the number). */
+void sp_perf_disarm(int fd, uint64_t id);
+/* fork child: drop the inherited reference without disabling the event
+ * (the file description is shared with the parent's live event). */
+void sp_perf_close_inherited(int fd, uint64_t id);
+/* Stop counting without closing (before exit; the fd stays valid). */
+void sp_perf_pause(int fd, uint64_t id);
+
+/* Returns 0 with *timer set, or a negative errno. */
+int sp_timer_arm(pid_t tid, int signo, uint64_t period_ns, timer_t *timer);
+void sp_timer_disarm(timer_t timer);
+
+/* Human-readable reason for an engine error, e.g. "perf_event_open: EACCES
+ * (kernel.perf_event_paranoid=3)". */
+void sp_perf_strerror(int err, char *buf, size_t len);
+
+#endif

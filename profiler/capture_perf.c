@@ -1,0 +1,109 @@
+/* perf_event engine: a cpu-clock software event per thread whose overflow
+ * signal is delivered to that thread. No ring buffer is mapped (the signal
+ * does not need one), so no mlock budget is used. */
+#include "capture.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int sp_perf_arm(pid_t tid, int signo, uint64_t period_ns, int *fd_out, uint64_t *id_out)
+{
+	struct perf_event_attr attr;
+	struct f_owner_ex owner = { .type = F_OWNER_TID, .pid = tid };
+	uint64_t id = 0;
+	int fd, fl, ret;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.size = sizeof(attr);
+	attr.type = PERF_TYPE_SOFTWARE;
+	attr.config = PERF_COUNT_SW_CPU_CLOCK;
+	attr.sample_period = period_ns;
+	attr.disabled = 1;
+	attr.exclude_kernel = 1;
+	attr.exclude_hv = 1;
+
+	fd = (int)syscall(SYS_perf_event_open, &attr, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_ASYNC) < 0 ||
+	    fcntl(fd, F_SETSIG, signo) < 0 || fcntl(fd, F_SETOWN_EX, &owner) < 0 ||
+	    ioctl(fd, PERF_EVENT_IOC_ID, &id) < 0 ||
+	    ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	*fd_out = fd;
+	*id_out = id;
+	return 0;
+}
+
+static int still_ours(int fd, uint64_t id)
+{
+	uint64_t now = 0;
+
+	return fd >= 0 && ioctl(fd, PERF_EVENT_IOC_ID, &now) == 0 && now == id;
+}
+
+void sp_perf_close_inherited(int fd, uint64_t id)
+{
+	if (still_ours(fd, id))
+		close(fd);
+}
+
+void sp_perf_pause(int fd, uint64_t id)
+{
+	if (still_ours(fd, id))
+		ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);
+}
+
+void sp_perf_disarm(int fd, uint64_t id)
+{
+	if (still_ours(fd, id)) {
+		ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);
+		close(fd);
+	}
+}
+
+void sp_perf_strerror(int err, char *buf, size_t len)
+{
+	int paranoid = -9;
+	FILE *f = fopen("/proc/sys/kernel/perf_event_paranoid", "re");
+
+	if (f) {
+		if (fscanf(f, "%d", &paranoid) != 1)
+			paranoid = -9;
+		fclose(f);
+	}
+	switch (-err) {
+	case EACCES:
+	case EPERM:
+		if (paranoid != -9)
+			snprintf(buf, len, "perf_event_open: %s (kernel.perf_event_paranoid=%d; "
+				 "a seccomp filter or missing CAP_PERFMON also gives this)",
+				 strerror(-err), paranoid);
+		else
+			snprintf(buf, len, "perf_event_open: %s (perf events not permitted here)",
+				 strerror(-err));
+		break;
+	case ENOSYS:
+	case ENOENT:
+	case EOPNOTSUPP:
+		snprintf(buf, len, "perf_event_open: %s (no perf events in this kernel)",
+			 strerror(-err));
+		break;
+	case EMFILE:
+	case ENFILE:
+		snprintf(buf, len, "perf_event_open: %s (file descriptor limit)", strerror(-err));
+		break;
+	default:
+		snprintf(buf, len, "perf_event_open: %s", strerror(-err));
+	}
+}

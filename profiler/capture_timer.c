@@ -1,0 +1,48 @@
+/* POSIX timer engine: a timer on the thread's own CPU-time clock, signalling
+ * that thread. Costs no fd; CPU-clock timers are checked on the scheduler
+ * tick, so at high rates expiries arrive in bursts and si_overrun carries
+ * the ones merged into a single signal (the handler weights by it). */
+#include "capture.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+
+/* The kernel's encoding of a thread CPU clock id (include/linux/posix-timers.h:
+ * CPUCLOCK_PERTHREAD_MASK 4 | CPUCLOCK_SCHED 2), which lets us name another
+ * thread of this process by tid, as pthread_getcpuclockid does for a
+ * pthread_t. */
+static clockid_t thread_cpu_clock(pid_t tid)
+{
+	return (clockid_t)((~(unsigned)tid) << 3) | 6;
+}
+
+int sp_timer_arm(pid_t tid, int signo, uint64_t period_ns, timer_t *timer)
+{
+	struct sigevent sev;
+	struct itimerspec its;
+	timer_t t;
+
+	memset(&sev, 0, sizeof(sev));
+	sev.sigev_notify = SIGEV_THREAD_ID;
+	sev.sigev_signo = signo;
+	sev.sigev_value.sival_ptr = SP_TIMER_COOKIE;
+	sev._sigev_un._tid = tid;
+	if (timer_create(thread_cpu_clock(tid), &sev, &t) < 0)
+		return -errno;
+	its.it_interval.tv_sec = (time_t)(period_ns / 1000000000u);
+	its.it_interval.tv_nsec = (long)(period_ns % 1000000000u);
+	its.it_value = its.it_interval;
+	if (timer_settime(t, 0, &its, NULL) < 0) {
+		int ret = -errno;
+		timer_delete(t);
+		return ret;
+	}
+	*timer = t;
+	return 0;
+}
+
+void sp_timer_disarm(timer_t timer)
+{
+	timer_delete(timer);
+}

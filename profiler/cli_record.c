@@ -1,0 +1,456 @@
+/* `spanprof record [-F HZ] [-o DIR] [--svg FILE] [--duration S] -- CMD ARGS...`:
+ * run CMD with libspanprof.so preloaded, forward signals to it, and when it
+ * ends merge the interval profiles it (and any forked children) wrote into
+ * one pprof and one flame graph. Exits with CMD's status. */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "config.h"
+#include "flamegraph.h"
+#include "output.h"
+#include "pprof.h"
+#include "profile.h"
+#include "stacks.h"
+
+static const char usage_text[] =
+"usage: spanprof record [options] -- CMD [ARGS...]\n"
+"\n"
+"Run CMD with the profiler preloaded (LD_PRELOAD=libspanprof.so). Every\n"
+"SPANPROF_UPLOAD_INTERVAL seconds it writes an interval profile to DIR; when\n"
+"CMD ends they are merged into one pprof file and one SVG flame graph.\n"
+"Signals sent to spanprof are forwarded to CMD; the exit status is CMD's\n"
+"(128+N when it was killed by signal N).\n"
+"\n"
+"options:\n"
+"  -F, --freq HZ         sampling rate per thread, 1..10000 (default 100)\n"
+"  -o, --output DIR      directory for the interval files and the results\n"
+"                        (default ./spanprof-out)\n"
+"      --svg FILE        flame graph path (default DIR/<cmd>-<pid>.svg)\n"
+"      --duration S      stop CMD with SIGTERM after S seconds\n"
+"      --timer           use POSIX CPU timers instead of perf events\n"
+"  -q, --quiet           no summary\n"
+"  -h, --help            show this help\n"
+"\n"
+"The library is found next to the spanprof binary, in ../lib, or at\n"
+"$SPANPROF_LIB. Other SPANPROF_* variables pass through to CMD.\n";
+
+static volatile pid_t child_pid;
+
+/* Forward what is sent to us; a terminal's ^C already reached CMD (same
+ * process group, si_code SI_KERNEL) and is not sent twice. */
+static void forward(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	if (child_pid > 0 && si->si_code != SI_KERNEL)
+		kill(child_pid, sig);
+}
+
+static int find_library(char *out, size_t len)
+{
+	char exe[PATH_MAX - 64];
+	const char *env = getenv("SPANPROF_LIB");
+	ssize_t n;
+	char *slash;
+
+	if (env && *env) {
+		if (access(env, R_OK) == 0) {
+			snprintf(out, len, "%s", env);
+			return 0;
+		}
+		cli_error("record: SPANPROF_LIB=%s is not readable", env);
+		return -ENOENT;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return -errno;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(out, len, "%s/libspanprof.so", exe);
+	if (access(out, R_OK) == 0)
+		return 0;
+	snprintf(out, len, "%s/../lib/libspanprof.so", exe);
+	if (access(out, R_OK) == 0)
+		return 0;
+	cli_error("record: libspanprof.so not found next to %s nor in %s/../lib; set SPANPROF_LIB",
+		  exe, exe);
+	return -ENOENT;
+}
+
+struct name_set {
+	char **v;
+	size_t n;
+};
+
+static int list_intervals(const char *dir, struct name_set *s)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	s->v = NULL;
+	s->n = 0;
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		char **nv;
+
+		if (len < 7 || strcmp(de->d_name + len - 6, ".pb.gz") ||
+		    !sp_output_is_interval_name(de->d_name))
+			continue;
+		nv = realloc(s->v, (s->n + 1) * sizeof(*nv));
+		if (!nv)
+			break;
+		s->v = nv;
+		s->v[s->n] = strdup(de->d_name);
+		if (s->v[s->n])
+			s->n++;
+	}
+	closedir(d);
+	return 0;
+}
+
+static bool in_set(const struct name_set *s, const char *name)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (!strcmp(s->v[i], name))
+			return true;
+	return false;
+}
+
+static void free_set(struct name_set *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+struct totals {
+	uint64_t samples, lost, truncated, aggregated, files;
+	char engine[64];
+};
+
+/* Sum the self-telemetry comments of one interval profile. */
+static void add_telemetry(const sp_profile *p, struct totals *t)
+{
+	for (size_t i = 0; i < p->n_comments; i++) {
+		const char *c = sp_profile_str(p, p->comments[i]);
+		const char *e;
+		uint64_t a, b, d;
+
+		if ((e = strstr(c, "engine="))) {
+			const char *end = strstr(e, " samples=");
+			size_t n = end ? (size_t)(end - e - 7) : 0;
+
+			if (n && n < sizeof(t->engine) && !t->engine[0])
+				snprintf(t->engine, sizeof(t->engine), "%.*s", (int)n, e + 7);
+			if (end && sscanf(end, " samples=%" SCNu64 " lost=%" SCNu64
+				   " truncated=%" SCNu64, &a, &b, &d) == 3) {
+				t->samples += a;
+				t->lost += b;
+				t->truncated += d;
+			}
+		}
+		if ((e = strstr(c, "unwind aggregated=")) &&
+		    sscanf(e, "unwind aggregated=%" SCNu64, &a) == 1)
+			t->aggregated += a;
+	}
+}
+
+static int write_svg(const sp_profile *p, const char *path, const char *title, sp_error *err)
+{
+	sp_stack_tree *tree = NULL;
+	sp_flamegraph_opts o;
+	char tmp[2 * PATH_MAX + 32];
+	FILE *f;
+	int r;
+
+	r = sp_stacks_build(p, NULL, NULL, 0, &tree, err);
+	if (r)
+		return r;
+	sp_flamegraph_opts_init(&o);
+	o.source = title;
+	o.time_nanos = p->time_nanos;
+	o.duration_nanos = p->duration_nanos;
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	f = fopen(tmp, "we");
+	if (!f) {
+		r = sp_error_set(err, -errno, "%s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	r = sp_flamegraph_write(tree, &o, f, NULL, err);
+	if (fclose(f) && !r)
+		r = sp_error_set(err, -EIO, "%s: write error", tmp);
+	if (!r && rename(tmp, path) < 0)
+		r = sp_error_set(err, -errno, "%s: %s", path, strerror(errno));
+	if (r)
+		unlink(tmp);
+out:
+	sp_stacks_free(tree);
+	return r;
+}
+
+/* Merge the new interval files; write DIR/<cmd>-<pid>.pb.gz and the SVG. */
+static int collect(const char *dir, const struct name_set *before, const char *svc, pid_t pid,
+		   const char *svg_opt, bool quiet)
+{
+	struct name_set now;
+	struct totals t = { 0 };
+	sp_profile *merged = sp_profile_new(), *src;
+	sp_error err = { "" };
+	char path[2 * PATH_MAX], out[2 * PATH_MAX], svg[2 * PATH_MAX];
+	int r = CLI_OK;
+	size_t used = 0;
+
+	if (!merged)
+		return CLI_RUNTIME_ERROR;
+	list_intervals(dir, &now);
+	if (now.n)
+		qsort(now.v, now.n, sizeof(*now.v), cmp_str);
+	for (size_t i = 0; i < now.n; i++) {
+		if (in_set(before, now.v[i]))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, now.v[i]);
+		src = NULL;
+		if (sp_pprof_read_file(path, &src, &err)) {
+			cli_error("record: skipping %s", err.msg);
+			continue;
+		}
+		add_telemetry(src, &t);
+		if (sp_profile_merge(merged, src, &err))
+			cli_error("record: cannot merge %s: %s", path, err.msg);
+		else
+			used++;
+		sp_profile_free(src);
+	}
+	free_set(&now);
+
+	if (!used || !merged->n_samples) {
+		if (!quiet)
+			cli_error("record: no samples were written to %s (the command used "
+				  "little CPU, or exited with _exit before the first interval)", dir);
+		goto out;
+	}
+	snprintf(out, sizeof(out), "%s/%s-%d.pb.gz", dir, svc, (int)pid);
+	if (sp_pprof_write_file(merged, out, &err)) {
+		cli_error("record: %s", err.msg);
+		r = CLI_RUNTIME_ERROR;
+		goto out;
+	}
+	if (svg_opt)
+		snprintf(svg, sizeof(svg), "%s", svg_opt);
+	else
+		snprintf(svg, sizeof(svg), "%s/%s-%d.svg", dir, svc, (int)pid);
+	if (write_svg(merged, svg, svc, &err)) {
+		cli_error("record: flame graph not written: %s", err.msg);
+		svg[0] = '\0';
+	}
+	if (!quiet) {
+		int ci = sp_profile_sample_index(merged, "cpu");
+		double cpu_s = ci >= 0 ? (double)sp_profile_total(merged, ci) / 1e9 : 0;
+		double trunc = t.aggregated ? 100.0 * (double)t.truncated / (double)t.aggregated : 0;
+
+		fprintf(stderr, "spanprof: %" PRIu64 " samples (%.2f s CPU) from %zu interval file%s, "
+			"engine %s\n", t.samples, cpu_s, used, used == 1 ? "" : "s",
+			t.engine[0] ? t.engine : "unknown");
+		fprintf(stderr, "spanprof: lost %" PRIu64 " (ring full), truncated stacks %.2f%%\n",
+			t.lost, trunc);
+		fprintf(stderr, "spanprof: profile     %s\n", out);
+		if (svg[0])
+			fprintf(stderr, "spanprof: flame graph %s\n", svg);
+	}
+out:
+	sp_profile_free(merged);
+	return r;
+}
+
+static int parse_uint(const char *opt, const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi) {
+		cli_error("record: %s wants a whole number in %ld..%ld, got '%s'", opt, lo, hi, s);
+		return CLI_USAGE_ERROR;
+	}
+	*out = v;
+	return 0;
+}
+
+static int exit_code(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return CLI_RUNTIME_ERROR;
+}
+
+int cli_record(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "freq", required_argument, NULL, 'F' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "svg", required_argument, NULL, 'S' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "timer", no_argument, NULL, 'T' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const int fwd[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+	const char *dir = NULL, *svg = NULL;
+	long hz = 0, duration = 0;
+	bool timer = false, quiet = false;
+	char lib[PATH_MAX], preload[2 * PATH_MAX + 2], hzbuf[16], svc[128];
+	char absdir[PATH_MAX];
+	struct name_set before = { 0 };
+	struct sigaction sa;
+	const char *old;
+	int c, status = 0, ret;
+	pid_t pid;
+	time_t deadline = 0;
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+:F:o:qh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'F':
+			if ((ret = parse_uint("-F", optarg, 1, 10000, &hz)))
+				return ret;
+			break;
+		case 'o': dir = optarg; break;
+		case 'S': svg = optarg; break;
+		case 'd':
+			if ((ret = parse_uint("--duration", optarg, 1, 86400 * 365, &duration)))
+				return ret;
+			break;
+		case 'T': timer = true; break;
+		case 'q': quiet = true; break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return CLI_OK;
+		case ':':
+			cli_error("record: option '%s' needs a value; see 'spanprof record --help'",
+				  argv[optind - 1]);
+			return CLI_USAGE_ERROR;
+		default:
+			cli_error("record: unknown option '%s'; see 'spanprof record --help'",
+				  argv[optind - 1]);
+			return CLI_USAGE_ERROR;
+		}
+	}
+	if (optind >= argc) {
+		cli_error("record: no command; usage: spanprof record [options] -- CMD [ARGS...]");
+		return CLI_USAGE_ERROR;
+	}
+	if (find_library(lib, sizeof(lib)))
+		return CLI_RUNTIME_ERROR;
+	if (!dir)
+		dir = getenv("SPANPROF_OUTPUT") && *getenv("SPANPROF_OUTPUT") ?
+			getenv("SPANPROF_OUTPUT") : "./spanprof-out";
+	if ((ret = sp_mkdir_p(dir, 0755))) {
+		cli_error("record: cannot create %s: %s", dir, strerror(-ret));
+		return CLI_RUNTIME_ERROR;
+	}
+	/* Absolute, so a CMD that changes directory still writes here. */
+	if (!realpath(dir, absdir)) {
+		cli_error("record: %s: %s", dir, strerror(errno));
+		return CLI_RUNTIME_ERROR;
+	}
+	list_intervals(absdir, &before);
+	sp_config_sanitize_name(strrchr(argv[optind], '/') ? strrchr(argv[optind], '/') + 1
+							   : argv[optind], svc, sizeof(svc));
+
+	old = getenv("LD_PRELOAD");
+	/* After what is there: a sanitizer runtime must stay first. */
+	if (old && *old)
+		snprintf(preload, sizeof(preload), "%s %s", old, lib);
+	else
+		snprintf(preload, sizeof(preload), "%s", lib);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = forward;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++)
+		sigaction(fwd[i], &sa, NULL);
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		cli_error("record: fork: %s", strerror(errno));
+		free_set(&before);
+		return CLI_RUNTIME_ERROR;
+	}
+	if (pid == 0) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		for (size_t i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++)
+			signal(fwd[i], SIG_DFL);
+		setenv("LD_PRELOAD", preload, 1);
+		setenv("SPANPROF_OUTPUT", absdir, 1);
+		setenv("SPANPROF_AUTOSTART", "1", 1);
+		if (hz) {
+			snprintf(hzbuf, sizeof(hzbuf), "%ld", hz);
+			setenv("SPANPROF_HZ", hzbuf, 1);
+		}
+		if (timer)
+			setenv("SPANPROF_ENGINE", "timer", 1);
+		if (quiet)
+			setenv("SPANPROF_QUIET", "1", 1);
+		if (!getenv("SPANPROF_SERVICE"))
+			setenv("SPANPROF_SERVICE", svc, 1);
+		execvp(argv[optind], argv + optind);
+		fprintf(stderr, "spanprof: record: cannot run %s: %s\n", argv[optind],
+			strerror(errno));
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	child_pid = pid;
+	if (duration)
+		deadline = time(NULL) + duration;
+	for (;;) {
+		pid_t w = waitpid(pid, &status, deadline ? WNOHANG : 0);
+
+		if (w == pid)
+			break;
+		if (w < 0 && errno != EINTR) {
+			cli_error("record: waitpid: %s", strerror(errno));
+			status = 0;
+			break;
+		}
+		if (deadline && time(NULL) >= deadline) {
+			kill(pid, SIGTERM);
+			deadline = 0;
+			continue;
+		}
+		if (deadline)
+			usleep(20000);
+	}
+	child_pid = 0;
+	ret = exit_code(status);
+	if (collect(absdir, &before, svc, pid, svg, quiet) && ret == 0)
+		ret = CLI_RUNTIME_ERROR;
+	free_set(&before);
+	return ret;
+}

@@ -1,0 +1,51 @@
+#include "log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <unistd.h>
+
+static volatile bool log_quiet;
+
+void sp_log_set_quiet(bool quiet)
+{
+	log_quiet = quiet;
+}
+
+static void vlog(const char *fmt, va_list ap)
+{
+	char buf[768];
+	int saved = errno;
+	int n = snprintf(buf, sizeof(buf), "spanprof[%d]: ", (int)getpid());
+
+	if (n < 0)
+		n = 0;
+	n += vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
+	if (n > (int)sizeof(buf) - 2)
+		n = (int)sizeof(buf) - 2;
+	buf[n++] = '\n';
+	/* One write so lines of concurrent processes do not interleave. */
+	if (write(STDERR_FILENO, buf, (size_t)n) < 0)
+		(void)0;
+	errno = saved;
+}
+
+void sp_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(fmt, ap);
+	va_end(ap);
+}
+
+void sp_log_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (log_quiet)
+		return;
+	va_start(ap, fmt);
+	vlog(fmt, ap);
+	va_end(ap);
+}

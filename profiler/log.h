@@ -1,0 +1,14 @@
+/* One-line diagnostics on stderr, prefixed "spanprof[pid]: ". Not for signal
+ * handlers (uses vsnprintf); written with a single write(2). */
+#ifndef SPANPROF_LOG_H
+#define SPANPROF_LOG_H
+
+#include <stdbool.h>
+
+void sp_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Informational lines; silenced by SPANPROF_QUIET=1. */
+void sp_log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void sp_log_set_quiet(bool quiet);
+
+#endif

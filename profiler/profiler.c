@@ -1,0 +1,208 @@
+/* Start/stop orchestration; see profiler.h. */
+#include "profiler.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sighandler.h"
+#include "threads.h"
+#include "worker.h"
+
+static pthread_mutex_t life_mu = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic int running;
+static sp_config cfg;
+static int signo;
+static pthread_key_t exit_key;
+static bool once_done;
+
+static void on_thread_exit_key(void *v)
+{
+	(void)v;
+	sp_threads_unregister_self();
+}
+
+static void atfork_prepare(void)
+{
+	if (atomic_load(&running))
+		sp_threads_atfork_prepare();
+}
+
+static void atfork_parent(void)
+{
+	if (atomic_load(&running))
+		sp_threads_atfork_parent();
+}
+
+static void atfork_child(void)
+{
+	pthread_mutex_init(&life_mu, NULL);
+	if (!atomic_load(&running))
+		return;
+	/* Own events, own ring, own worker and files; the parent's undrained
+	 * samples are discarded (they are the parent's to report). */
+	sp_threads_atfork_child();
+	sp_threads_register_self();
+	pthread_setspecific(exit_key, (void *)1);
+	sp_worker_atfork_child();
+}
+
+static void register_self(void)
+{
+	if (sp_threads_register_self() == 0)
+		pthread_setspecific(exit_key, (void *)1);
+	sp_signal_unblock(signo);
+}
+
+int sp_profiler_start(const spanprof_options *opts)
+{
+	sp_capture_params p;
+	sp_error err = { "" };
+	const char *engine;
+	int r = 0;
+
+	pthread_mutex_lock(&life_mu);
+	if (atomic_load(&running)) {
+		r = -EALREADY;
+		goto out;
+	}
+	sp_config_load(&cfg, opts);
+	sp_log_set_quiet(cfg.quiet);
+	if (!once_done) {
+		if (pthread_key_create(&exit_key, on_thread_exit_key) ||
+		    pthread_atfork(atfork_prepare, atfork_parent, atfork_child)) {
+			sp_log("cannot set up thread and fork hooks; profiling is off");
+			r = -ENOMEM;
+			goto out;
+		}
+		once_done = true;
+	}
+	if (!signo) {
+		signo = sp_signal_pick(cfg.signo);
+		if (!signo) {
+			sp_log("no free real-time signal (all have handlers); profiling is off");
+			r = -EBUSY;
+			goto out;
+		}
+		if (cfg.signo && cfg.signo != signo)
+			sp_log("SPANPROF_SIGNAL=%d is not a free real-time signal; using %d",
+			       cfg.signo, signo);
+		r = sp_signal_install(signo);
+		if (r) {
+			sp_log("cannot install the handler for signal %d: %s; profiling is off",
+			       signo, strerror(-r));
+			signo = 0;
+			goto out;
+		}
+	}
+
+	memset(&p, 0, sizeof(p));
+	p.signo = signo;
+	p.period_ns = 1000000000ull / (unsigned)cfg.hz;
+	p.stack_bytes = cfg.stack_bytes;
+	p.ring_bytes = cfg.ring_bytes;
+	p.engine = cfg.engine == SP_ENGINE_TIMER ? SP_TE_TIMER : SP_TE_PERF;
+	p.engine_fixed = cfg.engine == SP_ENGINE_PERF;
+	sp_threads_setup(&p);
+	sp_threads_set_announced(false);
+	atomic_store(&sp_capture_armed, 1);
+
+	register_self();
+	sp_threads_scan();
+	/* After the scan: the worker (and the exporter's thread) must not be
+	 * registered as application threads. */
+	r = sp_worker_start(&cfg, &err);
+	if (r) {
+		sp_log("%s; profiling is off", err.msg);
+		atomic_store(&sp_capture_armed, 0);
+		sp_threads_disarm_all();
+		goto out;
+	}
+	atomic_store(&running, 1);
+
+	engine = sp_threads_engine_name();
+	if (cfg.engine == SP_ENGINE_TIMER)
+		sp_log_info("sampling at %d Hz with POSIX CPU timers (SPANPROF_ENGINE=timer); "
+			    "profiles to %s every %d s", cfg.hz, cfg.output_dir,
+			    cfg.upload_interval_s);
+	else if (sp_threads_engine_reason()[0])
+		sp_log_info("sampling at %d Hz with POSIX CPU timers, because %s; "
+			    "profiles to %s every %d s", cfg.hz, sp_threads_engine_reason(),
+			    cfg.output_dir, cfg.upload_interval_s);
+	else
+		sp_log_info("sampling at %d Hz with %s (one fd per thread); profiles to %s every %d s",
+			    cfg.hz, engine, cfg.output_dir, cfg.upload_interval_s);
+	sp_threads_set_announced(true);
+out:
+	pthread_mutex_unlock(&life_mu);
+	return r;
+}
+
+int sp_profiler_stop(void)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&life_mu);
+	if (!atomic_load(&running)) {
+		r = -ESRCH;
+		goto out;
+	}
+	/* No new samples; what is in the rings goes into the last interval. */
+	sp_threads_disarm_all();
+	sp_worker_stop(cfg.flush_timeout_ms);
+	atomic_store(&sp_capture_armed, 0);
+	atomic_store(&running, 0);
+out:
+	pthread_mutex_unlock(&life_mu);
+	return r;
+}
+
+bool sp_profiler_running(void)
+{
+	return atomic_load(&running);
+}
+
+const sp_config *sp_profiler_config(void)
+{
+	return &cfg;
+}
+
+int sp_profiler_signo(void)
+{
+	return signo;
+}
+
+void sp_profiler_thread_start(void)
+{
+	if (atomic_load(&running) && !sp_tls_internal)
+		register_self();
+}
+
+void sp_profiler_thread_exit(void)
+{
+	sp_threads_unregister_self();
+}
+
+void sp_profiler_before_dlclose(void)
+{
+	if (atomic_load(&running))
+		sp_worker_sync_drain(100);
+}
+
+void sp_profiler_modules_changed(void)
+{
+	if (atomic_load(&running))
+		sp_worker_modules_changed();
+}
+
+void sp_profiler_flush_from_signal(void)
+{
+	if (!atomic_load(&running))
+		return;
+	atomic_store(&sp_capture_armed, 0);
+	sp_worker_final_flush_from_signal(cfg.flush_timeout_ms);
+}

@@ -1,0 +1,1007 @@
+/* Pyroscope exporter configuration from the environment; see
+ * pyroscope_config.h. The server's rules enforced here are in
+ * shared/reference/pyroscope-api.md (1.3 name syntax, 1.9 label limits). */
+#include "pyroscope_config.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#define PFX "spanprof: pyroscope: "
+
+void sp_pyroscope_config_defaults(sp_pyroscope_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->connect_timeout_ms = SP_PYRO_DEF_CONNECT_TIMEOUT_MS;
+	cfg->timeout_ms = SP_PYRO_DEF_TIMEOUT_MS;
+	cfg->queue_max = SP_PYRO_DEF_QUEUE_MAX;
+	cfg->queue_max_bytes = SP_PYRO_DEF_QUEUE_BYTES;
+	cfg->retry_base_ms = SP_PYRO_DEF_RETRY_BASE_MS;
+	cfg->retry_max_ms = SP_PYRO_DEF_RETRY_MAX_MS;
+	cfg->max_age_s = SP_PYRO_DEF_MAX_AGE_S;
+	cfg->max_samples = SP_PYRO_DEF_MAX_SAMPLES;
+	cfg->max_profile_bytes = SP_PYRO_DEF_MAX_PROFILE_BYTES;
+	cfg->gzip_level = SP_PYRO_DEF_GZIP_LEVEL;
+	cfg->spill_max_bytes = SP_PYRO_DEF_SPILL_MAX_BYTES;
+}
+
+void sp_pyroscope_config_free(sp_pyroscope_config *cfg)
+{
+	size_t i;
+
+	if (!cfg)
+		return;
+	free(cfg->server);
+	free(cfg->app);
+	free(cfg->name);
+	free(cfg->basic_user);
+	free(cfg->basic_password);
+	free(cfg->bearer_token);
+	free(cfg->tenant_id);
+	for (i = 0; i < cfg->n_headers; i++) {
+		free(cfg->headers[i].name);
+		free(cfg->headers[i].value);
+	}
+	free(cfg->headers);
+	free(cfg->ca_file);
+	free(cfg->spill_dir);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+/* ---- small string helpers ---------------------------------------------- */
+
+static void trim(const char **s, size_t *len)
+{
+	while (*len && isspace((unsigned char)**s)) {
+		(*s)++;
+		(*len)--;
+	}
+	while (*len && isspace((unsigned char)(*s)[*len - 1]))
+		(*len)--;
+}
+
+static bool has_ctl(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+bool sp_pyroscope_valid_utf8(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+
+	while (p < end) {
+		unsigned c = *p;
+		size_t n;
+		uint32_t cp;
+
+		if (c < 0x80) {
+			p++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			n = 1, cp = c & 0x1f;
+		} else if ((c & 0xf0) == 0xe0) {
+			n = 2, cp = c & 0x0f;
+		} else if ((c & 0xf8) == 0xf0) {
+			n = 3, cp = c & 0x07;
+		} else {
+			return false;
+		}
+		if ((size_t)(end - p) <= n)
+			return false;
+		for (size_t i = 1; i <= n; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (p[i] & 0x3f);
+		}
+		/* overlong forms, surrogates and out-of-range code points */
+		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) ||
+		    (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		p += n + 1;
+	}
+	return true;
+}
+
+bool sp_pyroscope_valid_key(const char *key, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > SP_PYRO_MAX_LABEL_NAME)
+		return false;
+	for (i = 0; i < len; i++) {
+		unsigned char c = key[i];
+		if (!(isalnum(c) || c == '_' || c == '.') || c >= 0x80)
+			return false;
+	}
+	return true;
+}
+
+bool sp_pyroscope_valid_value(const char *value, size_t len)
+{
+	size_t i;
+
+	if (len > SP_PYRO_MAX_LABEL_VALUE)
+		return false;
+	for (i = 0; i < len; i++)
+		if (value[i] == ',' || value[i] == '}' || value[i] == '\0')
+			return false;
+	return sp_pyroscope_valid_utf8(value, len);
+}
+
+static bool service_char(unsigned char c)
+{
+	return c < 0x80 && (isalnum(c) || c == '_' || c == '.' || c == '/' || c == '-');
+}
+
+char *sp_pyroscope_sanitize_service(const char *in, bool *changed)
+{
+	size_t len, i;
+	char *out;
+
+	*changed = false;
+	if (!in)
+		return NULL;
+	len = strlen(in);
+	trim(&in, &len);
+	if (len == 0)
+		return NULL;
+	if (len > SP_PYRO_MAX_LABEL_VALUE) {
+		len = SP_PYRO_MAX_LABEL_VALUE;
+		*changed = true;
+	}
+	out = malloc(len + 1);
+	if (!out)
+		return NULL;
+	for (i = 0; i < len; i++) {
+		unsigned char c = in[i];
+		out[i] = service_char(c) ? (char)c : '_';
+		if (out[i] != (char)c)
+			*changed = true;
+	}
+	out[len] = '\0';
+	return out;
+}
+
+bool sp_pyroscope_valid_tenant(const char *id)
+{
+	size_t len = id ? strlen(id) : 0, i;
+
+	if (len == 0 || len > 150 || !strcmp(id, ".") || !strcmp(id, ".."))
+		return false;
+	for (i = 0; i < len; i++) {
+		unsigned char c = id[i];
+		if (!(c < 0x80 && (isalnum(c) || strchr("!-_.*'()", c))))
+			return false;
+	}
+	return true;
+}
+
+/* ---- server address ---------------------------------------------------- */
+
+void sp_pyroscope_redact_url(const char *url, char *out, size_t outlen)
+{
+	const char *p = strstr(url, "://"), *host, *at, *slash;
+
+	if (!outlen)
+		return;
+	if (!p) {
+		/* no scheme: an '@' before the first '/' is still user info */
+		host = url;
+	} else {
+		host = p + 3;
+	}
+	slash = host + strcspn(host, "/?#");
+	at = memchr(host, '@', (size_t)(slash - host));
+	if (!at) {
+		snprintf(out, outlen, "%s", url);
+		return;
+	}
+	/* keep the last '@' as the separator (passwords may contain '@') */
+	for (const char *q = at; q < slash; q++)
+		if (*q == '@')
+			at = q;
+	snprintf(out, outlen, "%.*s***%s", (int)(host - url), url, at);
+}
+
+int sp_pyroscope_parse_server(const char *url, char **base, char **user, char **password,
+			      sp_error *err)
+{
+	char shown[256], *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
+	char *query = NULL, *frag = NULL, *u = NULL, *pw = NULL;
+	const char *sep;
+	CURLU *h = NULL;
+	CURLUcode uc;
+	size_t plen;
+	int ret = -EINVAL;
+
+	*base = *user = *password = NULL;
+	sp_pyroscope_redact_url(url, shown, sizeof(shown));
+	sep = strstr(url, "://");
+	if (!sep) {
+		ret = sp_error_set(err, -EINVAL,
+				   "PYROSCOPE_SERVER_ADDRESS '%s' has no scheme: write http://%s or https://%s",
+				   shown, shown, shown);
+		goto out;
+	}
+	if (!((sep - url == 4 && !strncasecmp(url, "http", 4)) ||
+	      (sep - url == 5 && !strncasecmp(url, "https", 5)))) {
+		ret = sp_error_set(err, -EINVAL,
+				   "PYROSCOPE_SERVER_ADDRESS '%s': unknown scheme '%.*s' (use http:// or https://)",
+				   shown, (int)(sep - url > 16 ? 16 : sep - url), url);
+		goto out;
+	}
+	if (has_ctl(url) || strchr(url, ' ')) {
+		ret = sp_error_set(err, -EINVAL,
+				   "PYROSCOPE_SERVER_ADDRESS '%s' contains spaces or control characters",
+				   shown);
+		goto out;
+	}
+	h = curl_url();
+	if (!h) {
+		ret = sp_error_set(err, -ENOMEM, "out of memory parsing PYROSCOPE_SERVER_ADDRESS");
+		goto out;
+	}
+	uc = curl_url_set(h, CURLUPART_URL, url, 0);
+	if (uc) {
+		ret = sp_error_set(err, -EINVAL, "PYROSCOPE_SERVER_ADDRESS '%s' is not a valid URL: %s",
+				   shown, curl_url_strerror(uc));
+		goto out;
+	}
+	curl_url_get(h, CURLUPART_SCHEME, &scheme, 0);
+	curl_url_get(h, CURLUPART_HOST, &host, 0);
+	curl_url_get(h, CURLUPART_PORT, &port, 0);
+	curl_url_get(h, CURLUPART_PATH, &path, 0);
+	curl_url_get(h, CURLUPART_QUERY, &query, 0);
+	curl_url_get(h, CURLUPART_FRAGMENT, &frag, 0);
+	curl_url_get(h, CURLUPART_USER, &u, CURLU_URLDECODE);
+	curl_url_get(h, CURLUPART_PASSWORD, &pw, CURLU_URLDECODE);
+	if (!host || !*host) {
+		ret = sp_error_set(err, -EINVAL, "PYROSCOPE_SERVER_ADDRESS '%s' has no host name",
+				   shown);
+		goto out;
+	}
+	if ((query && *query) || (frag && *frag)) {
+		ret = sp_error_set(err, -EINVAL,
+				   "PYROSCOPE_SERVER_ADDRESS '%s' must not have a query or fragment; give the base address (e.g. http://host:4040)",
+				   shown);
+		goto out;
+	}
+	plen = path ? strlen(path) : 0;
+	while (plen && path[plen - 1] == '/')
+		plen--;
+	if (asprintf(base, "%s://%s%s%s%.*s", scheme, host, port ? ":" : "", port ? port : "",
+		     (int)plen, path ? path : "") < 0) {
+		*base = NULL;
+		ret = sp_error_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	if (u && *u) {
+		*user = strdup(u);
+		*password = strdup(pw ? pw : "");
+	}
+	ret = 0;
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_free(path);
+	curl_free(query);
+	curl_free(frag);
+	if (u)
+		memset(u, 0, strlen(u));
+	if (pw)
+		memset(pw, 0, strlen(pw));
+	curl_free(u);
+	curl_free(pw);
+	curl_url_cleanup(h);
+	return ret;
+}
+
+/* ---- labels ------------------------------------------------------------ */
+
+/* Append "k=v" to a comma-separated list. */
+static int append_pair(char **list, const char *k, size_t klen, const char *v, size_t vlen)
+{
+	size_t old = *list ? strlen(*list) : 0;
+	char *n = realloc(*list, old + klen + vlen + 3);
+
+	if (!n)
+		return -ENOMEM;
+	if (old)
+		n[old++] = ',';
+	memcpy(n + old, k, klen);
+	n[old + klen] = '=';
+	memcpy(n + old + klen + 1, v, vlen);
+	n[old + klen + 1 + vlen] = '\0';
+	*list = n;
+	return 0;
+}
+
+/* Does "k=v,k=v" hold key k? */
+static bool list_has_key(const char *list, const char *k, size_t klen)
+{
+	const char *p = list;
+
+	while (p && *p) {
+		const char *eq = strchr(p, '='), *comma = strchr(p, ',');
+
+		if (eq && (size_t)(eq - p) == klen && !strncmp(p, k, klen))
+			return true;
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	return false;
+}
+
+int sp_pyroscope_parse_tags(const char *tags, const char *what, char **out, size_t *n,
+			    sp_error *err)
+{
+	const char *p = tags;
+
+	while (p && *p) {
+		const char *end = p + strcspn(p, ","), *eq, *k = p, *v;
+		size_t len = (size_t)(end - p), klen, vlen;
+
+		trim(&k, &len);
+		if (len == 0)
+			goto next; /* tolerate "a=b," and "a=b,,c=d" */
+		eq = memchr(k, '=', len);
+		if (!eq)
+			return sp_error_set(err, -EINVAL,
+					    "%s: '%.*s' is not key=value (write e.g. env=prod,region=eu)",
+					    what, (int)(len > 64 ? 64 : len), k);
+		klen = (size_t)(eq - k);
+		v = eq + 1;
+		vlen = len - klen - 1;
+		trim(&k, &klen);
+		trim(&v, &vlen);
+		if (klen == 0)
+			return sp_error_set(err, -EINVAL, "%s: '%.*s' has an empty key", what,
+					    (int)(len > 64 ? 64 : len), k);
+		if (!sp_pyroscope_valid_key(k, klen))
+			return sp_error_set(err, -EINVAL,
+					    "%s: key '%.*s' may only use letters, digits, '_' and '.' (Pyroscope refuses others)",
+					    what, (int)(klen > 64 ? 64 : klen), k);
+		if (klen >= 2 && k[0] == '_' && k[1] == '_')
+			return sp_error_set(err, -EINVAL,
+					    "%s: key '%.*s' is reserved (keys starting with '__' belong to the server)",
+					    what, (int)(klen > 64 ? 64 : klen), k);
+		if (klen == 12 && !strncmp(k, "service_name", 12))
+			return sp_error_set(err, -EINVAL,
+					    "%s: set the service with PYROSCOPE_APPLICATION_NAME, not a service_name tag",
+					    what);
+		if (memchr(v, '}', vlen) || !sp_pyroscope_valid_value(v, vlen))
+			return sp_error_set(err, -EINVAL,
+					    "%s: value of '%.*s' must be valid UTF-8 of at most %d bytes without '}' (Pyroscope has no escaping)",
+					    what, (int)(klen > 64 ? 64 : klen), k, SP_PYRO_MAX_LABEL_VALUE);
+		if (list_has_key(*out, k, klen))
+			return sp_error_set(err, -EINVAL, "%s: key '%.*s' is given twice", what,
+					    (int)(klen > 64 ? 64 : klen), k);
+		if (append_pair(out, k, klen, v, vlen))
+			return sp_error_set(err, -ENOMEM, "out of memory");
+		(*n)++;
+next:
+		p = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
+/* ---- extra headers ----------------------------------------------------- */
+
+static bool token_char(unsigned char c)
+{
+	return c > 0x20 && c < 0x7f && !strchr("\"(),/:;<=>?@[\\]{}", c);
+}
+
+static int add_header(sp_pyroscope_header **out, size_t *n, const char *k, size_t klen,
+		      const char *v, size_t vlen, sp_error *err)
+{
+	sp_pyroscope_header *a;
+	size_t i;
+
+	trim(&k, &klen);
+	trim(&v, &vlen);
+	if (klen == 0)
+		return sp_error_set(err, -EINVAL, "PYROSCOPE_HTTP_HEADERS: a header has an empty name");
+	for (i = 0; i < klen; i++)
+		if (!token_char(k[i]))
+			return sp_error_set(err, -EINVAL,
+					    "PYROSCOPE_HTTP_HEADERS: '%.*s' is not a valid header name",
+					    (int)(klen > 64 ? 64 : klen), k);
+	for (i = 0; i < vlen; i++)
+		if ((unsigned char)v[i] < 0x20 && v[i] != '\t')
+			/* no value in the message: it may be a secret */
+			return sp_error_set(err, -EINVAL,
+					    "PYROSCOPE_HTTP_HEADERS: the value of '%.*s' contains control characters",
+					    (int)(klen > 64 ? 64 : klen), k);
+	a = realloc(*out, (*n + 1) * sizeof(*a));
+	if (!a)
+		return sp_error_set(err, -ENOMEM, "out of memory");
+	*out = a;
+	a[*n].name = strndup(k, klen);
+	a[*n].value = strndup(v, vlen);
+	if (!a[*n].name || !a[*n].value) {
+		free(a[*n].name);
+		free(a[*n].value);
+		return sp_error_set(err, -ENOMEM, "out of memory");
+	}
+	(*n)++;
+	return 0;
+}
+
+/* Minimal JSON string reader: *p at the opening quote; result malloc'd. */
+static char *json_string(const char **p)
+{
+	const char *s = *p + 1;
+	size_t cap = 32, len = 0;
+	char *out = malloc(cap);
+
+	if (!out)
+		return NULL;
+	for (;;) {
+		char c = *s++;
+		char buf[4];
+		size_t add = 1;
+
+		if (c == '\0' || (unsigned char)c < 0x20)
+			goto bad;
+		if (c == '"')
+			break;
+		buf[0] = c;
+		if (c == '\\') {
+			c = *s++;
+			switch (c) {
+			case '"': case '\\': case '/': buf[0] = c; break;
+			case 'b': buf[0] = '\b'; break;
+			case 'f': buf[0] = '\f'; break;
+			case 'n': buf[0] = '\n'; break;
+			case 'r': buf[0] = '\r'; break;
+			case 't': buf[0] = '\t'; break;
+			case 'u': {
+				unsigned cp = 0;
+				for (int i = 0; i < 4; i++) {
+					if (!isxdigit((unsigned char)s[i]))
+						goto bad;
+					cp = cp * 16 + (unsigned)(isdigit((unsigned char)s[i]) ? s[i] - '0' :
+								  (tolower((unsigned char)s[i]) - 'a' + 10));
+				}
+				s += 4;
+				if (cp >= 0xd800 && cp <= 0xdfff)
+					goto bad; /* surrogate pairs: not worth it for headers */
+				if (cp < 0x80) {
+					buf[0] = (char)cp;
+				} else if (cp < 0x800) {
+					buf[0] = (char)(0xc0 | (cp >> 6));
+					buf[1] = (char)(0x80 | (cp & 0x3f));
+					add = 2;
+				} else {
+					buf[0] = (char)(0xe0 | (cp >> 12));
+					buf[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+					buf[2] = (char)(0x80 | (cp & 0x3f));
+					add = 3;
+				}
+				break;
+			}
+			default:
+				goto bad;
+			}
+		}
+		if (len + add + 1 > cap) {
+			char *n = realloc(out, cap * 2);
+			if (!n)
+				goto bad;
+			out = n;
+			cap *= 2;
+		}
+		memcpy(out + len, buf, add);
+		len += add;
+	}
+	out[len] = '\0';
+	*p = s;
+	return out;
+bad:
+	free(out);
+	return NULL;
+}
+
+static const char *skip_ws(const char *p)
+{
+	while (isspace((unsigned char)*p))
+		p++;
+	return p;
+}
+
+static int parse_headers_json(const char *s, sp_pyroscope_header **out, size_t *n,
+			      sp_error *err)
+{
+	const char *p = skip_ws(s) + 1; /* past '{' */
+	int ret;
+
+	p = skip_ws(p);
+	if (*p == '}')
+		goto end;
+	for (;;) {
+		char *k, *v;
+
+		p = skip_ws(p);
+		if (*p != '"' || !(k = json_string(&p)))
+			goto bad;
+		p = skip_ws(p);
+		if (*p++ != ':') {
+			free(k);
+			goto bad;
+		}
+		p = skip_ws(p);
+		if (*p != '"' || !(v = json_string(&p))) {
+			free(k);
+			goto bad;
+		}
+		ret = add_header(out, n, k, strlen(k), v, strlen(v), err);
+		memset(v, 0, strlen(v));
+		free(k);
+		free(v);
+		if (ret)
+			return ret;
+		p = skip_ws(p);
+		if (*p == ',') {
+			p++;
+			continue;
+		}
+		if (*p == '}')
+			break;
+		goto bad;
+	}
+end:
+	if (*skip_ws(p + 1) != '\0')
+		goto bad;
+	return 0;
+bad:
+	return sp_error_set(err, -EINVAL,
+			    "PYROSCOPE_HTTP_HEADERS: not a JSON object of strings (near byte %zu); write {\"Name\":\"value\"} or Name=value,Name2=value2",
+			    (size_t)(p - s));
+}
+
+int sp_pyroscope_parse_headers(const char *s, sp_pyroscope_header **out, size_t *n,
+			       sp_error *err)
+{
+	const char *p;
+
+	if (!s)
+		return 0;
+	if (*skip_ws(s) == '{')
+		return parse_headers_json(s, out, n, err);
+	for (p = s; *p;) {
+		const char *end = p + strcspn(p, ",\n"), *sep;
+		size_t len = (size_t)(end - p);
+		int ret;
+
+		trim(&p, &len);
+		if (len) {
+			const char *eq = memchr(p, '=', len), *colon = memchr(p, ':', len);
+
+			sep = !eq ? colon : !colon ? eq : (eq < colon ? eq : colon);
+			if (!sep)
+				return sp_error_set(err, -EINVAL,
+						    "PYROSCOPE_HTTP_HEADERS: entry %.*s... is not Name=value",
+						    (int)(len > 24 ? 24 : len), p);
+			ret = add_header(out, n, p, (size_t)(sep - p), sep + 1,
+					 len - (size_t)(sep - p) - 1, err);
+			if (ret)
+				return ret;
+		}
+		p = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
+/* ---- query string ------------------------------------------------------ */
+
+char *sp_pyroscope_urlencode(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t len = strlen(s), i, o = 0;
+	char *out = malloc(len * 3 + 1);
+
+	if (!out)
+		return NULL;
+	for (i = 0; i < len; i++) {
+		unsigned char c = s[i];
+		if ((c < 0x80 && isalnum(c)) || c == '-' || c == '.' || c == '_' || c == '~') {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+char *sp_pyroscope_build_query(const char *name, int64_t from_ns, int64_t until_ns,
+			       long sample_rate)
+{
+	char *enc = sp_pyroscope_urlencode(name), *q = NULL;
+	/* Seconds: a digits-only value of any length but 8/13/16/19 is read as
+	 * seconds by the server (1.2). from rounds down, until up. */
+	int64_t from = from_ns / 1000000000, until = (until_ns + 999999999) / 1000000000;
+	char rate[32] = "";
+
+	if (!enc)
+		return NULL;
+	if (until < from)
+		until = from;
+	if (sample_rate > 0)
+		snprintf(rate, sizeof(rate), "&sampleRate=%ld", sample_rate);
+	if (asprintf(&q, "name=%s&from=%" PRId64 "&until=%" PRId64 "&format=pprof&spyName=spanprof%s",
+		     enc, from, until, rate) < 0)
+		q = NULL;
+	free(enc);
+	return q;
+}
+
+/* ---- the environment ---------------------------------------------------- */
+
+struct env {
+	sp_pyroscope_getenv_fn get;
+	void *ctx;
+	sp_pyroscope_log_fn warn;
+	void *warn_ctx;
+};
+
+static const char *env_get(const struct env *e, const char *name)
+{
+	const char *v = e->get(e->ctx, name);
+
+	return v && *v ? v : NULL;
+}
+
+static void warnf(const struct env *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warnf(const struct env *e, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (e->warn)
+		e->warn(e->warn_ctx, line);
+	else
+		fprintf(stderr, "%s\n", line);
+}
+
+static void env_long(const struct env *e, const char *name, long *dst, long min, long max)
+{
+	const char *v = env_get(e, name);
+	char *end;
+	long x;
+
+	if (!v)
+		return;
+	errno = 0;
+	x = strtol(v, &end, 10);
+	while (isspace((unsigned char)*end))
+		end++;
+	if (errno || end == v || *end || x < min || x > max) {
+		warnf(e, PFX "%s='%s' is not a whole number in [%ld, %ld]; using %ld", name, v,
+		      min, max, *dst);
+		return;
+	}
+	*dst = x;
+}
+
+static void env_size(const struct env *e, const char *name, size_t *dst, long min, long max)
+{
+	long x = (long)*dst;
+
+	env_long(e, name, &x, min, max);
+	*dst = (size_t)x;
+}
+
+static void env_bool(const struct env *e, const char *name, bool *dst)
+{
+	const char *v = env_get(e, name);
+
+	if (!v)
+		return;
+	if (!strcasecmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") ||
+	    !strcasecmp(v, "on"))
+		*dst = true;
+	else if (!strcasecmp(v, "0") || !strcasecmp(v, "false") || !strcasecmp(v, "no") ||
+		 !strcasecmp(v, "off"))
+		*dst = false;
+	else
+		warnf(e, PFX "%s='%s' is not a boolean (use 1 or 0); using %d", name, v, *dst);
+}
+
+/* Secrets: refuse control characters (header injection) without quoting. */
+static int env_secret(const struct env *e, const char *name, char **dst, sp_error *err)
+{
+	const char *v = env_get(e, name);
+
+	if (!v)
+		return 0;
+	if (has_ctl(v))
+		return sp_error_set(err, -EINVAL, "%s contains control characters", name);
+	*dst = strdup(v);
+	return *dst ? 0 : sp_error_set(err, -ENOMEM, "out of memory");
+}
+
+static char *exe_name(void)
+{
+	char buf[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+	const char *base;
+
+	if (n <= 0)
+		return strdup(program_invocation_short_name);
+	buf[n] = '\0';
+	base = strrchr(buf, '/');
+	return strdup(base ? base + 1 : buf);
+}
+
+/* OTEL_RESOURCE_ATTRIBUTES=k=v,k=v (values percent-encoded): find key. */
+static char *otel_attr(const char *attrs, const char *key)
+{
+	const char *p = attrs;
+	size_t klen = strlen(key);
+
+	while (p && *p) {
+		const char *end = p + strcspn(p, ","), *k = p, *eq;
+		size_t len = (size_t)(end - p);
+
+		trim(&k, &len);
+		eq = memchr(k, '=', len);
+		if (eq) {
+			const char *v = eq + 1;
+			size_t kl = (size_t)(eq - k), vl = len - kl - 1;
+
+			trim(&k, &kl);
+			trim(&v, &vl);
+			if (kl == klen && !strncmp(k, key, klen)) {
+				char *out = malloc(vl + 1);
+				size_t o = 0;
+
+				if (!out)
+					return NULL;
+				for (size_t i = 0; i < vl; i++) {
+					if (v[i] == '%' && i + 2 < vl &&
+					    isxdigit((unsigned char)v[i + 1]) &&
+					    isxdigit((unsigned char)v[i + 2])) {
+						char h[3] = { v[i + 1], v[i + 2], 0 };
+						out[o++] = (char)strtol(h, NULL, 16);
+						i += 2;
+					} else {
+						out[o++] = v[i];
+					}
+				}
+				out[o] = '\0';
+				return out;
+			}
+		}
+		p = *end ? end + 1 : end;
+	}
+	return NULL;
+}
+
+static int build_name(sp_pyroscope_config *cfg, const char *labels)
+{
+	free(cfg->name);
+	if (labels && *labels) {
+		if (asprintf(&cfg->name, "%s{%s}", cfg->app, labels) < 0)
+			cfg->name = NULL;
+	} else {
+		cfg->name = strdup(cfg->app);
+	}
+	return cfg->name ? 0 : -ENOMEM;
+}
+
+int sp_pyroscope_config_from_env(sp_pyroscope_config *cfg, sp_pyroscope_getenv_fn getenv_fn,
+				 void *env_ctx, const char *default_service,
+				 sp_pyroscope_log_fn warn, void *warn_ctx, sp_error *err)
+{
+	struct env e = { getenv_fn, env_ctx, warn, warn_ctx };
+	const char *addr, *svc_src = NULL, *v;
+	char *user = NULL, *pass = NULL, *labels = NULL, *tmp = NULL;
+	bool changed, host_tag = true;
+	size_t max_labels;
+	int ret;
+
+	sp_pyroscope_config_defaults(cfg);
+	if (err)
+		err->msg[0] = '\0';
+	addr = env_get(&e, "PYROSCOPE_SERVER_ADDRESS");
+	if (!addr || addr[strspn(addr, " \t\n")] == '\0')
+		return 1;
+	{
+		size_t alen = strlen(addr);
+
+		trim(&addr, &alen);
+		tmp = strndup(addr, alen);
+		if (!tmp) {
+			ret = sp_error_set(err, -ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	ret = sp_pyroscope_parse_server(tmp, &cfg->server, &user, &pass, err);
+	free(tmp);
+	tmp = NULL;
+	if (ret)
+		goto out;
+
+	/* Service name: the tracer's service.name must match for trace links. */
+	if ((v = env_get(&e, "PYROSCOPE_APPLICATION_NAME")))
+		svc_src = "PYROSCOPE_APPLICATION_NAME";
+	else if ((v = env_get(&e, "OTEL_SERVICE_NAME")))
+		svc_src = "OTEL_SERVICE_NAME";
+	else if ((v = default_service) && *v)
+		svc_src = "the service name";
+	if (v)
+		cfg->app = sp_pyroscope_sanitize_service(v, &changed);
+	if (!cfg->app) {
+		tmp = exe_name();
+		svc_src = "the executable name";
+		cfg->app = sp_pyroscope_sanitize_service(tmp ? tmp : "spanprof", &changed);
+		if (!cfg->app)
+			cfg->app = strdup("unknown_service");
+		v = tmp ? tmp : "?";
+	}
+	if (!cfg->app) {
+		ret = sp_error_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	if (changed)
+		warnf(&e, PFX "%s '%.100s' has characters Pyroscope refuses (allowed: letters, digits, _ . / -); sending '%.100s' (trace links need the tracer's service.name to match)",
+		      svc_src, v, cfg->app);
+
+	env_bool(&e, "SPANPROF_PYROSCOPE_SPAN_NAME", &cfg->span_name);
+	env_bool(&e, "SPANPROF_PYROSCOPE_HOSTNAME_TAG", &host_tag);
+
+	ret = sp_pyroscope_parse_tags(env_get(&e, "PYROSCOPE_TAGS"), "PYROSCOPE_TAGS", &labels,
+				      &cfg->n_labels, err);
+	if (ret)
+		goto out;
+	if (host_tag && !list_has_key(labels, "hostname", 8)) {
+		char host[256] = "";
+		const char *h = host;
+		size_t hl;
+
+		gethostname(host, sizeof(host) - 1);
+		hl = strlen(host);
+		trim(&h, &hl);
+		if (hl && sp_pyroscope_valid_value(h, hl)) {
+			if (append_pair(&labels, "hostname", 8, h, hl)) {
+				ret = sp_error_set(err, -ENOMEM, "out of memory");
+				goto out;
+			}
+			cfg->n_labels++;
+		}
+	}
+	/* Grafana's trace-to-profile query matches service_namespace too. */
+	v = env_get(&e, "OTEL_RESOURCE_ATTRIBUTES");
+	if (v && !list_has_key(labels, "service_namespace", 17)) {
+		free(tmp);
+		tmp = otel_attr(v, "service.namespace");
+		if (tmp && *tmp) {
+			if (!sp_pyroscope_valid_value(tmp, strlen(tmp))) {
+				ret = sp_error_set(err, -EINVAL,
+						   "OTEL_RESOURCE_ATTRIBUTES: service.namespace must be valid UTF-8 without ',' or '}' for Pyroscope");
+				goto out;
+			}
+			if (append_pair(&labels, "service_namespace", 17, tmp, strlen(tmp))) {
+				ret = sp_error_set(err, -ENOMEM, "out of memory");
+				goto out;
+			}
+			cfg->n_labels++;
+		}
+	}
+	max_labels = SP_PYRO_MAX_SERIES_LABELS - SP_PYRO_BASE_LABELS - (cfg->span_name ? 1 : 0);
+	if (cfg->n_labels > max_labels) {
+		ret = sp_error_set(err, -EINVAL,
+				   "PYROSCOPE_TAGS: %zu labels (hostname included) but Pyroscope allows %zu per series; remove some",
+				   cfg->n_labels, max_labels);
+		goto out;
+	}
+	if (build_name(cfg, labels)) {
+		ret = sp_error_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+
+	/* Authentication: explicit variables win over user info in the URL. */
+	if ((ret = env_secret(&e, "PYROSCOPE_BASIC_AUTH_USER", &cfg->basic_user, err)) ||
+	    (ret = env_secret(&e, "PYROSCOPE_BASIC_AUTH_PASSWORD", &cfg->basic_password, err)) ||
+	    (ret = env_secret(&e, "PYROSCOPE_AUTH_TOKEN", &cfg->bearer_token, err)))
+		goto out;
+	if (!cfg->basic_user && cfg->basic_password) {
+		ret = sp_error_set(err, -EINVAL,
+				   "PYROSCOPE_BASIC_AUTH_PASSWORD is set without PYROSCOPE_BASIC_AUTH_USER");
+		goto out;
+	}
+	if (!cfg->basic_user && user) {
+		cfg->basic_user = user;
+		cfg->basic_password = pass;
+		user = pass = NULL;
+	}
+	if (cfg->basic_user && !cfg->basic_password && !(cfg->basic_password = strdup(""))) {
+		ret = sp_error_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	if (cfg->basic_user && cfg->bearer_token) {
+		warnf(&e, PFX "both basic auth and PYROSCOPE_AUTH_TOKEN are set; using basic auth");
+		memset(cfg->bearer_token, 0, strlen(cfg->bearer_token));
+		free(cfg->bearer_token);
+		cfg->bearer_token = NULL;
+	}
+	if ((v = env_get(&e, "PYROSCOPE_TENANT_ID"))) {
+		if (!sp_pyroscope_valid_tenant(v)) {
+			ret = sp_error_set(err, -EINVAL,
+					   "PYROSCOPE_TENANT_ID '%.64s' is not a valid tenant id (1-150 of letters, digits and !-_.*'())",
+					   v);
+			goto out;
+		}
+		cfg->tenant_id = strdup(v);
+	}
+	ret = sp_pyroscope_parse_headers(env_get(&e, "PYROSCOPE_HTTP_HEADERS"), &cfg->headers,
+					 &cfg->n_headers, err);
+	if (ret)
+		goto out;
+
+	/* TLS */
+	if ((v = env_get(&e, "SPANPROF_PYROSCOPE_CA_FILE"))) {
+		if (access(v, R_OK)) {
+			ret = sp_error_set(err, -EINVAL, "SPANPROF_PYROSCOPE_CA_FILE '%.200s': %s", v,
+					   strerror(errno));
+			goto out;
+		}
+		cfg->ca_file = strdup(v);
+	}
+	env_bool(&e, "SPANPROF_PYROSCOPE_INSECURE", &cfg->insecure);
+	if (cfg->insecure && !strncasecmp(cfg->server, "https", 5))
+		warnf(&e, PFX "SPANPROF_PYROSCOPE_INSECURE=1: the server certificate is NOT verified");
+
+	env_long(&e, "SPANPROF_PYROSCOPE_TIMEOUT_MS", &cfg->timeout_ms, 100, 600000);
+	env_long(&e, "SPANPROF_PYROSCOPE_CONNECT_TIMEOUT_MS", &cfg->connect_timeout_ms, 50, 600000);
+	env_size(&e, "SPANPROF_PYROSCOPE_QUEUE_MAX", &cfg->queue_max, 2, 100000);
+	env_size(&e, "SPANPROF_PYROSCOPE_QUEUE_BYTES", &cfg->queue_max_bytes, 65536, 1L << 34);
+	env_long(&e, "SPANPROF_PYROSCOPE_RETRY_BASE_MS", &cfg->retry_base_ms, 1, 3600000);
+	env_long(&e, "SPANPROF_PYROSCOPE_RETRY_MAX_MS", &cfg->retry_max_ms, 1, 3600000);
+	if (cfg->retry_max_ms < cfg->retry_base_ms)
+		cfg->retry_max_ms = cfg->retry_base_ms;
+	env_long(&e, "SPANPROF_PYROSCOPE_MAX_AGE_S", &cfg->max_age_s, 10, 86400 * 7);
+	env_size(&e, "SPANPROF_PYROSCOPE_MAX_SAMPLES", &cfg->max_samples, 1, 16000);
+	env_size(&e, "SPANPROF_PYROSCOPE_MAX_PROFILE_BYTES", &cfg->max_profile_bytes, 1024,
+		 4L << 20);
+	{
+		long lvl = cfg->gzip_level;
+		env_long(&e, "SPANPROF_PYROSCOPE_GZIP_LEVEL", &lvl, 1, 9);
+		cfg->gzip_level = (int)lvl;
+	}
+	if ((v = env_get(&e, "SPANPROF_PYROSCOPE_SPILL_DIR")))
+		cfg->spill_dir = strdup(v);
+	env_size(&e, "SPANPROF_PYROSCOPE_SPILL_MAX_BYTES", &cfg->spill_max_bytes, 65536, 1L << 40);
+	ret = 0;
+out:
+	if (pass)
+		memset(pass, 0, strlen(pass));
+	free(user);
+	free(pass);
+	free(labels);
+	free(tmp);
+	if (ret)
+		sp_pyroscope_config_free(cfg);
+	return ret;
+}

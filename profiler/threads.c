@@ -1,0 +1,454 @@
+/* Thread registry and per-thread engine arming; see threads.h. */
+#include "threads.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "capture.h"
+#include "log.h"
+
+__thread sp_thread *sp_tls_thread __attribute__((tls_model("initial-exec")));
+__thread int sp_tls_internal __attribute__((tls_model("initial-exec")));
+
+sp_capture_params sp_capture;
+_Atomic int sp_capture_armed;
+pid_t sp_capture_pid;
+
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic(sp_thread *) all_threads;
+static _Atomic int new_engine;       /* engine for threads registered next */
+static int perf_fds;                 /* open perf events (under reg_mu) */
+static uint64_t released_taken, released_lost;
+static bool used_perf, used_timer;   /* for the engine name */
+static bool logged_arm_error;
+
+static pid_t my_tid(void)
+{
+	return (pid_t)syscall(SYS_gettid);
+}
+
+void sp_threads_setup(const sp_capture_params *p)
+{
+	sp_capture = *p;
+	atomic_store(&new_engine, p->engine);
+	sp_capture_pid = getpid();
+}
+
+static bool engine_fallback_errno(int err)
+{
+	switch (-err) {
+	case EACCES: case EPERM: case ENOSYS: case ENOENT: case EOPNOTSUPP:
+	case EMFILE: case ENFILE: case EINVAL: case E2BIG:
+		return true;
+	}
+	return false;
+}
+
+/* Keep at least half of RLIMIT_NOFILE for the application. */
+static bool near_fd_limit(int fd)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return false;
+	if (fd >= 0)
+		return (rlim_t)fd + 32 >= rl.rlim_cur;
+	return (rlim_t)(perf_fds + 1) > rl.rlim_cur / 2;
+}
+
+static char engine_reason[256];
+static bool announced;
+
+/* Before the start line is printed the reason is only recorded (the start
+ * line says it); later switches are reported on their own. */
+static void switch_to_timers(const char *why)
+{
+	if (atomic_exchange(&new_engine, SP_TE_TIMER) == SP_TE_TIMER)
+		return;
+	snprintf(engine_reason, sizeof(engine_reason), "%s", why);
+	if (announced)
+		sp_log("switching to POSIX CPU timers for new threads: %s", why);
+}
+
+const char *sp_threads_engine_reason(void)
+{
+	return engine_reason;
+}
+
+void sp_threads_set_announced(bool on)
+{
+	announced = on;
+}
+
+/* Under reg_mu. */
+static int arm(sp_thread *t)
+{
+	int r = 0;
+
+	if (atomic_load(&new_engine) == SP_TE_PERF) {
+		if (near_fd_limit(-1)) {
+			switch_to_timers("perf events already use half of RLIMIT_NOFILE");
+		} else {
+			r = sp_perf_arm(t->tid, sp_capture.signo, sp_capture.period_ns,
+					&t->perf_fd, &t->perf_id);
+			if (!r && near_fd_limit(t->perf_fd)) {
+				sp_perf_disarm(t->perf_fd, t->perf_id);
+				switch_to_timers("file descriptors are close to RLIMIT_NOFILE");
+			} else if (!r) {
+				t->engine = SP_TE_PERF;
+				perf_fds++;
+				used_perf = true;
+				return 0;
+			} else if (r == -ESRCH) {
+				return r;
+			} else if (sp_capture.engine_fixed || !engine_fallback_errno(r)) {
+				char why[256];
+				sp_perf_strerror(r, why, sizeof(why));
+				if (!logged_arm_error)
+					sp_log("cannot sample thread %d: %s", (int)t->tid, why);
+				logged_arm_error = true;
+				return r;
+			} else {
+				char why[256];
+				sp_perf_strerror(r, why, sizeof(why));
+				switch_to_timers(why);
+			}
+		}
+	}
+	r = sp_timer_arm(t->tid, sp_capture.signo, sp_capture.period_ns, &t->timer);
+	if (r) {
+		if (r != -ESRCH && !logged_arm_error)
+			sp_log("cannot sample thread %d: timer_create: %s", (int)t->tid,
+			       strerror(-r));
+		logged_arm_error = true;
+		return r;
+	}
+	t->engine = SP_TE_TIMER;
+	used_timer = true;
+	return 0;
+}
+
+/* Under reg_mu. */
+static void disarm(sp_thread *t)
+{
+	if (t->engine == SP_TE_PERF) {
+		sp_perf_disarm(t->perf_fd, t->perf_id);
+		perf_fds--;
+	} else if (t->engine == SP_TE_TIMER) {
+		sp_timer_disarm(t->timer);
+	}
+	t->engine = SP_TE_NONE;
+	t->perf_fd = -1;
+}
+
+/* Under reg_mu: a FREE entry or a new one, with a ring. */
+static sp_thread *claim(pid_t tid)
+{
+	sp_thread *t;
+	int expect;
+
+	for (t = atomic_load(&all_threads); t; t = t->next) {
+		expect = SP_THREAD_FREE;
+		if (atomic_compare_exchange_strong(&t->state, &expect, SP_THREAD_CLAIMED))
+			break;
+	}
+	if (!t) {
+		t = calloc(1, sizeof(*t));
+		if (!t)
+			return NULL;
+		atomic_store(&t->state, SP_THREAD_CLAIMED);
+		t->next = atomic_load(&all_threads);
+		atomic_store(&all_threads, t);
+	}
+	t->ring = sp_ring_new(sp_capture.ring_bytes);
+	if (!t->ring) {
+		atomic_store(&t->state, SP_THREAD_FREE);
+		return NULL;
+	}
+	t->tid = tid;
+	t->engine = SP_TE_NONE;
+	t->perf_fd = -1;
+	atomic_store(&t->stack_lo, 0);
+	atomic_store(&t->stack_hi, 0);
+	t->self_registered = false;
+	t->name[0] = '\0';
+	t->name_epoch = 0;
+	t->drained = 0;
+	return t;
+}
+
+/* Under reg_mu. */
+static void unclaim(sp_thread *t)
+{
+	released_taken += sp_ring_taken(t->ring);
+	released_lost += sp_ring_lost(t->ring);
+	sp_ring_free(t->ring);
+	t->ring = NULL;
+	atomic_store(&t->state, SP_THREAD_FREE);
+}
+
+static sp_thread *find_live_tid(pid_t tid)
+{
+	for (sp_thread *t = atomic_load(&all_threads); t; t = t->next) {
+		int st = atomic_load(&t->state);
+		if ((st == SP_THREAD_LIVE || st == SP_THREAD_CLAIMED) && t->tid == tid)
+			return t;
+	}
+	return NULL;
+}
+
+int sp_threads_register_self(void)
+{
+	pthread_attr_t attr;
+	void *addr = NULL;
+	size_t size = 0;
+	pid_t tid = my_tid();
+	sp_thread *t;
+	int r;
+
+	if (sp_tls_internal)
+		return 0;
+	/* Outside the lock: pthread_getattr_np may allocate and read maps. */
+	if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+		if (pthread_attr_getstack(&attr, &addr, &size))
+			addr = NULL, size = 0;
+		pthread_attr_destroy(&attr);
+	}
+
+	pthread_mutex_lock(&reg_mu);
+	t = sp_tls_thread;
+	if (t && (atomic_load(&t->state) != SP_THREAD_LIVE || t->tid != tid))
+		t = NULL;
+	if (!t)
+		t = find_live_tid(tid);
+	if (!t) {
+		t = claim(tid);
+		if (!t) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	atomic_store(&t->stack_lo, (uintptr_t)addr);
+	atomic_store(&t->stack_hi, (uintptr_t)addr + size);
+	t->self_registered = true;
+	if (t->engine == SP_TE_NONE) {
+		r = arm(t);
+		if (r) {
+			unclaim(t);
+			goto out;
+		}
+	}
+	atomic_store(&t->state, SP_THREAD_LIVE);
+	sp_tls_thread = t;
+	r = 0;
+out:
+	pthread_mutex_unlock(&reg_mu);
+	return r;
+}
+
+int sp_threads_register_tid(pid_t tid)
+{
+	sp_thread *t;
+	int r = 0;
+
+	pthread_mutex_lock(&reg_mu);
+	t = find_live_tid(tid);
+	if (t) {
+		if (t->engine == SP_TE_NONE)
+			r = arm(t);
+		goto out;
+	}
+	t = claim(tid);
+	if (!t) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = arm(t);
+	if (r) {
+		unclaim(t);
+		goto out;
+	}
+	atomic_store(&t->state, SP_THREAD_LIVE);
+out:
+	pthread_mutex_unlock(&reg_mu);
+	return r;
+}
+
+void sp_threads_scan(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+	pid_t self = my_tid();
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char *end;
+		long tid = strtol(de->d_name, &end, 10);
+
+		if (*end || tid <= 0 || tid == self)
+			continue;
+		sp_threads_register_tid((pid_t)tid);
+	}
+	closedir(d);
+}
+
+void sp_threads_unregister_self(void)
+{
+	sp_thread *t = sp_tls_thread;
+
+	if (!t)
+		return;
+	/* No signal blocking needed: a handler on this thread either finished
+	 * before DEAD is stored or sees DEAD and leaves; the worker frees the
+	 * ring only after it sees DEAD. */
+	pthread_mutex_lock(&reg_mu);
+	if (atomic_load(&t->state) == SP_THREAD_LIVE && t->tid == my_tid()) {
+		disarm(t);
+		atomic_store(&t->state, SP_THREAD_DEAD);
+	}
+	sp_tls_thread = NULL;
+	pthread_mutex_unlock(&reg_mu);
+}
+
+sp_thread *sp_threads_find(pid_t tid)
+{
+	for (sp_thread *t = atomic_load(&all_threads); t; t = t->next)
+		if (atomic_load(&t->state) == SP_THREAD_LIVE && t->tid == tid)
+			return t;
+	return NULL;
+}
+
+sp_thread *sp_threads_first(void)
+{
+	return atomic_load(&all_threads);
+}
+
+void sp_threads_release(sp_thread *t)
+{
+	pthread_mutex_lock(&reg_mu);
+	if (atomic_load(&t->state) == SP_THREAD_LIVE)
+		disarm(t);
+	if (t->ring)
+		unclaim(t);
+	pthread_mutex_unlock(&reg_mu);
+}
+
+void sp_threads_reap_foreign(void)
+{
+	for (sp_thread *t = atomic_load(&all_threads); t; t = t->next) {
+		if (atomic_load(&t->state) != SP_THREAD_LIVE)
+			continue;
+		if (syscall(SYS_tgkill, sp_capture_pid, t->tid, 0) < 0 && errno == ESRCH) {
+			pthread_mutex_lock(&reg_mu);
+			if (atomic_load(&t->state) == SP_THREAD_LIVE) {
+				disarm(t);
+				atomic_store(&t->state, SP_THREAD_DEAD);
+			}
+			pthread_mutex_unlock(&reg_mu);
+		}
+	}
+}
+
+void sp_threads_pause_all(void)
+{
+	pthread_mutex_lock(&reg_mu);
+	for (sp_thread *t = atomic_load(&all_threads); t; t = t->next) {
+		if (atomic_load(&t->state) != SP_THREAD_LIVE)
+			continue;
+		if (t->engine == SP_TE_PERF) {
+			sp_perf_pause(t->perf_fd, t->perf_id);
+		} else if (t->engine == SP_TE_TIMER) {
+			struct itimerspec zero;
+			memset(&zero, 0, sizeof(zero));
+			timer_settime(t->timer, 0, &zero, NULL);
+		}
+	}
+	pthread_mutex_unlock(&reg_mu);
+}
+
+void sp_threads_disarm_all(void)
+{
+	pthread_mutex_lock(&reg_mu);
+	for (sp_thread *t = atomic_load(&all_threads); t; t = t->next)
+		if (atomic_load(&t->state) == SP_THREAD_LIVE)
+			disarm(t);
+	pthread_mutex_unlock(&reg_mu);
+}
+
+const char *sp_threads_engine_name(void)
+{
+	if (used_perf && used_timer)
+		return "perf_event cpu-clock+posix timer";
+	if (used_timer)
+		return "posix timer";
+	if (used_perf)
+		return "perf_event cpu-clock";
+	return atomic_load(&new_engine) == SP_TE_TIMER ? "posix timer" : "perf_event cpu-clock";
+}
+
+uint64_t sp_threads_count_live(void)
+{
+	uint64_t n = 0;
+
+	for (sp_thread *t = atomic_load(&all_threads); t; t = t->next)
+		if (atomic_load(&t->state) == SP_THREAD_LIVE)
+			n++;
+	return n;
+}
+
+void sp_threads_totals(uint64_t *taken, uint64_t *lost)
+{
+	pthread_mutex_lock(&reg_mu);
+	*taken = released_taken;
+	*lost = released_lost;
+	for (sp_thread *t = atomic_load(&all_threads); t; t = t->next) {
+		if (t->ring) {
+			*taken += sp_ring_taken(t->ring);
+			*lost += sp_ring_lost(t->ring);
+		}
+	}
+	pthread_mutex_unlock(&reg_mu);
+}
+
+void sp_threads_atfork_prepare(void)
+{
+	pthread_mutex_lock(&reg_mu);
+}
+
+void sp_threads_atfork_parent(void)
+{
+	pthread_mutex_unlock(&reg_mu);
+}
+
+void sp_threads_atfork_child(void)
+{
+	pthread_mutex_init(&reg_mu, NULL);
+	sp_capture_pid = getpid();
+	/* The inherited fds count against the parent's events; the parent's
+	 * timers are not inherited; the rings hold the parent's samples. */
+	for (sp_thread *t = atomic_load(&all_threads); t; t = t->next) {
+		int st = atomic_load(&t->state);
+		if (st == SP_THREAD_FREE)
+			continue;
+		if (t->engine == SP_TE_PERF)
+			sp_perf_close_inherited(t->perf_fd, t->perf_id);
+		t->engine = SP_TE_NONE;
+		t->perf_fd = -1;
+		if (t->ring)
+			sp_ring_free(t->ring);
+		t->ring = NULL;
+		atomic_store(&t->state, SP_THREAD_FREE);
+	}
+	perf_fds = 0;
+	released_taken = released_lost = 0;
+	sp_tls_thread = NULL;
+}

@@ -1,0 +1,626 @@
+/* Worker thread; see worker.h. */
+#include "worker.h"
+
+#include <dlfcn.h>
+#include <link.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "aggregate.h"
+#include "export_pyroscope.h"
+#include "links.h"
+#include "log.h"
+#include "output.h"
+#include "pprof.h"
+#include "profile.h"
+#include "ring.h"
+#include "sighandler.h"
+#include "threads.h"
+
+#define MAX_DEBUG_LEAVES 512
+#define MAX_DEBUG_THREADS 4096
+
+struct leaf_count {
+	char name[96];
+	uint64_t n;
+};
+
+struct thread_count {
+	int tid;
+	char name[16];
+	uint64_t n;
+};
+
+static struct worker {
+	sp_config cfg;
+	pthread_t th;
+	bool started;
+	int efd;
+	_Atomic int stop;
+	_Atomic int64_t deadline_ns;   /* CLOCK_MONOTONIC, for the final flush */
+	_Atomic uint32_t exited;       /* futex: 1 when the thread is done */
+	_Atomic uint32_t drain_req, drain_done;
+	_Atomic int modules_changed;
+
+	sp_aggregator *agg;
+	bool agg_failed;
+	sp_pyroscope *pyro;
+	sp_output out;
+	bool out_ok, logged_write_error;
+	pid_t pid;
+	int64_t iv_start_wall, iv_start_mono;
+	unsigned seq;
+	uint64_t iv_samples;
+	uint64_t last_taken, last_lost, last_trunc;
+	int64_t last_reap;
+
+	/* SPANPROF_DEBUG_COUNTS */
+	bool debug;
+	struct leaf_count *leaves;
+	size_t n_leaves;
+	struct thread_count *tcounts;
+	size_t n_tcounts;
+	uint64_t debug_samples, debug_stack_bytes;
+} W = { .efd = -1 };
+
+/* Aggregators and exporters inherited over fork: never touched in the child
+ * (their locks may be held), kept reachable for the leak checker. */
+static void *inherited[64];
+static size_t n_inherited;
+static pid_t first_pid;
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void futex_wake(_Atomic uint32_t *a)
+{
+	syscall(SYS_futex, a, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+/* Wait until *a - target >= 0 (wrapping) or the deadline passes. */
+static bool futex_wait_until(_Atomic uint32_t *a, uint32_t target, int64_t deadline)
+{
+	for (;;) {
+		uint32_t cur = atomic_load(a);
+		int64_t left = deadline - mono_ns();
+		struct timespec ts;
+
+		if ((int32_t)(cur - target) >= 0)
+			return true;
+		if (left <= 0)
+			return false;
+		ts.tv_sec = left / 1000000000;
+		ts.tv_nsec = left % 1000000000;
+		syscall(SYS_futex, a, FUTEX_WAIT_PRIVATE, cur, &ts, NULL, 0);
+	}
+}
+
+static void wake(void)
+{
+	uint64_t one = 1;
+
+	if (W.efd >= 0 && write(W.efd, &one, sizeof(one)) < 0)
+		(void)0; /* counter full: the worker is awake anyway */
+}
+
+/* ---- debug counters ------------------------------------------------------ */
+
+static void debug_count(const sp_thread *t, const sp_raw_sample *s)
+{
+	Dl_info info;
+	char name[96];
+	size_t i;
+
+	W.debug_samples++;
+	W.debug_stack_bytes += s->stack_len;
+	for (i = 0; i < W.n_tcounts; i++)
+		if (W.tcounts[i].tid == s->tid)
+			break;
+	if (i == W.n_tcounts && i < MAX_DEBUG_THREADS) {
+		W.tcounts[i].tid = s->tid;
+		W.n_tcounts++;
+	}
+	if (i < W.n_tcounts) {
+		W.tcounts[i].n++;
+		memcpy(W.tcounts[i].name, t->name, sizeof(t->name));
+	}
+	if (dladdr((void *)(uintptr_t)s->regs[SP_REG_RIP], &info) && info.dli_sname)
+		snprintf(name, sizeof(name), "%s", info.dli_sname);
+	else
+		snprintf(name, sizeof(name), "?");
+	for (i = 0; i < W.n_leaves; i++)
+		if (!strcmp(W.leaves[i].name, name))
+			break;
+	if (i == W.n_leaves && i < MAX_DEBUG_LEAVES) {
+		memcpy(W.leaves[i].name, name, sizeof(name));
+		W.n_leaves++;
+	}
+	if (i < W.n_leaves)
+		W.leaves[i].n++;
+}
+
+static uint64_t hist_quantile(const uint64_t *h, double q)
+{
+	uint64_t total = 0, acc = 0;
+
+	for (int i = 0; i < SP_HIST_BUCKETS; i++)
+		total += h[i];
+	if (!total)
+		return 0;
+	for (int i = 0; i < SP_HIST_BUCKETS; i++) {
+		acc += h[i];
+		if ((double)acc >= q * (double)total)
+			return (uint64_t)(i + 1) * SP_HIST_NS;
+	}
+	return (uint64_t)SP_HIST_BUCKETS * SP_HIST_NS;
+}
+
+static void debug_write(void)
+{
+	char path[4200], tmp[4300];
+	uint64_t taken, lost, hist[SP_HIST_BUCKETS];
+	FILE *f;
+
+	if (!W.debug)
+		return;
+	/* A forked child writes its own file. */
+	if (W.pid != first_pid)
+		snprintf(path, sizeof(path), "%s.%d", W.cfg.debug_counts, (int)W.pid);
+	else
+		snprintf(path, sizeof(path), "%s", W.cfg.debug_counts);
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)W.pid);
+	f = fopen(tmp, "we");
+	if (!f)
+		return;
+	sp_threads_totals(&taken, &lost);
+	sp_handler_histogram(hist);
+	fprintf(f, "pid %d\nengine %s\nsamples %llu\ndrained %llu\nlost %llu\norphans %llu\n",
+		(int)W.pid, sp_threads_engine_name(), (unsigned long long)taken,
+		(unsigned long long)W.debug_samples, (unsigned long long)lost,
+		(unsigned long long)sp_handler_orphans());
+	fprintf(f, "handler_ns_p50 %llu\nhandler_ns_p99 %llu\n",
+		(unsigned long long)hist_quantile(hist, 0.5),
+		(unsigned long long)hist_quantile(hist, 0.99));
+	fprintf(f, "files %u\nstack_bytes_avg %llu\n", W.seq,
+		(unsigned long long)(W.debug_samples ? W.debug_stack_bytes / W.debug_samples : 0));
+	for (size_t i = 0; i < W.n_tcounts; i++)
+		fprintf(f, "thread %d %s %llu\n", W.tcounts[i].tid,
+			W.tcounts[i].name[0] ? W.tcounts[i].name : "-",
+			(unsigned long long)W.tcounts[i].n);
+	for (size_t i = 0; i < W.n_leaves; i++)
+		fprintf(f, "leaf %s %llu\n", W.leaves[i].name, (unsigned long long)W.leaves[i].n);
+	if (fclose(f) == 0)
+		rename(tmp, path);
+	else
+		unlink(tmp);
+}
+
+/* ---- draining ------------------------------------------------------------ */
+
+static void refresh_name(sp_thread *t)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	t->name_epoch = W.seq + 1;
+	snprintf(path, sizeof(path), "/proc/self/task/%d/comm", (int)t->tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, t->name, sizeof(t->name) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	if (t->name[n - 1] == '\n')
+		n--;
+	t->name[n] = '\0';
+}
+
+static void ensure_aggregator(void)
+{
+	sp_aggregator_config ac;
+	sp_error err = { "" };
+
+	if (W.agg || W.agg_failed)
+		return;
+	memset(&ac, 0, sizeof(ac));
+	ac.period_ns = (int64_t)(1000000000 / W.cfg.hz);
+	ac.symbolize = W.cfg.symbolize;
+	ac.span_name_label = true;
+	W.agg = sp_aggregator_new(&ac, &err);
+	if (!W.agg) {
+		W.agg_failed = true;
+		sp_log("cannot start the stack aggregator: %s; no profiles will be written",
+		       err.msg[0] ? err.msg : "out of memory");
+	}
+	if (W.agg)
+		W.last_trunc = sp_aggregator_truncated(W.agg);
+}
+
+static void drain_all(void)
+{
+	for (sp_thread *t = sp_threads_first(); t; t = t->next) {
+		int st = atomic_load(&t->state);
+		const sp_raw_sample *s;
+		sp_ring *ring;
+
+		if (st != SP_THREAD_LIVE && st != SP_THREAD_DEAD)
+			continue;
+		ring = t->ring;
+		if (!ring)
+			continue;
+		while ((s = sp_ring_peek(ring))) {
+			if (t->name_epoch != W.seq + 1)
+				refresh_name(t);
+			ensure_aggregator();
+			if (W.agg)
+				sp_aggregator_add(W.agg, s, t->name[0] ? t->name : NULL);
+			if (W.debug)
+				debug_count(t, s);
+			t->drained++;
+			W.iv_samples++;
+			sp_ring_pop(ring);
+		}
+		if (st == SP_THREAD_DEAD)
+			sp_threads_release(t);
+	}
+}
+
+/* ---- intervals ----------------------------------------------------------- */
+
+static bool has_span_labels(const sp_profile *p)
+{
+	for (size_t i = 0; i < p->n_samples; i++)
+		if (sp_profile_sample_label(p, &p->samples[i], "span_id"))
+			return true;
+	return false;
+}
+
+static void export_profile(sp_profile *p, int64_t from, int64_t until)
+{
+	char path[4700], links[4700];
+	sp_error err = { "" };
+
+	W.seq++;
+	sp_output_profile_path(&W.out, W.seq, path, sizeof(path));
+	if (W.out_ok) {
+		if (sp_pprof_write_file(p, path, &err)) {
+			if (!W.logged_write_error)
+				sp_log("%s", err.msg);
+			W.logged_write_error = true;
+		} else if (has_span_labels(p)) {
+			sp_links_context lc = {
+				.service = W.cfg.service,
+				.profile_path = path,
+				.pyroscope_url = W.pyro ?
+					sp_pyroscope_server(W.pyro) : NULL,
+				.pyroscope_app = W.pyro ?
+					sp_pyroscope_app_name(W.pyro) : NULL,
+				.from_ns = from,
+				.until_ns = until,
+			};
+			sp_output_links_path(&W.out, W.seq, links, sizeof(links));
+			if (sp_links_write(p, &lc, links, &err) && !W.logged_write_error) {
+				sp_log("%s", err.msg);
+				W.logged_write_error = true;
+			}
+		}
+		sp_output_retention(&W.out, path, until);
+	}
+	if (W.pyro)
+		sp_pyroscope_enqueue(W.pyro, p, "cpu", from, until);
+}
+
+static void flush_interval(void)
+{
+	int64_t now_wall = wall_ns(), now_mono = mono_ns();
+	uint64_t taken, lost, trunc = 0;
+	sp_telemetry tel;
+	sp_error err = { "" };
+	sp_profile *p;
+
+	sp_threads_totals(&taken, &lost);
+	if (W.agg)
+		trunc = sp_aggregator_truncated(W.agg);
+	if (W.agg && W.iv_samples) {
+		tel.engine = sp_threads_engine_name();
+		tel.samples_taken = taken - W.last_taken;
+		tel.samples_lost = lost - W.last_lost;
+		tel.stacks_truncated = trunc - W.last_trunc;
+		tel.threads = sp_threads_count_live();
+		p = sp_aggregator_take_profile(W.agg, W.iv_start_wall, now_mono - W.iv_start_mono,
+					       &tel, &err);
+		if (p) {
+			export_profile(p, W.iv_start_wall, now_wall);
+			sp_profile_free(p);
+		} else if (!W.logged_write_error) {
+			sp_log("cannot build the interval profile: %s", err.msg);
+			W.logged_write_error = true;
+		}
+	}
+	W.last_taken = taken;
+	W.last_lost = lost;
+	W.last_trunc = trunc;
+	W.iv_samples = 0;
+	W.iv_start_wall = now_wall;
+	W.iv_start_mono = now_mono;
+	debug_write();
+}
+
+/* dlopen is not interposed (that would make glibc search the RUNPATH of
+ * libspanprof instead of the caller's); the loader's add/remove counters
+ * tell us instead, checked before each drain. */
+static int phdr_counts(struct dl_phdr_info *info, size_t size, void *data)
+{
+	unsigned long long *c = data;
+
+	(void)size;
+	c[0] = info->dlpi_adds;
+	c[1] = info->dlpi_subs;
+	return 1;
+}
+
+static void check_modules(void)
+{
+	static unsigned long long last[2];
+	unsigned long long now[2] = { 0, 0 };
+
+	dl_iterate_phdr(phdr_counts, now);
+	if (now[0] != last[0] || now[1] != last[1]) {
+		if (last[0] && W.agg)
+			sp_aggregator_modules_changed(W.agg);
+		last[0] = now[0];
+		last[1] = now[1];
+	}
+}
+
+static int drain_period_ms(void)
+{
+	/* A ring holds at least ~20 typical samples: drain well before a busy
+	 * thread fills it (1 kHz -> every 5 ms, 100 Hz -> every 50 ms). */
+	int ms = 5000 / W.cfg.hz;
+
+	return ms < 5 ? 5 : ms > 50 ? 50 : ms;
+}
+
+static void *worker_main(void *arg)
+{
+	int64_t interval_ns = (int64_t)W.cfg.upload_interval_s * 1000000000;
+	uint64_t junk;
+	int left;
+
+	(void)arg;
+	sp_tls_internal = 1;
+	for (;;) {
+		struct pollfd pfd = { .fd = W.efd, .events = POLLIN };
+		uint32_t dr;
+		int64_t now;
+		bool stop;
+
+		poll(&pfd, 1, drain_period_ms());
+		if (pfd.revents & POLLIN)
+			while (read(W.efd, &junk, sizeof(junk)) == sizeof(junk))
+				;
+		if (atomic_exchange(&W.modules_changed, 0) && W.agg)
+			sp_aggregator_modules_changed(W.agg);
+		check_modules();
+		dr = atomic_load(&W.drain_req);
+		stop = atomic_load(&W.stop);
+		drain_all();
+		if (atomic_load(&W.drain_done) != dr) {
+			atomic_store(&W.drain_done, dr);
+			futex_wake(&W.drain_done);
+		}
+		now = mono_ns();
+		if (now - W.last_reap > 1000000000) {
+			sp_threads_reap_foreign();
+			W.last_reap = now;
+		}
+		if (stop || now - W.iv_start_mono >= interval_ns)
+			flush_interval();
+		if (stop)
+			break;
+	}
+	left = (int)((atomic_load(&W.deadline_ns) - mono_ns()) / 1000000);
+	if (W.pyro)
+		sp_pyroscope_shutdown(W.pyro, left > 0 ? left : 0);
+	W.pyro = NULL;
+	atomic_store(&W.exited, 1);
+	futex_wake(&W.exited);
+	return NULL;
+}
+
+/* Start the thread with every signal blocked: it must not take the app's
+ * SIGTERM nor our sampling signal. */
+static int spawn(void)
+{
+	sigset_t all, old;
+	int r, saved = sp_tls_internal;
+
+	sp_tls_internal = 1; /* our pthread_create wrapper: an internal thread */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = pthread_create(&W.th, NULL, worker_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	sp_tls_internal = saved;
+	return -r;
+}
+
+static int setup(sp_error *err)
+{
+	sp_error perr = { "" };
+	int r;
+
+	W.pid = getpid();
+	W.iv_start_wall = wall_ns();
+	W.iv_start_mono = mono_ns();
+	W.seq = 0;
+	W.iv_samples = 0;
+	W.last_taken = W.last_lost = W.last_trunc = 0;
+	W.agg = NULL;
+	W.agg_failed = false;
+	W.pyro = NULL;
+	W.logged_write_error = false;
+	atomic_store(&W.stop, 0);
+	atomic_store(&W.exited, 0);
+	atomic_store(&W.modules_changed, 0);
+	W.debug = W.cfg.debug_counts[0] != '\0';
+	sp_handler_timing = W.debug;
+	W.n_leaves = W.n_tcounts = 0;
+	W.debug_samples = W.debug_stack_bytes = 0;
+	if (W.debug && !W.leaves) {
+		W.leaves = calloc(MAX_DEBUG_LEAVES, sizeof(*W.leaves));
+		W.tcounts = calloc(MAX_DEBUG_THREADS, sizeof(*W.tcounts));
+		if (!W.leaves || !W.tcounts)
+			W.debug = false;
+	}
+
+	r = sp_output_init(&W.out, W.cfg.output_dir, W.cfg.service, W.pid, W.iv_start_wall,
+			   W.cfg.retention_mb, W.cfg.retention_hours, err);
+	W.out_ok = r == 0;
+	if (r)
+		sp_log("%s", err->msg);
+
+	/* Sets up its own thread; make that one internal too. */
+	{
+		int saved = sp_tls_internal;
+		sp_tls_internal = 1;
+		W.pyro = sp_pyroscope_from_env(W.cfg.service, &perr);
+		sp_tls_internal = saved;
+		if (!W.pyro && perr.msg[0])
+			sp_log("%s; profiles stay in local files only", perr.msg);
+	}
+
+	W.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (W.efd < 0)
+		return sp_error_set(err, -errno, "eventfd: %s", strerror(errno));
+	r = spawn();
+	if (r) {
+		close(W.efd);
+		W.efd = -1;
+		return sp_error_set(err, r, "cannot start the profiler thread: %s", strerror(-r));
+	}
+	W.started = true;
+	return 0;
+}
+
+int sp_worker_start(const sp_config *cfg, sp_error *err)
+{
+	if (W.started)
+		return -EALREADY;
+	W.cfg = *cfg;
+	if (!first_pid)
+		first_pid = getpid();
+	return setup(err);
+}
+
+bool sp_worker_running(void)
+{
+	return W.started;
+}
+
+bool sp_worker_stop(int deadline_ms)
+{
+	bool done;
+
+	if (!W.started)
+		return true;
+	atomic_store(&W.deadline_ns, mono_ns() + (int64_t)deadline_ms * 1000000);
+	atomic_store(&W.stop, 1);
+	wake();
+	done = futex_wait_until(&W.exited, 1, atomic_load(&W.deadline_ns));
+	if (!done) {
+		sp_log("final flush did not finish within %d ms (SPANPROF_FLUSH_TIMEOUT_MS); "
+		       "the last interval may be missing", deadline_ms);
+		pthread_detach(W.th);
+		W.started = false;
+		return false;
+	}
+	pthread_join(W.th, NULL);
+	W.started = false;
+	close(W.efd);
+	W.efd = -1;
+	if (W.agg)
+		sp_aggregator_free(W.agg);
+	W.agg = NULL;
+	return true;
+}
+
+bool sp_worker_final_flush_from_signal(int deadline_ms)
+{
+	if (!W.started)
+		return true;
+	atomic_store(&W.deadline_ns, mono_ns() + (int64_t)deadline_ms * 1000000);
+	atomic_store(&W.stop, 1);
+	wake();
+	return futex_wait_until(&W.exited, 1, atomic_load(&W.deadline_ns));
+}
+
+void sp_worker_modules_changed(void)
+{
+	atomic_store(&W.modules_changed, 1);
+	wake();
+}
+
+void sp_worker_sync_drain(int timeout_ms)
+{
+	uint32_t target;
+
+	if (!W.started || sp_tls_internal || atomic_load(&W.stop))
+		return;
+	target = atomic_fetch_add(&W.drain_req, 1) + 1;
+	wake();
+	futex_wait_until(&W.drain_done, target, mono_ns() + (int64_t)timeout_ms * 1000000);
+}
+
+void sp_worker_atfork_child(void)
+{
+	sp_error err = { "" };
+
+	if (!W.started)
+		return;
+	if (W.agg && n_inherited < 64)
+		inherited[n_inherited++] = W.agg;
+	if (W.pyro && n_inherited < 64)
+		inherited[n_inherited++] = W.pyro;
+	if (W.efd >= 0)
+		close(W.efd);
+	W.efd = -1;
+	W.started = false;
+	atomic_store(&W.drain_req, 0);
+	atomic_store(&W.drain_done, 0);
+	if (setup(&err))
+		sp_log("profiling stops in this child: %s", err.msg);
+}
+
+unsigned sp_worker_files_written(void)
+{
+	return W.seq;
+}

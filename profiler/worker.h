@@ -1,0 +1,38 @@
+/* The worker thread: drains every thread's ring, hands samples to the
+ * aggregator, and at each interval end (and at exit) builds the interval's
+ * profile and hands it to the exporters (file, links, Pyroscope). */
+#ifndef SPANPROF_WORKER_H
+#define SPANPROF_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "error.h"
+
+int sp_worker_start(const sp_config *cfg, sp_error *err);
+bool sp_worker_running(void);
+
+/* Final flush and stop, waiting at most deadline_ms (then the worker is
+ * left to finish or die with the process). Returns true when it finished. */
+bool sp_worker_stop(int deadline_ms);
+
+/* Async-signal-safe: ask for the final flush (as sp_worker_stop, without
+ * joining) and wait at most deadline_ms. Used by the SIGTERM/SIGINT path. */
+bool sp_worker_final_flush_from_signal(int deadline_ms);
+
+/* Async-signal-safe: modules were loaded or unloaded. */
+void sp_worker_modules_changed(void);
+/* Wait (at most timeout_ms) until every sample taken so far is unwound;
+ * called before dlclose so those samples still see the module. */
+void sp_worker_sync_drain(int timeout_ms);
+
+/* fork child: forget the parent's worker (its thread does not exist here)
+ * and start a fresh one with its own files. */
+void sp_worker_atfork_child(void);
+
+/* Paths written so far by this process (for tests and the CLI summary):
+ * the number of interval files and the last one. */
+unsigned sp_worker_files_written(void);
+
+#endif

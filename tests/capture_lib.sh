@@ -1,0 +1,52 @@
+# Helpers for the capture tests (sourced after lib.sh).
+# shellcheck shell=bash
+
+skip() { echo "SKIP: $*"; exit 77; }
+need_built() {
+  [ -x "$SPANPROF" ] || skip "$SPANPROF is not built (run make)"
+  [ -f "$LIBSPANPROF" ] || skip "$LIBSPANPROF is not built (run make)"
+}
+need_go() { command -v go >/dev/null || skip "go is not installed (scripts/install-deps.sh test)"; }
+
+# Workloads are built like the binaries they stand for: optimised, and with
+# no frame pointers anywhere.
+WL_CFLAGS="-O2 -g -fomit-frame-pointer"
+build_workload() { # name [extra cc args...]
+  local name=$1; shift
+  cc $WL_CFLAGS -o "$T/$name" "$ROOT/tests/workloads/$name.c" "$@" ||
+    fail "cannot build workload $name"
+}
+
+# within LOW HIGH VALUE
+within() { awk -v v="$3" -v lo="$1" -v hi="$2" 'BEGIN { exit !(v >= lo && v <= hi) }'; }
+
+# Flat share (percent of all CPU) of function FUNC, by go tool pprof -top.
+flat_share() { # func profiles...
+  local fn=$1; shift
+  go tool pprof -sample_index=cpu -top -nodecount=1000 "$@" 2>/dev/null |
+    awk -v f="$fn" '$6 == f { gsub(/%/, "", $2); print $2; found = 1; exit }
+                    END { if (!found) print 0 }'
+}
+
+# Percent of samples (by count) whose stack, as go tool pprof -traces
+# prints it, contains a frame named FUNC.
+traces_reaching() { # func profiles...
+  local fn=$1; shift
+  go tool pprof -sample_index=samples -traces "$@" 2>/dev/null | awk -v f="$fn" '
+    function flush() { if (have) { tot += v; if (hit) ok += v } have = 0; hit = 0 }
+    /^-----------\+/ { flush(); next }
+    /^ +[0-9]+ +[^ ]/ && !have { v = $1; have = 1; if ($2 == f) hit = 1; next }
+    have && $1 == f { hit = 1 }
+    END { flush(); if (tot) printf "%.2f\n", 100 * ok / tot; else print 0 }'
+}
+
+# Total samples (count) in the profiles.
+sample_count() {
+  go tool pprof -sample_index=samples -traces "$@" 2>/dev/null | awk '
+    /^-----------\+/ { have = 0; next }
+    /^ +[0-9]+ +[^ ]/ && !have { tot += $1; have = 1 }
+    END { print tot + 0 }'
+}
+
+# Interval profiles in DIR (not the merged one record writes).
+interval_files() { find "$1" -name '*-*-*T*Z-*.pb.gz' | sort; }
