@@ -1130,7 +1130,26 @@ static int merge_header(struct merge_ctx *c)
 	return 0;
 }
 
+static int merge_indexed(sp_profile *dst, const sp_profile *src, sp_error *err);
+
 int sp_profile_merge(sp_profile *dst, const sp_profile *src, sp_error *err)
+{
+	sp_profile shadow;
+	int rc;
+
+	if (src->index)
+		return merge_indexed(dst, src, err);
+	/* As in validate: give an index-less source a temporary index. */
+	shadow = *src;
+	shadow.index = index_new();
+	if (!shadow.index)
+		return sp_error_set(err, -ENOMEM, "out of memory while merging profiles");
+	rc = merge_indexed(dst, &shadow, err);
+	index_free(shadow.index);
+	return rc;
+}
+
+static int merge_indexed(sp_profile *dst, const sp_profile *src, sp_error *err)
 {
 	struct merge_ctx c = { dst, src, NULL };
 	uint64_t *map_ids = NULL, *fn_ids = NULL, *loc_ids = NULL, *stack = NULL;
@@ -1306,7 +1325,7 @@ static bool str_ok(const sp_profile *p, int64_t idx)
 			return sp_error_set(err, -EINVAL, __VA_ARGS__);        \
 	} while (0)
 
-int sp_profile_validate(const sp_profile *p, sp_error *err)
+static int validate_indexed(const sp_profile *p, sp_error *err)
 {
 	size_t i, j;
 	int rc;
@@ -1442,5 +1461,23 @@ int sp_profile_init_heap(sp_profile *p, int64_t sampling_rate_bytes)
 		rc = sp_profile_add_sample_type(p, "inuse_space", "bytes");
 	if (!rc)
 		rc = sp_profile_set_period(p, "space", "bytes", sampling_rate_bytes);
+	return rc;
+}
+
+int sp_profile_validate(const sp_profile *p, sp_error *err)
+{
+	sp_profile shadow;
+	int rc;
+
+	if (p->index)
+		return validate_indexed(p, err);
+	/* A profile without an index (a hand-made struct or a view sharing
+	 * another's arrays) gets a temporary one: id lookups must stay O(1). */
+	shadow = *p;
+	shadow.index = index_new();
+	if (!shadow.index)
+		return sp_error_set(err, -ENOMEM, "out of memory validating the profile");
+	rc = validate_indexed(&shadow, err);
+	index_free(shadow.index);
 	return rc;
 }

@@ -38,8 +38,8 @@ printf '%-44s %10s ms\n' "spanprof encode (raw protobuf)" "$(get encode_raw_ms)"
 printf '%-44s %10s ms\n' "spanprof decode (gunzip + unpack + validate)" "$(get decode_gzip_ms)"
 printf '%-44s %10s ms\n' "spanprof read+write file (pprof_tool copy)" "$sp_copy"
 if command -v go >/dev/null; then
-  go tool pprof -proto "$T/big.pb.gz" >/dev/null 2>&1 # warm the tool build cache
-  go_copy=$(ms sh -c "go tool pprof -proto '$T/big.pb.gz' > '$T/go.pb.gz'")
-  printf '%-44s %10s ms\n' "go tool pprof -proto (parse + re-encode)" "$go_copy"
+  go tool pprof -symbolize=none -proto "$T/big.pb.gz" >/dev/null 2>&1 # warm the tool build cache
+  go_copy=$(ms sh -c "go tool pprof -symbolize=none -proto '$T/big.pb.gz' > '$T/go.pb.gz'")
+  printf '%-44s %10s ms\n' "go tool pprof -symbolize=none -proto" "$go_copy"
   awk -v a="$sp_copy" -v b="$go_copy" 'BEGIN { printf "%-44s %10.2fx\n", "ratio spanprof / go tool pprof (lower is better)", a / b }'
 fi
