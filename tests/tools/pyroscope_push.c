@@ -1,0 +1,211 @@
+/* Test tool: builds interval profiles and pushes them through the Pyroscope
+ * exporter configured from the environment (sp_pyroscope_from_env), like the
+ * profiler does. Compiled by the integration tests against libspanprof_core.a.
+ *
+ *   pyroscope_push [--intervals N] [--stacks K] [--kinds cpu|memory|both]
+ *                  [--period-ms M] [--deadline-ms D] [--span-names]
+ *                  [--bad-utf8] [--repeat R] [--local-dir DIR] [--quiet]
+ *
+ * Per interval it prints "enqueued kind=... from=<s> samples=... total=..."
+ * and, at the end, "stats key=value..." plus max_enqueue_us and shutdown_ms.
+ * With --local-dir it writes each profile as DIR/<i>-<kind>.pb.gz too.
+ * Bad configuration: prints the exporter's one-line message and keeps
+ * "running" (the intervals are still built), exit 0. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "export_pyroscope.h"
+#include "pprof.h"
+#include "profile.h"
+
+static int64_t now_ns(clockid_t c)
+{
+	struct timespec ts;
+
+	clock_gettime(c, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static uint64_t rng_state = 88172645463325252ull;
+static uint64_t rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+/* K distinct stacks over a pool of C++-like function names, 8-32 frames,
+ * repeat R times per stack with different span labels. */
+static sp_profile *build(const char *kind, int interval, int stacks, int repeat, int span_names,
+			 int bad_utf8, int64_t period_ns)
+{
+	sp_profile *p = sp_profile_new();
+	uint64_t map_id, locs[40];
+	int pool = stacks / 4 + 16;
+	char name[160];
+	int s, r, d;
+
+	if (!strcmp(kind, "cpu"))
+		sp_profile_init_cpu(p, period_ns);
+	else
+		sp_profile_init_heap(p, 524288);
+	p->time_nanos = now_ns(CLOCK_REALTIME);
+	p->duration_nanos = 10000000000LL;
+	map_id = sp_profile_add_mapping(p, 0x400000, 0x800000, 0, "/usr/bin/pushd-workload",
+					"4f2a9c0d1e2b3c4d5e6f708192a3b4c5d6e7f809");
+	for (size_t i = 0; i < p->n_mappings; i++)
+		p->mappings[i].has_functions = p->mappings[i].has_filenames =
+			p->mappings[i].has_line_numbers = true;
+	rng_state = 88172645463325252ull; /* same stacks every interval */
+	for (s = 0; s < stacks; s++) {
+		int depth = 8 + (int)(rnd() % 25);
+
+		for (d = 0; d < depth; d++) {
+			sp_line ln = { 0 };
+			uint64_t fn;
+			int f = d == 0 ? s : (int)(rnd() % (uint64_t)pool);
+
+			if (d == 0)
+				snprintf(name, sizeof(name), "leaf_%d", s);
+			else if (d == depth - 1)
+				snprintf(name, sizeof(name), "main");
+			else
+				snprintf(name, sizeof(name),
+					 "pushd::service::Handler%d::process_request_%d(std::basic_string<char> const&, int)",
+					 f % 37, f);
+			if (bad_utf8 && s == 0 && d == 1)
+				snprintf(name, sizeof(name), "bad\xff\xfeutf8");
+			fn = sp_profile_add_function(p, name, name, "src/pushd/handler.cc", 10 + f);
+			ln.function_id = fn;
+			ln.line = 100 + d;
+			locs[d] = sp_profile_add_location(p, map_id, 0x401000 + (uint64_t)f * 64 + (uint64_t)d,
+							  &ln, 1);
+		}
+		for (r = 0; r < repeat; r++) {
+			char span[17], trace[33];
+			sp_label lbl[3];
+			size_t nl = 0;
+			int64_t v[4];
+			int64_t count = 1 + (interval * 7 + s + r) % 5;
+
+			if ((s + r) % 3) {
+				snprintf(span, sizeof(span), "%016" PRIx64, 0x1000 + (uint64_t)((s + r) % 97));
+				snprintf(trace, sizeof(trace), "%016" PRIx64 "%016" PRIx64, (uint64_t)0xabc,
+					 0x2000 + (uint64_t)((s + r) % 97));
+				lbl[nl++] = sp_profile_str_label(p, "span_id", span);
+				lbl[nl++] = sp_profile_str_label(p, "trace_id", trace);
+				if (span_names)
+					lbl[nl++] = sp_profile_str_label(p, "span_name",
+									 (s % 2) ? "GET /users" : "POST /orders");
+			}
+			if (!strcmp(kind, "cpu")) {
+				v[0] = count;
+				v[1] = count * period_ns;
+			} else {
+				v[0] = count;
+				v[1] = count * 4096;
+				v[2] = count / 2;
+				v[3] = (count / 2) * 4096;
+			}
+			sp_profile_add_sample(p, locs, (size_t)depth, v, lbl, nl);
+		}
+	}
+	return p;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "intervals", 1, 0, 'n' }, { "stacks", 1, 0, 'k' },     { "kinds", 1, 0, 't' },
+		{ "period-ms", 1, 0, 'p' }, { "deadline-ms", 1, 0, 'd' }, { "span-names", 0, 0, 's' },
+		{ "bad-utf8", 0, 0, 'u' },  { "repeat", 1, 0, 'r' },      { "local-dir", 1, 0, 'l' },
+		{ "quiet", 0, 0, 'q' },     { 0, 0, 0, 0 },
+	};
+	int intervals = 5, stacks = 50, period_ms = 100, deadline_ms = 5000, span_names = 0;
+	int bad_utf8 = 0, repeat = 1, quiet = 0, c, i;
+	const char *kinds = "cpu", *local_dir = NULL;
+	int64_t max_enqueue = 0, t0, base_s = now_ns(CLOCK_REALTIME) / 1000000000 - 100000;
+	sp_pyroscope_stats st;
+	sp_pyroscope *x;
+	sp_error err = { { 0 } };
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n': intervals = atoi(optarg); break;
+		case 'k': stacks = atoi(optarg); break;
+		case 't': kinds = optarg; break;
+		case 'p': period_ms = atoi(optarg); break;
+		case 'd': deadline_ms = atoi(optarg); break;
+		case 's': span_names = 1; break;
+		case 'u': bad_utf8 = 1; break;
+		case 'r': repeat = atoi(optarg); break;
+		case 'l': local_dir = optarg; break;
+		case 'q': quiet = 1; break;
+		default: return 2;
+		}
+	}
+	x = sp_pyroscope_from_env("pyroscope_push", &err);
+	if (!x && err.msg[0])
+		fprintf(stderr, "spanprof: %s\n", err.msg);
+	if (x && !quiet)
+		printf("exporter server=%s app=%s\n", sp_pyroscope_server(x), sp_pyroscope_app_name(x));
+	for (i = 0; i < intervals; i++) {
+		const char *ks[2] = { "cpu", "memory" };
+		int k;
+
+		for (k = 0; k < 2; k++) {
+			sp_profile *p;
+			int64_t from, total;
+			int ret = 0;
+
+			if (strcmp(kinds, "both") && strcmp(kinds, ks[k]))
+				continue;
+			p = build(ks[k], i, stacks, repeat, span_names, bad_utf8, 10000000);
+			/* from identifies the interval in the receiver's index */
+			from = (base_s + i) * 1000000000LL;
+			total = sp_profile_total(p, 1);
+			if (local_dir) {
+				char path[4096];
+				sp_error werr;
+
+				snprintf(path, sizeof(path), "%s/%03d-%s.pb.gz", local_dir, i, ks[k]);
+				if (sp_pprof_write_file(p, path, &werr))
+					fprintf(stderr, "write %s: %s\n", path, werr.msg);
+			}
+			t0 = now_ns(CLOCK_MONOTONIC);
+			if (x)
+				ret = sp_pyroscope_enqueue(x, p, ks[k], from, from + 1000000000LL);
+			t0 = now_ns(CLOCK_MONOTONIC) - t0;
+			if (t0 > max_enqueue)
+				max_enqueue = t0;
+			if (!quiet)
+				printf("enqueued kind=%s from=%" PRId64 " samples=%zu total=%" PRId64
+				       " ret=%d\n",
+				       ks[k], from / 1000000000, p->n_samples, total, ret);
+			sp_profile_free(p);
+		}
+		fflush(stdout);
+		if (period_ms > 0)
+			usleep((useconds_t)period_ms * 1000);
+	}
+	t0 = now_ns(CLOCK_MONOTONIC);
+	sp_pyroscope_shutdown_stats(x, deadline_ms, &st);
+	t0 = now_ns(CLOCK_MONOTONIC) - t0;
+	printf("stats sent=%" PRIu64 " retried=%" PRIu64 " dropped=%" PRIu64 " failed=%" PRIu64
+	       " bytes_sent=%" PRIu64 " queued=%" PRIu64 " peak_queued_bytes=%" PRIu64
+	       " spilled=%" PRIu64 " spill_pending=%" PRIu64 " requests=%" PRIu64
+	       " wire_bytes=%" PRIu64 " split=%" PRIu64 " thread_cpu_ns=%" PRIu64
+	       " encode_cpu_ns=%" PRIu64 " max_enqueue_us=%" PRId64 " shutdown_ms=%" PRId64 "\n",
+	       st.sent, st.retried, st.dropped, st.failed, st.bytes_sent, st.queued,
+	       st.peak_queued_bytes, st.spilled, st.spill_pending, st.requests, st.wire_bytes,
+	       st.split, st.thread_cpu_ns, st.encode_cpu_ns, max_enqueue / 1000, t0 / 1000000);
+	printf("host still running: %d intervals done\n", intervals);
+	return 0;
+}
