@@ -74,6 +74,9 @@ struct sp_pyroscope {
 	char resp[512];
 	size_t resp_len;
 	long retry_after_ms;
+	uint64_t req_bytes;  /* request bytes of the current attempt */
+	double tokens;       /* pacing: the server's per-tenant token bucket */
+	int64_t tokens_ms;
 };
 
 static int64_t mono_ms(void)
@@ -161,6 +164,16 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ctx)
 	return n;
 }
 
+/* Bytes handed to the connection (headers and body, before TLS). */
+static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *ctx)
+{
+	sp_pyroscope *x = ctx;
+
+	if (type == CURLINFO_HEADER_OUT || type == CURLINFO_DATA_OUT)
+		x->req_bytes += size;
+	return 0;
+}
+
 /* Abort a request in flight when the shutdown deadline passes. */
 static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
@@ -241,6 +254,9 @@ static int setup_curl(sp_pyroscope *x, sp_error *err)
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(h, CURLOPT_XFERINFODATA, x);
+	curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, on_debug);
+	curl_easy_setopt(h, CURLOPT_DEBUGDATA, x);
+	curl_easy_setopt(h, CURLOPT_VERBOSE, 1L); /* only feeds on_debug */
 	if (c->basic_user) {
 		curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 		curl_easy_setopt(h, CURLOPT_USERNAME, c->basic_user);
@@ -283,14 +299,13 @@ static void post(sp_pyroscope *x, const char *query, const uint8_t *body, size_t
 	CURL *h = x->curl;
 	char *url = NULL;
 	long timeout = x->cfg.timeout_ms;
-	curl_off_t up = 0;
-	long hdr = 0;
 
 	memset(r, 0, sizeof(*r));
 	x->resp_len = 0;
 	x->resp[0] = '\0';
 	x->errbuf[0] = '\0';
 	x->retry_after_ms = 0;
+	x->req_bytes = 0;
 	if (asprintf(&url, "%s%s", x->url_prefix, query) < 0) {
 		r->curl_code = CURLE_OUT_OF_MEMORY;
 		snprintf(r->msg, sizeof(r->msg), "out of memory");
@@ -307,8 +322,6 @@ static void post(sp_pyroscope *x, const char *query, const uint8_t *body, size_t
 	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	r->curl_code = (int)curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
-	curl_easy_getinfo(h, CURLINFO_SIZE_UPLOAD_T, &up);
-	curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &hdr);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
 	r->retry_after_ms = x->retry_after_ms;
 	if (r->curl_code)
@@ -318,7 +331,7 @@ static void post(sp_pyroscope *x, const char *query, const uint8_t *body, size_t
 		server_message(x->resp, r->msg, sizeof(r->msg));
 	pthread_mutex_lock(&x->lock);
 	x->st.requests++;
-	x->st.wire_bytes += (uint64_t)up + (uint64_t)hdr;
+	x->st.wire_bytes += x->req_bytes;
 	pthread_mutex_unlock(&x->lock);
 	free(url);
 }
@@ -507,6 +520,25 @@ static void *exporter_main(void *arg)
 			pthread_cond_timedwait(&x->cond, &x->lock, &ts);
 			continue;
 		}
+		if (x->cfg.rate_bytes > 0 && (double)it->cost <= x->cfg.burst_bytes) {
+			x->tokens += (double)(now - x->tokens_ms) * x->cfg.rate_bytes / 1000.0;
+			if (x->tokens > x->cfg.burst_bytes)
+				x->tokens = x->cfg.burst_bytes;
+			x->tokens_ms = now;
+			if (x->tokens < (double)it->cost) {
+				int64_t until = now + 1 +
+						(int64_t)(((double)it->cost - x->tokens) * 1000.0 /
+							  x->cfg.rate_bytes);
+				struct timespec ts;
+
+				if (x->stopping && x->deadline_ms < until)
+					until = x->deadline_ms;
+				ts.tv_sec = until / 1000;
+				ts.tv_nsec = (until % 1000) * 1000000;
+				pthread_cond_timedwait(&x->cond, &x->lock, &ts);
+				continue;
+			}
+		}
 		it->in_flight = true;
 		body = it->body;
 		len = it->len;
@@ -532,6 +564,8 @@ static void *exporter_main(void *arg)
 
 		pthread_mutex_lock(&x->lock);
 		it->in_flight = false;
+		if (r.status)
+			x->tokens = r.status == 429 ? 0 : x->tokens - (double)it->cost;
 		settle(x, it, &r);
 		x->st.thread_cpu_ns = thread_cpu_ns();
 	}
@@ -587,6 +621,8 @@ sp_pyroscope *sp_pyroscope_start(sp_pyroscope_config *cfg, sp_error *err)
 	pthread_condattr_destroy(&ca);
 	sp_upload_queue_init(&x->q, x->cfg.queue_max, x->cfg.queue_max_bytes);
 	x->rng = (uint64_t)wall_ns() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)x;
+	x->tokens = x->cfg.burst_bytes;
+	x->tokens_ms = mono_ms();
 	if (!x->cfg.server || !x->cfg.name) {
 		sp_error_set(err, -EINVAL, "pyroscope: no server or name configured");
 		goto fail;
@@ -695,6 +731,9 @@ int sp_pyroscope_enqueue(sp_pyroscope *x, const sp_profile *p, const char *profi
 		char *q = i + 1 == n ? query : strdup(query);
 		sp_upload_item *it = q ? sp_upload_item_new(q, parts[i].body, parts[i].len, t,
 							    profile_type) : NULL;
+
+		if (it)
+			it->cost = parts[i].raw_len + strlen(x->cfg.name);
 
 		if (!it) {
 			if (q != query)

@@ -5,6 +5,7 @@
  *   pyroscope_push [--intervals N] [--stacks K] [--kinds cpu|memory|both]
  *                  [--period-ms M] [--deadline-ms D] [--span-names]
  *                  [--bad-utf8] [--repeat R] [--local-dir DIR] [--quiet]
+ *                  [--base-from UNIX_S] [--shape tree|random]
  *
  * Per interval it prints "enqueued kind=... from=<s> samples=... total=..."
  * and, at the end, "stats key=value..." plus max_enqueue_us and shutdown_ms.
@@ -41,13 +42,20 @@ static uint64_t rnd(void)
 	return rng_state;
 }
 
-/* K distinct stacks over a pool of C++-like function names, 8-32 frames,
- * repeat R times per stack with different span labels. */
+/* K distinct stacks of up to 32 frames over a program-like pool of functions
+ * (K/4 + 16 of them, 2 call sites each, so locations are shared between
+ * stacks as in a real program); each stack repeated R times with different
+ * span labels. Shape "tree" (default): each stack branches off an earlier
+ * one near its leaf end, like a real call tree. "random": every frame drawn
+ * at random, 8-32 deep, the worst case for compression. */
+static int shape_tree = 1;
+
 static sp_profile *build(const char *kind, int interval, int stacks, int repeat, int span_names,
 			 int bad_utf8, int64_t period_ns)
 {
 	sp_profile *p = sp_profile_new();
 	uint64_t map_id, locs[40];
+	int *funcs = calloc((size_t)stacks * 40, sizeof(int)), *depths = calloc((size_t)stacks, sizeof(int));
 	int pool = stacks / 4 + 16;
 	char name[160];
 	int s, r, d;
@@ -65,27 +73,52 @@ static sp_profile *build(const char *kind, int interval, int stacks, int repeat,
 			p->mappings[i].has_line_numbers = true;
 	rng_state = 88172645463325252ull; /* same stacks every interval */
 	for (s = 0; s < stacks; s++) {
-		int depth = 8 + (int)(rnd() % 25);
+		int depth = 8 + (int)(rnd() % 25), keep = 0, par = 0;
 
+		/* tree: branch off an earlier stack within its last few frames and
+		 * add 1-5 new ones, as call trees fan out near the leaves */
+		if (shape_tree && s > 0) {
+			par = (int)(rnd() % (uint64_t)s);
+			keep = depths[par] - 1 - (int)(rnd() % 5);
+			if (keep < 1)
+				keep = 1;
+			depth = keep + 1 + (int)(rnd() % 5);
+			if (depth > 32) {
+				keep -= depth - 32;
+				depth = 32;
+			}
+		}
+		depths[s] = depth;
 		for (d = 0; d < depth; d++) {
 			sp_line ln = { 0 };
 			uint64_t fn;
-			int f = d == 0 ? s : (int)(rnd() % (uint64_t)pool);
+			/* root first in funcs[]; pprof stacks are leaf first */
+			int from_root = depth - 1 - d, f;
+			int site;
 
-			if (d == 0)
-				snprintf(name, sizeof(name), "leaf_%d", s);
-			else if (d == depth - 1)
+			if (from_root < keep)
+				f = funcs[par * 40 + from_root];
+			else if (from_root == 0)
+				f = 0;
+			else if (d == 0)
+				f = s % pool;
+			else
+				f = 1 + (int)(rnd() % (uint64_t)(pool - 1));
+			funcs[s * 40 + from_root] = f;
+			site = f % 2;
+
+			if (f == 0)
 				snprintf(name, sizeof(name), "main");
 			else
 				snprintf(name, sizeof(name),
-					 "pushd::service::Handler%d::process_request_%d(std::basic_string<char> const&, int)",
+					 "pushd::service::Handler%d::process_request_%d(std::string const&, int)",
 					 f % 37, f);
-			if (bad_utf8 && s == 0 && d == 1)
+			if (bad_utf8 && f == 1)
 				snprintf(name, sizeof(name), "bad\xff\xfeutf8");
 			fn = sp_profile_add_function(p, name, name, "src/pushd/handler.cc", 10 + f);
 			ln.function_id = fn;
-			ln.line = 100 + d;
-			locs[d] = sp_profile_add_location(p, map_id, 0x401000 + (uint64_t)f * 64 + (uint64_t)d,
+			ln.line = 100 + site;
+			locs[d] = sp_profile_add_location(p, map_id, 0x401000 + (uint64_t)f * 64 + (uint64_t)site * 8,
 							  &ln, 1);
 		}
 		for (r = 0; r < repeat; r++) {
@@ -117,6 +150,8 @@ static sp_profile *build(const char *kind, int interval, int stacks, int repeat,
 			sp_profile_add_sample(p, locs, (size_t)depth, v, lbl, nl);
 		}
 	}
+	free(funcs);
+	free(depths);
 	return p;
 }
 
@@ -126,7 +161,8 @@ int main(int argc, char **argv)
 		{ "intervals", 1, 0, 'n' }, { "stacks", 1, 0, 'k' },     { "kinds", 1, 0, 't' },
 		{ "period-ms", 1, 0, 'p' }, { "deadline-ms", 1, 0, 'd' }, { "span-names", 0, 0, 's' },
 		{ "bad-utf8", 0, 0, 'u' },  { "repeat", 1, 0, 'r' },      { "local-dir", 1, 0, 'l' },
-		{ "quiet", 0, 0, 'q' },     { 0, 0, 0, 0 },
+		{ "quiet", 0, 0, 'q' },     { "base-from", 1, 0, 'b' },   { "shape", 1, 0, 'S' },
+		{ 0, 0, 0, 0 },
 	};
 	int intervals = 5, stacks = 50, period_ms = 100, deadline_ms = 5000, span_names = 0;
 	int bad_utf8 = 0, repeat = 1, quiet = 0, c, i;
@@ -148,6 +184,8 @@ int main(int argc, char **argv)
 		case 'r': repeat = atoi(optarg); break;
 		case 'l': local_dir = optarg; break;
 		case 'q': quiet = 1; break;
+		case 'b': base_s = atoll(optarg); break;
+		case 'S': shape_tree = strcmp(optarg, "random") != 0; break;
 		default: return 2;
 		}
 	}
