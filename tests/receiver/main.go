@@ -331,6 +331,9 @@ func (s *server) ingest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Faults first: they stand for a server or proxy in trouble.
+	var body []byte
+	var bodyErr error
+	bodyRead := false
 	if f := s.popFault(); f != "" {
 		switch {
 		case f == "close":
@@ -347,6 +350,10 @@ func (s *server) ingest(w http.ResponseWriter, r *http.Request) {
 			panic(http.ErrAbortHandler)
 		case strings.HasPrefix(f, "stall:"):
 			ms, _ := strconv.Atoi(strings.TrimPrefix(f, "stall:"))
+			// Read the body first: only then does net/http watch the
+			// connection and cancel the context when the client leaves.
+			body, bodyErr = io.ReadAll(http.MaxBytesReader(w, r.Body, *flagBodyLimit))
+			bodyRead = true
 			s.mu.Lock()
 			s.stalled++
 			s.mu.Unlock()
@@ -391,8 +398,10 @@ func (s *server) ingest(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	// 2. body limit, read whole
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, *flagBodyLimit))
-	if err != nil {
+	if !bodyRead {
+		body, bodyErr = io.ReadAll(http.MaxBytesReader(w, r.Body, *flagBodyLimit))
+	}
+	if err := bodyErr; err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			s.fail(w, 413, fmt.Sprintf("request body too large: %v", err), name, "body")
