@@ -401,7 +401,7 @@ static sp_upload_item *pick(sp_pyroscope *x)
 	while ((it = sp_upload_queue_next(&x->q)) && it->time_ns && it->time_ns < oldest) {
 		if (once(x, LOG_EXPIRED))
 			logf_(x, "discarding %s profiles older than %ld s: Pyroscope refuses profiles older than 1 h",
-			      it->kind, x->cfg.max_age_s);
+			      it->kind[0] ? it->kind : "queued", x->cfg.max_age_s);
 		drop_item(x, it);
 		x->st.dropped++;
 	}
@@ -828,10 +828,12 @@ void sp_pyroscope_shutdown_stats(sp_pyroscope *x, int deadline_ms, sp_pyroscope_
 		x->st.dropped++;
 		left++;
 	}
-	if (left || spilled)
-		logf_(x, "%zu profiles not uploaded within the %d ms shutdown deadline: %zu spilled to %s, %zu dropped",
-		      left + spilled, deadline_ms, spilled, x->spill_ok ? x->cfg.spill_dir : "(no spill dir)",
-		      left);
+	if (spilled)
+		logf_(x, "%zu profiles not uploaded within the %d ms shutdown deadline: %zu spilled to %s (sent by the next run), %zu dropped",
+		      left + spilled, deadline_ms, spilled, x->cfg.spill_dir, left);
+	else if (left)
+		logf_(x, "%zu profiles not uploaded within the %d ms shutdown deadline: dropped", left,
+		      deadline_ms);
 	fill_counts(x);
 	if (final)
 		*final = x->st;
