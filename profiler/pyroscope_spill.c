@@ -220,7 +220,8 @@ int sp_spill_load(const char *dir, sp_upload_queue *q, sp_error *err)
 		n++;
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), cmp_names);
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_names);
 	for (i = 0; i < n; i++) {
 		char *from = NULL, *to = NULL, kind[8] = "";
 		size_t cost = 0;

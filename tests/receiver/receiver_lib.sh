@@ -24,8 +24,11 @@ build_receiver() {
 }
 
 build_push() {
-  # shellcheck disable=SC2046
-  cc -std=gnu11 -O1 -g -D_GNU_SOURCE -I"$ROOT/profiler" -I"$BUILD/pprof-proto" \
+  local san=
+  # a sanitizer build of the core (BUILD=build-asan) needs the same flags
+  nm "$BUILD/libspanprof_core.a" 2>/dev/null | grep -q __asan_init && san="-fsanitize=address,undefined"
+  # shellcheck disable=SC2046,SC2086
+  cc -std=gnu11 -O1 -g $san -D_GNU_SOURCE -I"$ROOT/profiler" -I"$BUILD/pprof-proto" \
     -o "$PUSH" "$ROOT/tests/tools/pyroscope_push.c" "$BUILD/libspanprof_core.a" \
     $(pkg-config --cflags --libs libunwind-generic libdw libelf libprotobuf-c libcurl zlib) \
     -lstdc++ -ldl -pthread || fail "cannot build pyroscope_push"
