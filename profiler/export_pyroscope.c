@@ -48,6 +48,8 @@ struct result {
 };
 
 struct sp_pyroscope {
+	struct sp_pyroscope *reg_next; /* live exporters, for the fork handlers */
+	pid_t pid;                     /* owner; in a forked child the copy is inert */
 	sp_pyroscope_config cfg;
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* CLOCK_MONOTONIC */
@@ -574,6 +576,67 @@ static void *exporter_main(void *arg)
 	return NULL;
 }
 
+/* ---- fork ---------------------------------------------------------------------
+ * The child of a fork has a copy of every exporter but not its thread. Hold
+ * each exporter's mutex across fork() so the copy is never taken locked; the
+ * child's copy is then inert (enqueue: -ECHILD; shutdown leaves it alone,
+ * curl's state in it belongs to the parent's connection). */
+
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static sp_pyroscope *reg_head;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void fork_prepare(void)
+{
+	sp_pyroscope *x;
+
+	pthread_mutex_lock(&reg_lock);
+	for (x = reg_head; x; x = x->reg_next)
+		pthread_mutex_lock(&x->lock);
+}
+
+static void fork_parent(void)
+{
+	sp_pyroscope *x;
+
+	for (x = reg_head; x; x = x->reg_next)
+		pthread_mutex_unlock(&x->lock);
+	pthread_mutex_unlock(&reg_lock);
+}
+
+static void fork_child(void)
+{
+	/* the forking thread holds these; it is the child's only thread */
+	fork_parent();
+}
+
+static void atfork_init(void)
+{
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+static void reg_add(sp_pyroscope *x)
+{
+	pthread_once(&atfork_once, atfork_init);
+	pthread_mutex_lock(&reg_lock);
+	x->reg_next = reg_head;
+	reg_head = x;
+	pthread_mutex_unlock(&reg_lock);
+}
+
+static void reg_del(sp_pyroscope *x)
+{
+	sp_pyroscope **pp;
+
+	pthread_mutex_lock(&reg_lock);
+	for (pp = &reg_head; *pp; pp = &(*pp)->reg_next)
+		if (*pp == x) {
+			*pp = x->reg_next;
+			break;
+		}
+	pthread_mutex_unlock(&reg_lock);
+}
+
 /* ---- public API ------------------------------------------------------------- */
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -649,6 +712,8 @@ sp_pyroscope *sp_pyroscope_start(sp_pyroscope_config *cfg, sp_error *err)
 	}
 	pthread_setname_np(x->thread, "spanprof-pyro");
 	x->thread_started = true;
+	x->pid = getpid();
+	reg_add(x);
 	return x;
 fail:
 	destroy(x);
@@ -697,6 +762,8 @@ int sp_pyroscope_enqueue(sp_pyroscope *x, const sp_profile *p, const char *profi
 
 	if (!x || !p || !profile_type)
 		return -EINVAL;
+	if (x->pid != getpid())
+		return -ECHILD; /* a forked child's copy: no thread behind it */
 	t = p->time_nanos ? p->time_nanos : from_ns;
 	if (t < now - (int64_t)x->cfg.max_age_s * 1000000000 || t > now + FUTURE_SLACK_NS) {
 		pthread_mutex_lock(&x->lock);
@@ -793,11 +860,12 @@ void sp_pyroscope_shutdown_stats(sp_pyroscope *x, int deadline_ms, sp_pyroscope_
 	sp_upload_item *it, *next;
 	size_t left = 0, spilled = 0;
 
-	if (!x) {
+	if (!x || x->pid != getpid()) {
 		if (final)
 			memset(final, 0, sizeof(*final));
 		return;
 	}
+	reg_del(x);
 	pthread_mutex_lock(&x->lock);
 	__atomic_store_n(&x->deadline_ms, mono_ms() + (deadline_ms > 0 ? deadline_ms : 0),
 			 __ATOMIC_RELEASE);

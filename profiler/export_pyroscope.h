@@ -47,7 +47,11 @@ const char *sp_pyroscope_server(const sp_pyroscope *x);
 
 /* Try to send what is queued until deadline_ms passes, then stop the thread
  * and free everything (unsent profiles are counted as dropped, or spilled to
- * disk when spilling is configured). */
+ * disk when spilling is configured).
+ *
+ * fork(): the child's copy of an exporter is inert (enqueue returns -ECHILD,
+ * shutdown does nothing); a child that wants uploads calls
+ * sp_pyroscope_from_env again. */
 void sp_pyroscope_shutdown(sp_pyroscope *x, int deadline_ms);
 
 /* ---- extensions (tests, tools, embedding) ------------------------------ */

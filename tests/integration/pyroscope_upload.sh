@@ -92,4 +92,17 @@ for f in $(index "$T/r3" "[e['file'] for e in idx]"); do
 done
 check "split parts sum to the original CPU total ($want)" [ "$got" = "$want" ]
 check "split counted" [ "$(stat_of "$T/out3" split)" = 4 ]
+
+# 4. fork: the child's copy is inert; its own exporter works; the parent's too.
+start_receiver "$T/r4"
+PYROSCOPE_SERVER_ADDRESS="http://$RECV_ADDR" \
+  "$PUSH" --intervals 6 --period-ms 30 --fork --base-from 1700000000 >"$T/out4" 2>"$T/err4" ||
+  fail "push exited $?"
+stop_receiver
+cat "$T/out4" "$T/err4"
+check "child: inherited exporter refuses (-ECHILD), its own sends" \
+  grep -q "^child inherited_enqueue=-10 own_enqueue=0 sent=1 from=1700001000" "$T/out4"
+check "parent's 6 and the child's 1 arrived" \
+  [ "$(index "$T/r4" "sorted(e['from_unix'] for e in idx)")" = \
+    "1700000000 1700000001 1700000002 1700000003 1700000004 1700000005 1700001000" ]
 echo PASS

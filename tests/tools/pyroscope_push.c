@@ -5,7 +5,11 @@
  *   pyroscope_push [--intervals N] [--stacks K] [--kinds cpu|memory|both]
  *                  [--period-ms M] [--deadline-ms D] [--span-names]
  *                  [--bad-utf8] [--repeat R] [--local-dir DIR] [--quiet]
- *                  [--base-from UNIX_S] [--shape tree|random]
+ *                  [--base-from UNIX_S] [--shape tree|random] [--fork]
+ *
+ * --fork: halfway, fork; the child checks that its copy of the exporter is
+ * inert (enqueue -ECHILD), starts its own from the environment, sends one
+ * profile (from = base + 1000) and prints "child ..." lines.
  *
  * Per interval it prints "enqueued kind=... from=<s> samples=... total=..."
  * and, at the end, "stats key=value..." plus max_enqueue_us and shutdown_ms.
@@ -19,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "export_pyroscope.h"
@@ -162,10 +167,11 @@ int main(int argc, char **argv)
 		{ "period-ms", 1, 0, 'p' }, { "deadline-ms", 1, 0, 'd' }, { "span-names", 0, 0, 's' },
 		{ "bad-utf8", 0, 0, 'u' },  { "repeat", 1, 0, 'r' },      { "local-dir", 1, 0, 'l' },
 		{ "quiet", 0, 0, 'q' },     { "base-from", 1, 0, 'b' },   { "shape", 1, 0, 'S' },
-		{ 0, 0, 0, 0 },
+		{ "fork", 0, 0, 'f' },      { 0, 0, 0, 0 },
 	};
 	int intervals = 5, stacks = 50, period_ms = 100, deadline_ms = 5000, span_names = 0;
-	int bad_utf8 = 0, repeat = 1, quiet = 0, c, i;
+	int bad_utf8 = 0, repeat = 1, quiet = 0, do_fork = 0, c, i;
+	pid_t child = -1;
 	const char *kinds = "cpu", *local_dir = NULL;
 	int64_t max_enqueue = 0, t0, base_s = now_ns(CLOCK_REALTIME) / 1000000000 - 100000;
 	sp_pyroscope_stats st;
@@ -186,6 +192,7 @@ int main(int argc, char **argv)
 		case 'q': quiet = 1; break;
 		case 'b': base_s = atoll(optarg); break;
 		case 'S': shape_tree = strcmp(optarg, "random") != 0; break;
+		case 'f': do_fork = 1; break;
 		default: return 2;
 		}
 	}
@@ -230,9 +237,30 @@ int main(int argc, char **argv)
 			sp_profile_free(p);
 		}
 		fflush(stdout);
+		if (do_fork && i == intervals / 2 && (child = fork()) == 0) {
+			sp_profile *p = build("cpu", 0, stacks, 1, 0, 0, 10000000);
+			int64_t from = (base_s + 1000) * 1000000000LL;
+			sp_pyroscope *mine;
+			sp_error cerr = { { 0 } };
+			int r1, r2 = -1;
+
+			r1 = x ? sp_pyroscope_enqueue(x, p, "cpu", from, from + 1000000000LL) : 0;
+			sp_pyroscope_shutdown(x, 0); /* inert in the child */
+			mine = sp_pyroscope_from_env("pyroscope_push", &cerr);
+			if (mine)
+				r2 = sp_pyroscope_enqueue(mine, p, "cpu", from, from + 1000000000LL);
+			sp_pyroscope_shutdown_stats(mine, 5000, &st);
+			printf("child inherited_enqueue=%d own_enqueue=%d sent=%" PRIu64 " from=%" PRId64 "\n",
+			       r1, r2, st.sent, from / 1000000000);
+			sp_profile_free(p);
+			fflush(stdout);
+			_exit(0);
+		}
 		if (period_ms > 0)
 			usleep((useconds_t)period_ms * 1000);
 	}
+	if (child > 0)
+		waitpid(child, NULL, 0);
 	t0 = now_ns(CLOCK_MONOTONIC);
 	sp_pyroscope_shutdown_stats(x, deadline_ms, &st);
 	t0 = now_ns(CLOCK_MONOTONIC) - t0;
