@@ -764,6 +764,8 @@ int sp_pyroscope_enqueue(sp_pyroscope *x, const sp_profile *p, const char *profi
 		return -EINVAL;
 	if (x->pid != getpid())
 		return -ECHILD; /* a forked child's copy: no thread behind it */
+	if (!p->n_samples)
+		return 0; /* the server would answer 200 and ingest nothing */
 	t = p->time_nanos ? p->time_nanos : from_ns;
 	if (t < now - (int64_t)x->cfg.max_age_s * 1000000000 || t > now + FUTURE_SLACK_NS) {
 		pthread_mutex_lock(&x->lock);

@@ -35,7 +35,13 @@ typedef struct sp_pyroscope_stats {
 sp_pyroscope *sp_pyroscope_from_env(const char *default_service, sp_error *err);
 
 /* Queue one profile for upload (encoded and copied; the caller keeps p).
- * profile_type: "cpu" or "memory". from/until: wall-clock ns of the interval. */
+ * profile_type: "cpu" or "memory". from/until: wall-clock ns of the interval.
+ * Never waits for the network. span_name labels are stripped unless
+ * SPANPROF_PYROSCOPE_SPAN_NAME=1 (Pyroscope makes them series labels);
+ * span_id/trace_id stay. Over the server's limits the profile is split into
+ * several requests. Returns 0 (also for an empty profile, which is not
+ * sent), -EINVAL for a profile Pyroscope would refuse (logged once, counted
+ * as failed), -ECHILD in a forked child. */
 int sp_pyroscope_enqueue(sp_pyroscope *x, const sp_profile *p, const char *profile_type,
 			 int64_t from_ns, int64_t until_ns);
 
