@@ -31,6 +31,8 @@ void sp_pyroscope_config_defaults(sp_pyroscope_config *cfg)
 	cfg->max_profile_bytes = SP_PYRO_DEF_MAX_PROFILE_BYTES;
 	cfg->gzip_level = SP_PYRO_DEF_GZIP_LEVEL;
 	cfg->spill_max_bytes = SP_PYRO_DEF_SPILL_MAX_BYTES;
+	cfg->rate_bytes = SP_PYRO_DEF_RATE_BYTES;
+	cfg->burst_bytes = SP_PYRO_DEF_BURST_BYTES;
 }
 
 void sp_pyroscope_config_free(sp_pyroscope_config *cfg)
@@ -993,6 +995,14 @@ int sp_pyroscope_config_from_env(sp_pyroscope_config *cfg, sp_pyroscope_getenv_f
 	if ((v = env_get(&e, "SPANPROF_PYROSCOPE_SPILL_DIR")))
 		cfg->spill_dir = strdup(v);
 	env_size(&e, "SPANPROF_PYROSCOPE_SPILL_MAX_BYTES", &cfg->spill_max_bytes, 65536, 1L << 40);
+	{
+		long rate = (long)cfg->rate_bytes, burst = (long)cfg->burst_bytes;
+
+		env_long(&e, "SPANPROF_PYROSCOPE_RATE_BYTES", &rate, 0, 1L << 40);
+		env_long(&e, "SPANPROF_PYROSCOPE_BURST_BYTES", &burst, 65536, 1L << 40);
+		cfg->rate_bytes = (double)rate;
+		cfg->burst_bytes = (double)burst;
+	}
 	ret = 0;
 out:
 	if (pass)

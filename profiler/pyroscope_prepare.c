@@ -1,10 +1,12 @@
 /* Pyroscope request bodies from an interval profile; see pyroscope_prepare.h.
  *
  * The common case costs one pass over samples and strings plus the encode:
- * the profile is not copied. A shallow "view" (struct copy sharing the
- * arrays, index pointer cleared so nothing writes into the caller's index)
+ * the profile is not copied. A shallow "view" (struct copy sharing the arrays)
  * replaces only what must change: the samples array when labels are
- * stripped, the string table when a string is not UTF-8, the time. Only a
+ * stripped, the string table when a string is not UTF-8, the time. The view
+ * keeps the caller's index: sp_pprof_encode only looks up mapping, function
+ * and location ids, whose arrays the view shares, so the index stays right
+ * for the caller (without it, validation would be quadratic). Only a
  * profile over the limits is rebuilt, in pieces, through the builder API. */
 #include "pyroscope_prepare.h"
 
@@ -527,8 +529,7 @@ int sp_pyroscope_prepare(const sp_profile *p, const char *kind, const sp_pyrosco
 	*parts = NULL;
 	*n = 0;
 	c.src = p;
-	c.view = *p;
-	c.view.index = NULL; /* never let a lookup write into the caller's index */
+	c.view = *p; /* shares p->index, see the top of the file */
 	c.o = o;
 	c.err = err;
 	if (!c.view.time_nanos)
