@@ -777,6 +777,7 @@ int sp_pyroscope_enqueue(sp_pyroscope *x, const sp_profile *p, const char *profi
 		return -EINVAL;
 	}
 	o.keep_span_name = x->cfg.span_name;
+	o.keep_thread_name = x->cfg.thread_name;
 	o.max_samples = x->cfg.max_samples;
 	o.max_bytes = x->cfg.max_profile_bytes;
 	o.max_parts = MAX_PARTS;

@@ -871,6 +871,7 @@ int sp_pyroscope_config_from_env(sp_pyroscope_config *cfg, sp_pyroscope_getenv_f
 		      svc_src, v, cfg->app);
 
 	env_bool(&e, "SPANPROF_PYROSCOPE_SPAN_NAME", &cfg->span_name);
+	env_bool(&e, "SPANPROF_PYROSCOPE_THREAD_NAME", &cfg->thread_name);
 	env_bool(&e, "SPANPROF_PYROSCOPE_HOSTNAME_TAG", &host_tag);
 
 	ret = sp_pyroscope_parse_tags(env_get(&e, "PYROSCOPE_TAGS"), "PYROSCOPE_TAGS", &labels,
@@ -911,7 +912,8 @@ int sp_pyroscope_config_from_env(sp_pyroscope_config *cfg, sp_pyroscope_getenv_f
 			cfg->n_labels++;
 		}
 	}
-	max_labels = SP_PYRO_MAX_SERIES_LABELS - SP_PYRO_BASE_LABELS - (cfg->span_name ? 1 : 0);
+	max_labels = SP_PYRO_MAX_SERIES_LABELS - SP_PYRO_BASE_LABELS - (cfg->span_name ? 1 : 0) -
+		     (cfg->thread_name ? 1 : 0);
 	if (cfg->n_labels > max_labels) {
 		ret = sp_error_set(err, -EINVAL,
 				   "PYROSCOPE_TAGS: %zu labels (hostname included) but Pyroscope allows %zu per series; remove some",

@@ -42,6 +42,7 @@ typedef struct sp_pyroscope_config {
 	char *ca_file;
 	bool insecure;
 	bool span_name;   /* keep span_name sample labels (they become series labels) */
+	bool thread_name; /* keep thread_name sample labels (likewise) */
 	long connect_timeout_ms, timeout_ms;
 	size_t queue_max, queue_max_bytes;
 	long retry_base_ms, retry_max_ms;

@@ -237,9 +237,16 @@ static int fix_strings(struct prep *c)
 	return 0;
 }
 
+/* Pyroscope turns every sample string label but span_id/trace_id/profile_id
+ * into a series label: the per-request span name and the thread name would
+ * multiply series, so they are sent only when asked for. */
 static bool drop_label(const struct prep *c, const sp_label *l)
 {
-	return !c->o->keep_span_name && l->str && !strcmp(vstr(c, l->key), "span_name");
+	if (!l->str)
+		return false;
+	if (!c->o->keep_span_name && !strcmp(vstr(c, l->key), "span_name"))
+		return true;
+	return !c->o->keep_thread_name && !strcmp(vstr(c, l->key), "thread_name");
 }
 
 static int filter_labels(struct prep *c)

@@ -32,7 +32,7 @@ static sp_profile *cpu_profile(int n, const char *fname_prefix)
 		uint64_t locs[3];
 		char name[64];
 		int64_t v[2] = { 1 + i % 3, (1 + i % 3) * 10000000LL };
-		sp_label l[3];
+		sp_label l[4];
 
 		for (int d = 0; d < 3; d++) {
 			sp_line ln = { 0 };
@@ -45,7 +45,8 @@ static sp_profile *cpu_profile(int n, const char *fname_prefix)
 		l[0] = sp_profile_str_label(p, "span_id", "00f067aa0ba902b7");
 		l[1] = sp_profile_str_label(p, "trace_id", "4bf92f3577b34da6a3ce929d0e0e4736");
 		l[2] = sp_profile_str_label(p, "span_name", i % 2 ? "GET /a" : "GET /b");
-		assert_int_equal(sp_profile_add_sample(p, locs, 3, v, l, 3), 0);
+		l[3] = sp_profile_str_label(p, "thread_name", "worker");
+		assert_int_equal(sp_profile_add_sample(p, locs, 3, v, l, 4), 0);
 	}
 	return p;
 }
@@ -120,6 +121,7 @@ static void test_span_name_stripped_unless_wanted(void **state)
 	assert_int_equal(d->n_samples, 10);
 	for (size_t i = 0; i < d->n_samples; i++) {
 		assert_null(sp_profile_sample_label(d, &d->samples[i], "span_name"));
+		assert_null(sp_profile_sample_label(d, &d->samples[i], "thread_name"));
 		assert_string_equal(sp_profile_sample_label(d, &d->samples[i], "span_id"),
 				    "00f067aa0ba902b7");
 		assert_non_null(sp_profile_sample_label(d, &d->samples[i], "trace_id"));
@@ -131,9 +133,11 @@ static void test_span_name_stripped_unless_wanted(void **state)
 	sp_pyroscope_parts_free(parts, n);
 
 	o.keep_span_name = true;
+	o.keep_thread_name = true;
 	assert_int_equal(sp_pyroscope_prepare(p, "cpu", &o, 1, 2, &parts, &n, &err), 0);
 	d = decode(&parts[0]);
 	assert_string_equal(sp_profile_sample_label(d, &d->samples[1], "span_name"), "GET /a");
+	assert_string_equal(sp_profile_sample_label(d, &d->samples[1], "thread_name"), "worker");
 	sp_profile_free(d);
 	sp_pyroscope_parts_free(parts, n);
 	sp_profile_free(p);
