@@ -31,12 +31,11 @@ $(DEPS_STAMP): scripts/install-deps.sh
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-# libspanprof.so links libunwind statically and hides it: the shared
-# libunwind.so.8 exports the 36 _Unwind_* symbols of the C++ exception ABI, and
-# preloading it could bind a host's C++ code to that copy instead of libgcc_s.
-UNWIND_LIBDIR  = $(shell pkg-config --variable=libdir libunwind-generic 2>/dev/null)
-SO_LIBS    = $(UNWIND_LIBDIR)/libunwind-x86_64.a $(UNWIND_LIBDIR)/libunwind.a -llzma \
-             $(shell pkg-config --libs $(filter-out libunwind-generic,$(PKGS)) 2>/dev/null)
+# libspanprof.so does not link libunwind: profiler/unwind.c dlopens
+# libunwind-x86_64.so.8 RTLD_LOCAL, because the shared libunwind.so.8 exports
+# the 36 _Unwind_* symbols of the C++ exception ABI, and preloading it could
+# bind a host's C++ code to that copy instead of libgcc_s.
+SO_LIBS    = $(shell pkg-config --libs $(filter-out libunwind-generic,$(PKGS)) 2>/dev/null)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CPPFLAGS += -D_GNU_SOURCE -Iinclude -Iprofiler -Isymbolizer -I$(BUILD)/pprof-proto
@@ -93,7 +92,7 @@ $(CORE_LIB): $(CORE_OBJS)
 # calls from being interposed by the host; exported symbols are the public API
 # and the interposed libc entry points only (-fvisibility=hidden elsewhere).
 $(SHARED_LIB): $(PRELOAD_OBJS) $(CORE_OBJS)
-	$(CC) -shared -Wl,-Bsymbolic -Wl,--exclude-libs,ALL -Wl,-soname,libspanprof.so $(LDFLAGS) \
+	$(CC) -shared -Wl,-Bsymbolic -Wl,-soname,libspanprof.so $(LDFLAGS) \
 	    -o $@ $^ $(SO_LIBS) $(LDLIBS)
 
 $(CLI): $(CLI_OBJS) $(CORE_LIB)

@@ -10,7 +10,10 @@
  * Every function is declared weak: a program compiled against this header
  * but run WITHOUT libspanprof (not linked, not preloaded) still runs; the
  * SPANPROF_* macros below then cost one predictable branch. With the library
- * present (linked with -lspanprof, or preloaded) the calls go through.
+ * present (preloaded, or linked: use `pkg-config --libs spanprof`, which adds
+ * -Wl,--no-as-needed because a linker drops a library that is referenced
+ * only weakly) the calls go through. A linked (not preloaded) program starts
+ * profiling with spanprof_start() or SPANPROF_AUTOSTART=1.
  *
  * Which span to set: the local root span of each request (the server span
  * your service opened for it), as Grafana Pyroscope's own SDKs do. Put the

@@ -279,6 +279,7 @@ void sp_aggregator_free(sp_aggregator *a)
 	free(a);
 }
 
+/* Safe from any thread (e.g. a dlopen/dlclose hook). */
 void sp_aggregator_modules_changed(sp_aggregator *a)
 {
 	sp_unwinder_invalidate(a->unwinder);
@@ -297,6 +298,8 @@ int sp_aggregator_add(sp_aggregator *a, const sp_raw_sample *s, const char *thre
 	agg_interval *iv = &a->iv;
 	agg_entry key;
 
+	if (!a || !s)
+		return -EINVAL;
 	size_t n = sp_unwind(a->unwinder, s, pcs, SP_MAX_FRAMES, &st);
 	iv->samples++;
 	iv->frames += n;

@@ -14,6 +14,10 @@ int cli_symbolize(int argc, char **argv) __attribute__((weak));
 int cli_record(int argc, char **argv) __attribute__((weak));
 int cli_spans(int argc, char **argv) __attribute__((weak));
 
+/* getopt_long (optstring starting with ':') returned ':' or '?': print the
+ * one-line usage error naming the option and return CLI_USAGE_ERROR. */
+int cli_bad_option(const char *cmd, int c, char **argv);
+
 /* Print "spanprof: <msg>" on stderr, one line. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -118,14 +118,8 @@ int cli_flamegraph(int argc, char **argv)
 		case 'h':
 			fputs(usage_text, stdout);
 			return CLI_OK;
-		case ':':
-			cli_error("flamegraph: option '%s' needs a value; see 'spanprof flamegraph --help'",
-				  argv[optind - 1]);
-			return CLI_USAGE_ERROR;
 		default:
-			cli_error("flamegraph: unknown option '%s'; see 'spanprof flamegraph --help'",
-				  argv[optind - 1]);
-			return CLI_USAGE_ERROR;
+			return cli_bad_option("flamegraph", c, argv);
 		}
 	}
 	if (optind >= argc) {

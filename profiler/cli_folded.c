@@ -45,14 +45,8 @@ int cli_folded(int argc, char **argv)
 		case 'h':
 			fputs(usage_text, stdout);
 			return CLI_OK;
-		case ':':
-			cli_error("folded: option '%s' needs a value; see 'spanprof folded --help'",
-				  argv[optind - 1]);
-			return CLI_USAGE_ERROR;
 		default:
-			cli_error("folded: unknown option '%s'; see 'spanprof folded --help'",
-				  argv[optind - 1]);
-			return CLI_USAGE_ERROR;
+			return cli_bad_option("folded", c, argv);
 		}
 	}
 	if (optind >= argc) {

@@ -1,4 +1,5 @@
 /* `spanprof` entry point: dispatch to subcommands. */
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +21,17 @@ void cli_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+int cli_bad_option(const char *cmd, int c, char **argv)
+{
+	if (c == ':')
+		cli_error("%s: option '%s' needs a value; see 'spanprof %s --help'", cmd,
+			  argv[optind - 1], cmd);
+	else
+		cli_error("%s: unknown option '%s'; see 'spanprof %s --help'", cmd,
+			  argv[optind - 1], cmd);
+	return CLI_USAGE_ERROR;
 }
 
 static const struct subcommand *subcommands(size_t *n)

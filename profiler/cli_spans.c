@@ -155,14 +155,8 @@ int cli_spans(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return CLI_OK;
-		case ':':
-			cli_error("spans: option '%s' needs a value; see 'spanprof spans --help'",
-				  argv[optind - 1]);
-			return CLI_USAGE_ERROR;
 		default:
-			cli_error("spans: unknown option '%s'; see 'spanprof spans --help'",
-				  argv[optind - 1]);
-			return CLI_USAGE_ERROR;
+			return cli_bad_option("spans", c, argv);
 		}
 	}
 	if (optind >= argc) {

@@ -61,14 +61,8 @@ int cli_top(int argc, char **argv)
 		case 'h':
 			fputs(usage_text, stdout);
 			return CLI_OK;
-		case ':':
-			cli_error("top: option '%s' needs a value; see 'spanprof top --help'",
-				  argv[optind - 1]);
-			return CLI_USAGE_ERROR;
 		default:
-			cli_error("top: unknown option '%s'; see 'spanprof top --help'",
-				  argv[optind - 1]);
-			return CLI_USAGE_ERROR;
+			return cli_bad_option("top", c, argv);
 		}
 	}
 	if (optind >= argc) {

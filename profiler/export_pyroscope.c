@@ -48,6 +48,8 @@ struct result {
 };
 
 struct sp_pyroscope {
+	struct sp_pyroscope *reg_next; /* live exporters, for the fork handlers */
+	pid_t pid;                     /* owner; in a forked child the copy is inert */
 	sp_pyroscope_config cfg;
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* CLOCK_MONOTONIC */
@@ -74,6 +76,9 @@ struct sp_pyroscope {
 	char resp[512];
 	size_t resp_len;
 	long retry_after_ms;
+	uint64_t req_bytes;  /* request bytes of the current attempt */
+	double tokens;       /* pacing: the server's per-tenant token bucket */
+	int64_t tokens_ms;
 };
 
 static int64_t mono_ms(void)
@@ -161,6 +166,16 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ctx)
 	return n;
 }
 
+/* Bytes handed to the connection (headers and body, before TLS). */
+static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *ctx)
+{
+	sp_pyroscope *x = ctx;
+
+	if (type == CURLINFO_HEADER_OUT || type == CURLINFO_DATA_OUT)
+		x->req_bytes += size;
+	return 0;
+}
+
 /* Abort a request in flight when the shutdown deadline passes. */
 static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
@@ -241,6 +256,9 @@ static int setup_curl(sp_pyroscope *x, sp_error *err)
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(h, CURLOPT_XFERINFODATA, x);
+	curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, on_debug);
+	curl_easy_setopt(h, CURLOPT_DEBUGDATA, x);
+	curl_easy_setopt(h, CURLOPT_VERBOSE, 1L); /* only feeds on_debug */
 	if (c->basic_user) {
 		curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 		curl_easy_setopt(h, CURLOPT_USERNAME, c->basic_user);
@@ -283,14 +301,13 @@ static void post(sp_pyroscope *x, const char *query, const uint8_t *body, size_t
 	CURL *h = x->curl;
 	char *url = NULL;
 	long timeout = x->cfg.timeout_ms;
-	curl_off_t up = 0;
-	long hdr = 0;
 
 	memset(r, 0, sizeof(*r));
 	x->resp_len = 0;
 	x->resp[0] = '\0';
 	x->errbuf[0] = '\0';
 	x->retry_after_ms = 0;
+	x->req_bytes = 0;
 	if (asprintf(&url, "%s%s", x->url_prefix, query) < 0) {
 		r->curl_code = CURLE_OUT_OF_MEMORY;
 		snprintf(r->msg, sizeof(r->msg), "out of memory");
@@ -307,8 +324,6 @@ static void post(sp_pyroscope *x, const char *query, const uint8_t *body, size_t
 	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	r->curl_code = (int)curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
-	curl_easy_getinfo(h, CURLINFO_SIZE_UPLOAD_T, &up);
-	curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &hdr);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
 	r->retry_after_ms = x->retry_after_ms;
 	if (r->curl_code)
@@ -318,7 +333,7 @@ static void post(sp_pyroscope *x, const char *query, const uint8_t *body, size_t
 		server_message(x->resp, r->msg, sizeof(r->msg));
 	pthread_mutex_lock(&x->lock);
 	x->st.requests++;
-	x->st.wire_bytes += (uint64_t)up + (uint64_t)hdr;
+	x->st.wire_bytes += x->req_bytes;
 	pthread_mutex_unlock(&x->lock);
 	free(url);
 }
@@ -388,7 +403,7 @@ static sp_upload_item *pick(sp_pyroscope *x)
 	while ((it = sp_upload_queue_next(&x->q)) && it->time_ns && it->time_ns < oldest) {
 		if (once(x, LOG_EXPIRED))
 			logf_(x, "discarding %s profiles older than %ld s: Pyroscope refuses profiles older than 1 h",
-			      it->kind, x->cfg.max_age_s);
+			      it->kind[0] ? it->kind : "queued", x->cfg.max_age_s);
 		drop_item(x, it);
 		x->st.dropped++;
 	}
@@ -507,6 +522,25 @@ static void *exporter_main(void *arg)
 			pthread_cond_timedwait(&x->cond, &x->lock, &ts);
 			continue;
 		}
+		if (x->cfg.rate_bytes > 0 && (double)it->cost <= x->cfg.burst_bytes) {
+			x->tokens += (double)(now - x->tokens_ms) * x->cfg.rate_bytes / 1000.0;
+			if (x->tokens > x->cfg.burst_bytes)
+				x->tokens = x->cfg.burst_bytes;
+			x->tokens_ms = now;
+			if (x->tokens < (double)it->cost) {
+				int64_t until = now + 1 +
+						(int64_t)(((double)it->cost - x->tokens) * 1000.0 /
+							  x->cfg.rate_bytes);
+				struct timespec ts;
+
+				if (x->stopping && x->deadline_ms < until)
+					until = x->deadline_ms;
+				ts.tv_sec = until / 1000;
+				ts.tv_nsec = (until % 1000) * 1000000;
+				pthread_cond_timedwait(&x->cond, &x->lock, &ts);
+				continue;
+			}
+		}
 		it->in_flight = true;
 		body = it->body;
 		len = it->len;
@@ -532,12 +566,75 @@ static void *exporter_main(void *arg)
 
 		pthread_mutex_lock(&x->lock);
 		it->in_flight = false;
+		if (r.status)
+			x->tokens = r.status == 429 ? 0 : x->tokens - (double)it->cost;
 		settle(x, it, &r);
 		x->st.thread_cpu_ns = thread_cpu_ns();
 	}
 	x->st.thread_cpu_ns = thread_cpu_ns();
 	pthread_mutex_unlock(&x->lock);
 	return NULL;
+}
+
+/* ---- fork ---------------------------------------------------------------------
+ * The child of a fork has a copy of every exporter but not its thread. Hold
+ * each exporter's mutex across fork() so the copy is never taken locked; the
+ * child's copy is then inert (enqueue: -ECHILD; shutdown leaves it alone,
+ * curl's state in it belongs to the parent's connection). */
+
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static sp_pyroscope *reg_head;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void fork_prepare(void)
+{
+	sp_pyroscope *x;
+
+	pthread_mutex_lock(&reg_lock);
+	for (x = reg_head; x; x = x->reg_next)
+		pthread_mutex_lock(&x->lock);
+}
+
+static void fork_parent(void)
+{
+	sp_pyroscope *x;
+
+	for (x = reg_head; x; x = x->reg_next)
+		pthread_mutex_unlock(&x->lock);
+	pthread_mutex_unlock(&reg_lock);
+}
+
+static void fork_child(void)
+{
+	/* the forking thread holds these; it is the child's only thread */
+	fork_parent();
+}
+
+static void atfork_init(void)
+{
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+static void reg_add(sp_pyroscope *x)
+{
+	pthread_once(&atfork_once, atfork_init);
+	pthread_mutex_lock(&reg_lock);
+	x->reg_next = reg_head;
+	reg_head = x;
+	pthread_mutex_unlock(&reg_lock);
+}
+
+static void reg_del(sp_pyroscope *x)
+{
+	sp_pyroscope **pp;
+
+	pthread_mutex_lock(&reg_lock);
+	for (pp = &reg_head; *pp; pp = &(*pp)->reg_next)
+		if (*pp == x) {
+			*pp = x->reg_next;
+			break;
+		}
+	pthread_mutex_unlock(&reg_lock);
 }
 
 /* ---- public API ------------------------------------------------------------- */
@@ -587,6 +684,8 @@ sp_pyroscope *sp_pyroscope_start(sp_pyroscope_config *cfg, sp_error *err)
 	pthread_condattr_destroy(&ca);
 	sp_upload_queue_init(&x->q, x->cfg.queue_max, x->cfg.queue_max_bytes);
 	x->rng = (uint64_t)wall_ns() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)x;
+	x->tokens = x->cfg.burst_bytes;
+	x->tokens_ms = mono_ms();
 	if (!x->cfg.server || !x->cfg.name) {
 		sp_error_set(err, -EINVAL, "pyroscope: no server or name configured");
 		goto fail;
@@ -613,6 +712,8 @@ sp_pyroscope *sp_pyroscope_start(sp_pyroscope_config *cfg, sp_error *err)
 	}
 	pthread_setname_np(x->thread, "spanprof-pyro");
 	x->thread_started = true;
+	x->pid = getpid();
+	reg_add(x);
 	return x;
 fail:
 	destroy(x);
@@ -661,6 +762,10 @@ int sp_pyroscope_enqueue(sp_pyroscope *x, const sp_profile *p, const char *profi
 
 	if (!x || !p || !profile_type)
 		return -EINVAL;
+	if (x->pid != getpid())
+		return -ECHILD; /* a forked child's copy: no thread behind it */
+	if (!p->n_samples)
+		return 0; /* the server would answer 200 and ingest nothing */
 	t = p->time_nanos ? p->time_nanos : from_ns;
 	if (t < now - (int64_t)x->cfg.max_age_s * 1000000000 || t > now + FUTURE_SLACK_NS) {
 		pthread_mutex_lock(&x->lock);
@@ -672,6 +777,7 @@ int sp_pyroscope_enqueue(sp_pyroscope *x, const sp_profile *p, const char *profi
 		return -EINVAL;
 	}
 	o.keep_span_name = x->cfg.span_name;
+	o.keep_thread_name = x->cfg.thread_name;
 	o.max_samples = x->cfg.max_samples;
 	o.max_bytes = x->cfg.max_profile_bytes;
 	o.max_parts = MAX_PARTS;
@@ -695,6 +801,9 @@ int sp_pyroscope_enqueue(sp_pyroscope *x, const sp_profile *p, const char *profi
 		char *q = i + 1 == n ? query : strdup(query);
 		sp_upload_item *it = q ? sp_upload_item_new(q, parts[i].body, parts[i].len, t,
 							    profile_type) : NULL;
+
+		if (it)
+			it->cost = parts[i].raw_len + strlen(x->cfg.name);
 
 		if (!it) {
 			if (q != query)
@@ -754,11 +863,12 @@ void sp_pyroscope_shutdown_stats(sp_pyroscope *x, int deadline_ms, sp_pyroscope_
 	sp_upload_item *it, *next;
 	size_t left = 0, spilled = 0;
 
-	if (!x) {
+	if (!x || x->pid != getpid()) {
 		if (final)
 			memset(final, 0, sizeof(*final));
 		return;
 	}
+	reg_del(x);
 	pthread_mutex_lock(&x->lock);
 	__atomic_store_n(&x->deadline_ms, mono_ms() + (deadline_ms > 0 ? deadline_ms : 0),
 			 __ATOMIC_RELEASE);
@@ -789,10 +899,12 @@ void sp_pyroscope_shutdown_stats(sp_pyroscope *x, int deadline_ms, sp_pyroscope_
 		x->st.dropped++;
 		left++;
 	}
-	if (left || spilled)
-		logf_(x, "%zu profiles not uploaded within the %d ms shutdown deadline: %zu spilled to %s, %zu dropped",
-		      left + spilled, deadline_ms, spilled, x->spill_ok ? x->cfg.spill_dir : "(no spill dir)",
-		      left);
+	if (spilled)
+		logf_(x, "%zu profiles not uploaded within the %d ms shutdown deadline: %zu spilled to %s (sent by the next run), %zu dropped",
+		      left + spilled, deadline_ms, spilled, x->cfg.spill_dir, left);
+	else if (left)
+		logf_(x, "%zu profiles not uploaded within the %d ms shutdown deadline: dropped", left,
+		      deadline_ms);
 	fill_counts(x);
 	if (final)
 		*final = x->st;

@@ -35,7 +35,13 @@ typedef struct sp_pyroscope_stats {
 sp_pyroscope *sp_pyroscope_from_env(const char *default_service, sp_error *err);
 
 /* Queue one profile for upload (encoded and copied; the caller keeps p).
- * profile_type: "cpu" or "memory". from/until: wall-clock ns of the interval. */
+ * profile_type: "cpu" or "memory". from/until: wall-clock ns of the interval.
+ * Never waits for the network. span_name labels are stripped unless
+ * SPANPROF_PYROSCOPE_SPAN_NAME=1 (Pyroscope makes them series labels);
+ * span_id/trace_id stay. Over the server's limits the profile is split into
+ * several requests. Returns 0 (also for an empty profile, which is not
+ * sent), -EINVAL for a profile Pyroscope would refuse (logged once, counted
+ * as failed), -ECHILD in a forked child. */
 int sp_pyroscope_enqueue(sp_pyroscope *x, const sp_profile *p, const char *profile_type,
 			 int64_t from_ns, int64_t until_ns);
 
@@ -47,7 +53,11 @@ const char *sp_pyroscope_server(const sp_pyroscope *x);
 
 /* Try to send what is queued until deadline_ms passes, then stop the thread
  * and free everything (unsent profiles are counted as dropped, or spilled to
- * disk when spilling is configured). */
+ * disk when spilling is configured).
+ *
+ * fork(): the child's copy of an exporter is inert (enqueue returns -ECHILD,
+ * shutdown does nothing); a child that wants uploads calls
+ * sp_pyroscope_from_env again. */
 void sp_pyroscope_shutdown(sp_pyroscope *x, int deadline_ms);
 
 /* ---- extensions (tests, tools, embedding) ------------------------------ */

@@ -237,7 +237,7 @@ static void frame_color(const char *name, uint8_t kind, bool merged, char out[8]
 	} else if (kind == SP_FRAME_TRUNCATED) {
 		r = 168, g = 160, bl = 160;
 	} else if (kind == SP_FRAME_UNKNOWN) {
-		r = g = bl = 186 + (int)(24 * a);
+		r = g = bl = 170 + (int)(56 * a); /* wide spread: siblings stay apart */
 	} else if (kind == SP_FRAME_INLINED) {
 		r = 120 + (int)(50 * a);
 		g = 196 + (int)(40 * b);
@@ -358,7 +358,8 @@ static const char script[] =
 "  fr.addEventListener('mouseover', function (e) {\n"
 "    var i = idx(e); if (i >= 0) details.textContent = F[i].name + '  \\u2014  ' + F[i].info;\n"
 "  });\n"
-"  fr.addEventListener('mouseout', function () { details.textContent = ' '; });\n"
+"  var hint = details.textContent;\n"
+"  fr.addEventListener('mouseout', function () { details.textContent = hint; });\n"
 "  unzoomB.addEventListener('click', function () { zoom(0); });\n"
 "  searchB.addEventListener('click', function () { if (searchRe) resetSearch(); else askSearch(); });\n"
 "  icB.addEventListener('click', toggleIc);\n"
@@ -458,6 +459,7 @@ static const char style[] =
 "#title { font-size: 17px; text-anchor: middle; fill: #000; }\n"
 "#subtitle { text-anchor: middle; fill: #555; }\n"
 "#search, #ic, #matched { text-anchor: end; }\n"
+"#details { fill: #444; }\n"
 ".btn { cursor: pointer; fill: #333; }\n"
 ".btn:hover { fill: #b00; }\n"
 "#ic { fill: #aaa; } #ic.on { fill: #000; font-weight: bold; }\n"
@@ -591,7 +593,8 @@ int sp_flamegraph_write(const sp_stack_tree *t, const sp_flamegraph_opts *o,
 	fprintf(out, "</text>\n<text id=\"unzoom\" class=\"btn hide\" x=\"%.0f\" y=\"24\">Reset Zoom</text>\n"
 		"<text id=\"search\" class=\"btn\" x=\"%.0f\" y=\"24\">Search</text>\n"
 		"<text id=\"ic\" class=\"btn\" x=\"%.0f\" y=\"24\">ic</text>\n"
-		"<text id=\"details\" x=\"%.0f\" y=\"%.0f\"> </text>\n"
+		"<text id=\"details\" x=\"%.0f\" y=\"%.0f\">Hover for details \xc2\xb7 click to zoom "
+		"\xc2\xb7 Ctrl-F to search \xc2\xb7 Esc to reset</text>\n"
 		"<text id=\"matched\" x=\"%.0f\" y=\"%.0f\"> </text>\n<g id=\"frames\">\n",
 		PAD, width - PAD - 28, width - PAD, PAD, height - 10, width - PAD, height - 10);
 	for (size_t i = 0; i < L.n; i++)

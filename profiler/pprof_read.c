@@ -127,68 +127,189 @@ static int read_varint(const uint8_t *b, size_t len, size_t *pos, uint64_t *v)
 	return -1;
 }
 
-/* Walk the top-level fields: protobuf-c only says "failed", and Go treats a
- * repeated time_nanos as two profiles glued together. */
-static int prescan(const uint8_t *b, size_t len, sp_error *err)
+/* What each known field must look like on the wire. Unknown fields are
+ * skipped, as pprof does. */
+enum wire_kind { W_NONE, W_VARINT, W_PACKABLE, W_BYTES, W_MSG };
+
+struct wire_field {
+	enum wire_kind kind;
+	const char *name;
+	const struct wire_schema *msg;
+};
+
+struct wire_schema {
+	const char *name;
+	unsigned int n_fields;
+	struct wire_field fields[16]; /* by field number */
+};
+
+#define VF(n) { W_VARINT, n, NULL }
+static const struct wire_schema s_value_type = { "value type", 3, { {0}, VF("type"), VF("unit") } };
+static const struct wire_schema s_label = {
+	"label", 5, { {0}, VF("key"), VF("str"), VF("num"), VF("num_unit") } };
+static const struct wire_schema s_sample = {
+	"sample", 4, { {0}, { W_PACKABLE, "location_id", NULL }, { W_PACKABLE, "value", NULL },
+		       { W_MSG, "label", &s_label } } };
+static const struct wire_schema s_mapping = {
+	"mapping", 11, { {0}, VF("id"), VF("memory_start"), VF("memory_limit"), VF("file_offset"),
+			 VF("filename"), VF("build_id"), VF("has_functions"), VF("has_filenames"),
+			 VF("has_line_numbers"), VF("has_inline_frames") } };
+static const struct wire_schema s_line = {
+	"line", 4, { {0}, VF("function_id"), VF("line"), VF("column") } };
+static const struct wire_schema s_location = {
+	"location", 6, { {0}, VF("id"), VF("mapping_id"), VF("address"), { W_MSG, "line", &s_line },
+			 VF("is_folded") } };
+static const struct wire_schema s_function = {
+	"function", 6, { {0}, VF("id"), VF("name"), VF("system_name"), VF("filename"),
+			 VF("start_line") } };
+static const struct wire_schema s_profile = {
+	"profile", 16, { {0}, { W_MSG, "sample_type", &s_value_type }, { W_MSG, "sample", &s_sample },
+			 { W_MSG, "mapping", &s_mapping }, { W_MSG, "location", &s_location },
+			 { W_MSG, "function", &s_function }, { W_BYTES, "string_table", NULL },
+			 VF("drop_frames"), VF("keep_frames"), VF("time_nanos"),
+			 VF("duration_nanos"), { W_MSG, "period_type", &s_value_type },
+			 VF("period"), { W_PACKABLE, "comment", NULL },
+			 VF("default_sample_type"), VF("doc_url") } };
+#undef VF
+
+struct scan_ctx {
+	const uint8_t *base; /* for byte offsets in messages */
+	sp_error *err;
+	int time_seen;
+};
+
+/* Where a nested message sits ("location 4 line 0"), formatted only when
+ * there is an error to report. */
+struct scan_path {
+	const struct scan_path *parent;
+	const char *name;
+	unsigned int index;
+};
+
+static void path_str(const struct scan_path *p, char *buf, size_t len)
 {
+	size_t off;
+
+	buf[0] = '\0';
+	if (!p || !p->name)
+		return;
+	path_str(p->parent, buf, len);
+	off = strlen(buf);
+	snprintf(buf + off, len - off, "%s%s %u", off ? " " : "", p->name, p->index);
+}
+
+/* "not a pprof profile: sample 3: <problem> field 2 (value) at byte 120" */
+static int scan_fail(struct scan_ctx *c, const struct scan_path *path, const uint8_t *at,
+		     const char *problem, unsigned int field, const struct wire_field *f)
+{
+	char fname[48] = "", where[96];
+
+	path_str(path, where, sizeof(where));
+	if (field)
+		snprintf(fname, sizeof(fname), " field %u%s%s%s", field, f ? " (" : "",
+			 f ? f->name : "", f ? ")" : "");
+	return sp_error_set(c->err, -EINVAL, "not a pprof profile: %s%s%s%s at byte %zu",
+			    where, *where ? ": " : "", problem, fname, (size_t)(at - c->base));
+}
+
+/* Check one message's encoding; `where` names it ("sample 3"). Nesting is
+ * bounded by the schema (at most three levels). */
+static int scan_msg(struct scan_ctx *c, const struct wire_schema *sch,
+		    const struct scan_path *path, const uint8_t *b, size_t len)
+{
+	unsigned int counts[16] = { 0 };
 	size_t pos = 0;
-	int time_seen = 0;
+	char where[96];
 
 	while (pos < len) {
 		size_t start = pos;
+		const struct wire_field *f = NULL;
 		uint64_t tag, v;
 		unsigned int field, wt;
 
 		if (read_varint(b, len, &pos, &tag))
-			return sp_error_set(err, -EINVAL, "not a pprof profile: bad or truncated varint at byte %zu",
-					    start);
+			return scan_fail(c, path, b + start, "bad or truncated varint (field tag)", 0, NULL);
 		field = (unsigned int)(tag >> 3 > UINT_MAX ? UINT_MAX : tag >> 3);
 		wt = tag & 7;
 		if (field == 0)
-			return sp_error_set(err, -EINVAL,
-					    "not a pprof profile: field number 0 at byte %zu", start);
+			return scan_fail(c, path, b + start, "field number 0", 0, NULL);
+		if (field < sch->n_fields && sch->fields[field].kind != W_NONE)
+			f = &sch->fields[field];
+		if (wt != 0 && wt != 1 && wt != 2 && wt != 5) {
+			path_str(path, where, sizeof(where));
+			return sp_error_set(c->err, -EINVAL,
+					    "not a pprof profile: %s%sunknown wire type %u at byte %zu",
+					    where, *where ? ": " : "", wt,
+					    start + (size_t)(b - c->base));
+		}
+		if (f && (f->kind == W_VARINT ? wt != 0 :
+			  f->kind == W_PACKABLE ? wt != 0 && wt != 2 : wt != 2)) {
+			path_str(path, where, sizeof(where));
+			return sp_error_set(c->err, -EINVAL,
+					    "not a pprof profile: %s%s%s (field %u) has wire type %u at byte %zu",
+					    where, *where ? ": " : "", f->name, field, wt,
+					    start + (size_t)(b - c->base));
+		}
 		switch (wt) {
 		case 0:
 			if (read_varint(b, len, &pos, &v))
-				return sp_error_set(err, -EINVAL,
-						    "not a pprof profile: bad or truncated varint in field %u at byte %zu",
-						    field, start);
+				return scan_fail(c, path, b + start, "bad or truncated varint in", field, f);
 			break;
 		case 1:
 			if (len - pos < 8)
-				return sp_error_set(err, -EINVAL,
-						    "not a pprof profile: field %u at byte %zu is truncated",
-						    field, start);
+				return scan_fail(c, path, b + start, "truncated", field, f);
 			pos += 8;
 			break;
 		case 2:
 			if (read_varint(b, len, &pos, &v))
-				return sp_error_set(err, -EINVAL,
-						    "not a pprof profile: bad or truncated length in field %u at byte %zu",
-						    field, start);
-			if (v > len - pos)
-				return sp_error_set(err, -EINVAL,
-						    "not a pprof profile: field %u at byte %zu claims %llu bytes but only %zu remain (truncated file?)",
-						    field, start, (unsigned long long)v, len - pos);
+				return scan_fail(c, path, b + start, "bad or truncated length of", field, f);
+			if (v > len - pos) {
+				path_str(path, where, sizeof(where));
+				return sp_error_set(c->err, -EINVAL,
+						    "not a pprof profile: %s%sfield %u at byte %zu claims %llu bytes but only %zu remain (truncated file?)",
+						    where, *where ? ": " : "", field,
+						    start + (size_t)(b - c->base),
+						    (unsigned long long)v, len - pos);
+			}
+			if (f && f->kind == W_MSG) {
+				struct scan_path sub = { path, f->name, counts[field] };
+				int rc = scan_msg(c, f->msg, &sub, b + pos, (size_t)v);
+
+				if (rc)
+					return rc;
+			} else if (f && f->kind == W_PACKABLE) {
+				size_t p2 = pos, end = pos + (size_t)v;
+
+				while (p2 < end)
+					if (read_varint(b, end, &p2, &tag))
+						return scan_fail(c, path, b + start,
+								 "bad varint in packed", field, f);
+			}
 			pos += (size_t)v;
 			break;
 		case 5:
 			if (len - pos < 4)
-				return sp_error_set(err, -EINVAL,
-						    "not a pprof profile: field %u at byte %zu is truncated",
-						    field, start);
+				return scan_fail(c, path, b + start, "truncated", field, f);
 			pos += 4;
 			break;
-		default:
-			return sp_error_set(err, -EINVAL,
-					    "not a pprof profile: unknown wire type %u at byte %zu",
-					    wt, start);
 		}
-		if (field == 9 && ++time_seen > 1)
-			return sp_error_set(err, -EINVAL,
+		if (field < 16)
+			counts[field]++;
+		/* Go treats a repeated time_nanos as two profiles glued together. */
+		if (sch == &s_profile && field == 9 && ++c->time_seen > 1)
+			return sp_error_set(c->err, -EINVAL,
 					    "concatenated profiles detected (time_nanos appears twice)");
 	}
 	return 0;
+}
+
+/* protobuf-c only says "failed": check the encoding first to name the
+ * problem and where it is. */
+static int prescan(const uint8_t *b, size_t len, sp_error *err)
+{
+	struct scan_ctx c = { b, err, 0 };
+
+	return scan_msg(&c, &s_profile, NULL, b, len);
 }
 
 /* ---- conversion -------------------------------------------------------- */

@@ -120,11 +120,12 @@ static int htab_insert(struct htab *t, uint64_t h, size_t idx)
 
 /* ---- the index --------------------------------------------------------- */
 
-/* A key table plus an id table over one array, and how far both reach. */
+/* A key table plus an id table over one array, and how far each reaches.
+ * Readers only need ids; the key table is built when something is added. */
 struct table {
 	struct htab by_key;
 	struct htab by_id;
-	size_t n_indexed;
+	size_t n_keys, n_ids;
 	uint64_t next_id;
 };
 
@@ -162,7 +163,7 @@ static void table_reset(struct table *t)
 {
 	htab_clear(&t->by_key);
 	htab_clear(&t->by_id);
-	t->n_indexed = 0;
+	t->n_keys = t->n_ids = 0;
 	t->next_id = 1;
 }
 
@@ -393,14 +394,25 @@ static int sync_strings(const sp_profile *p)
 	return 0;
 }
 
-static int sync_mappings(const sp_profile *p)
+static int sync_mappings(const sp_profile *p, bool keys)
 {
 	struct table *t = &index_get(p)->mappings;
 	size_t i;
 
-	if (t->n_indexed > p->n_mappings)
+	if (t->n_ids > p->n_mappings || t->n_keys > p->n_mappings)
 		table_reset(t);
-	for (i = t->n_indexed; i < p->n_mappings; i++) {
+	for (i = t->n_ids; i < p->n_mappings; i++) {
+		const sp_mapping *m = &p->mappings[i];
+		uint64_t h = id_hash(m->id);
+
+		if (htab_find(&t->by_id, h, mapping_id_eq, p, &m->id) == SIZE_MAX &&
+		    htab_insert(&t->by_id, h, i))
+			return -ENOMEM;
+		if (m->id >= t->next_id)
+			t->next_id = m->id + 1;
+		t->n_ids = i + 1;
+	}
+	for (i = t->n_keys; keys && i < p->n_mappings; i++) {
 		const sp_mapping *m = &p->mappings[i];
 		struct mapping_key k = { m->memory_start, m->memory_limit,
 					 m->file_offset, m->filename };
@@ -409,63 +421,67 @@ static int sync_mappings(const sp_profile *p)
 		if (htab_find(&t->by_key, h, mapping_eq, p, &k) == SIZE_MAX &&
 		    htab_insert(&t->by_key, h, i))
 			return -ENOMEM;
-		h = id_hash(m->id);
-		if (htab_find(&t->by_id, h, mapping_id_eq, p, &m->id) == SIZE_MAX &&
-		    htab_insert(&t->by_id, h, i))
-			return -ENOMEM;
-		if (m->id >= t->next_id)
-			t->next_id = m->id + 1;
-		t->n_indexed = i + 1;
+		t->n_keys = i + 1;
 	}
 	return 0;
 }
 
-static int sync_functions(const sp_profile *p)
+static int sync_functions(const sp_profile *p, bool keys)
 {
 	struct table *t = &index_get(p)->functions;
 	size_t i;
 
-	if (t->n_indexed > p->n_functions)
+	if (t->n_ids > p->n_functions || t->n_keys > p->n_functions)
 		table_reset(t);
-	for (i = t->n_indexed; i < p->n_functions; i++) {
+	for (i = t->n_ids; i < p->n_functions; i++) {
+		const sp_function *f = &p->functions[i];
+		uint64_t h = id_hash(f->id);
+
+		if (htab_find(&t->by_id, h, function_id_eq, p, &f->id) == SIZE_MAX &&
+		    htab_insert(&t->by_id, h, i))
+			return -ENOMEM;
+		if (f->id >= t->next_id)
+			t->next_id = f->id + 1;
+		t->n_ids = i + 1;
+	}
+	for (i = t->n_keys; keys && i < p->n_functions; i++) {
 		const sp_function *f = &p->functions[i];
 		uint64_t h = function_hash(f);
 
 		if (htab_find(&t->by_key, h, function_eq, p, f) == SIZE_MAX &&
 		    htab_insert(&t->by_key, h, i))
 			return -ENOMEM;
-		h = id_hash(f->id);
-		if (htab_find(&t->by_id, h, function_id_eq, p, &f->id) == SIZE_MAX &&
-		    htab_insert(&t->by_id, h, i))
-			return -ENOMEM;
-		if (f->id >= t->next_id)
-			t->next_id = f->id + 1;
-		t->n_indexed = i + 1;
+		t->n_keys = i + 1;
 	}
 	return 0;
 }
 
-static int sync_locations(const sp_profile *p)
+static int sync_locations(const sp_profile *p, bool keys)
 {
 	struct table *t = &index_get(p)->locations;
 	size_t i;
 
-	if (t->n_indexed > p->n_locations)
+	if (t->n_ids > p->n_locations || t->n_keys > p->n_locations)
 		table_reset(t);
-	for (i = t->n_indexed; i < p->n_locations; i++) {
+	for (i = t->n_ids; i < p->n_locations; i++) {
+		const sp_location *l = &p->locations[i];
+		uint64_t h = id_hash(l->id);
+
+		if (htab_find(&t->by_id, h, location_id_eq, p, &l->id) == SIZE_MAX &&
+		    htab_insert(&t->by_id, h, i))
+			return -ENOMEM;
+		if (l->id >= t->next_id)
+			t->next_id = l->id + 1;
+		t->n_ids = i + 1;
+	}
+	for (i = t->n_keys; keys && i < p->n_locations; i++) {
 		const sp_location *l = &p->locations[i];
 		uint64_t h = location_hash(l);
 
 		if (htab_find(&t->by_key, h, location_eq, p, l) == SIZE_MAX &&
 		    htab_insert(&t->by_key, h, i))
 			return -ENOMEM;
-		h = id_hash(l->id);
-		if (htab_find(&t->by_id, h, location_id_eq, p, &l->id) == SIZE_MAX &&
-		    htab_insert(&t->by_id, h, i))
-			return -ENOMEM;
-		if (l->id >= t->next_id)
-			t->next_id = l->id + 1;
-		t->n_indexed = i + 1;
+		t->n_keys = i + 1;
 	}
 	return 0;
 }
@@ -500,7 +516,7 @@ static int sync_samples(const sp_profile *p)
 		size_t i;                                                     \
 		if (!id)                                                      \
 			return SIZE_MAX;                                      \
-		if (p->index && syncf(p) == 0)                                \
+		if (p->index && syncf(p, false) == 0)                         \
 			return htab_find(&p->index->tbl.by_id, id_hash(id),   \
 					 eqf, p, &id);                        \
 		for (i = 0; i < p->n; i++)                                    \
@@ -693,7 +709,7 @@ uint64_t sp_profile_add_mapping(sp_profile *p, uint64_t start, uint64_t limit,
 	uint64_t h;
 	size_t idx;
 
-	if (fn < 0 || bid < 0 || sync_mappings(p))
+	if (fn < 0 || bid < 0 || sync_mappings(p, true))
 		return 0;
 	t = &p->index->mappings;
 	k.filename = fn;
@@ -720,7 +736,7 @@ uint64_t sp_profile_add_mapping(sp_profile *p, uint64_t start, uint64_t limit,
 		return 0;
 	}
 	p->n_mappings++;
-	t->n_indexed = p->n_mappings;
+	t->n_keys = t->n_ids = p->n_mappings;
 	t->next_id++;
 	return m->id;
 }
@@ -739,7 +755,7 @@ uint64_t sp_profile_add_function(sp_profile *p, const char *name,
 	k.system_name = sp_profile_string(p, system_name ? system_name : name);
 	k.filename = sp_profile_string(p, filename);
 	k.start_line = start_line;
-	if (k.name < 0 || k.system_name < 0 || k.filename < 0 || sync_functions(p))
+	if (k.name < 0 || k.system_name < 0 || k.filename < 0 || sync_functions(p, true))
 		return 0;
 	t = &p->index->functions;
 	h = function_hash(&k);
@@ -757,7 +773,7 @@ uint64_t sp_profile_add_function(sp_profile *p, const char *name,
 		return 0;
 	}
 	p->n_functions++;
-	t->n_indexed = p->n_functions;
+	t->n_keys = t->n_ids = p->n_functions;
 	t->next_id++;
 	return f->id;
 }
@@ -773,7 +789,7 @@ uint64_t sp_profile_add_location(sp_profile *p, uint64_t mapping_id,
 
 	if (n_lines && !lines)
 		return 0;
-	if (ensure_index(p) || sync_locations(p))
+	if (ensure_index(p) || sync_locations(p, true))
 		return 0;
 	t = &p->index->locations;
 	k.mapping_id = mapping_id;
@@ -803,7 +819,7 @@ uint64_t sp_profile_add_location(sp_profile *p, uint64_t mapping_id,
 		return 0;
 	}
 	p->n_locations++;
-	t->n_indexed = p->n_locations;
+	t->n_keys = t->n_ids = p->n_locations;
 	t->next_id++;
 	return l->id;
 }
@@ -828,8 +844,10 @@ int sp_profile_set_location_lines(sp_profile *p, uint64_t location_id,
 	l->lines = copy;
 	l->n_lines = n_lines;
 	/* An address-less location is keyed by its lines: re-key everything. */
-	if (!l->address && p->index)
-		table_reset(&p->index->locations);
+	if (!l->address && p->index) {
+		htab_clear(&p->index->locations.by_key);
+		p->index->locations.n_keys = 0;
+	}
 	return 0;
 }
 
@@ -1112,7 +1130,26 @@ static int merge_header(struct merge_ctx *c)
 	return 0;
 }
 
+static int merge_indexed(sp_profile *dst, const sp_profile *src, sp_error *err);
+
 int sp_profile_merge(sp_profile *dst, const sp_profile *src, sp_error *err)
+{
+	sp_profile shadow;
+	int rc;
+
+	if (src->index)
+		return merge_indexed(dst, src, err);
+	/* As in validate: give an index-less source a temporary index. */
+	shadow = *src;
+	shadow.index = index_new();
+	if (!shadow.index)
+		return sp_error_set(err, -ENOMEM, "out of memory while merging profiles");
+	rc = merge_indexed(dst, &shadow, err);
+	index_free(shadow.index);
+	return rc;
+}
+
+static int merge_indexed(sp_profile *dst, const sp_profile *src, sp_error *err)
 {
 	struct merge_ctx c = { dst, src, NULL };
 	uint64_t *map_ids = NULL, *fn_ids = NULL, *loc_ids = NULL, *stack = NULL;
@@ -1288,7 +1325,7 @@ static bool str_ok(const sp_profile *p, int64_t idx)
 			return sp_error_set(err, -EINVAL, __VA_ARGS__);        \
 	} while (0)
 
-int sp_profile_validate(const sp_profile *p, sp_error *err)
+static int validate_indexed(const sp_profile *p, sp_error *err)
 {
 	size_t i, j;
 	int rc;
@@ -1424,5 +1461,23 @@ int sp_profile_init_heap(sp_profile *p, int64_t sampling_rate_bytes)
 		rc = sp_profile_add_sample_type(p, "inuse_space", "bytes");
 	if (!rc)
 		rc = sp_profile_set_period(p, "space", "bytes", sampling_rate_bytes);
+	return rc;
+}
+
+int sp_profile_validate(const sp_profile *p, sp_error *err)
+{
+	sp_profile shadow;
+	int rc;
+
+	if (p->index)
+		return validate_indexed(p, err);
+	/* A profile without an index (a hand-made struct or a view sharing
+	 * another's arrays) gets a temporary one: id lookups must stay O(1). */
+	shadow = *p;
+	shadow.index = index_new();
+	if (!shadow.index)
+		return sp_error_set(err, -ENOMEM, "out of memory validating the profile");
+	rc = validate_indexed(&shadow, err);
+	index_free(shadow.index);
 	return rc;
 }

@@ -31,6 +31,8 @@ void sp_pyroscope_config_defaults(sp_pyroscope_config *cfg)
 	cfg->max_profile_bytes = SP_PYRO_DEF_MAX_PROFILE_BYTES;
 	cfg->gzip_level = SP_PYRO_DEF_GZIP_LEVEL;
 	cfg->spill_max_bytes = SP_PYRO_DEF_SPILL_MAX_BYTES;
+	cfg->rate_bytes = SP_PYRO_DEF_RATE_BYTES;
+	cfg->burst_bytes = SP_PYRO_DEF_BURST_BYTES;
 }
 
 void sp_pyroscope_config_free(sp_pyroscope_config *cfg)
@@ -869,6 +871,7 @@ int sp_pyroscope_config_from_env(sp_pyroscope_config *cfg, sp_pyroscope_getenv_f
 		      svc_src, v, cfg->app);
 
 	env_bool(&e, "SPANPROF_PYROSCOPE_SPAN_NAME", &cfg->span_name);
+	env_bool(&e, "SPANPROF_PYROSCOPE_THREAD_NAME", &cfg->thread_name);
 	env_bool(&e, "SPANPROF_PYROSCOPE_HOSTNAME_TAG", &host_tag);
 
 	ret = sp_pyroscope_parse_tags(env_get(&e, "PYROSCOPE_TAGS"), "PYROSCOPE_TAGS", &labels,
@@ -909,7 +912,8 @@ int sp_pyroscope_config_from_env(sp_pyroscope_config *cfg, sp_pyroscope_getenv_f
 			cfg->n_labels++;
 		}
 	}
-	max_labels = SP_PYRO_MAX_SERIES_LABELS - SP_PYRO_BASE_LABELS - (cfg->span_name ? 1 : 0);
+	max_labels = SP_PYRO_MAX_SERIES_LABELS - SP_PYRO_BASE_LABELS - (cfg->span_name ? 1 : 0) -
+		     (cfg->thread_name ? 1 : 0);
 	if (cfg->n_labels > max_labels) {
 		ret = sp_error_set(err, -EINVAL,
 				   "PYROSCOPE_TAGS: %zu labels (hostname included) but Pyroscope allows %zu per series; remove some",
@@ -993,6 +997,14 @@ int sp_pyroscope_config_from_env(sp_pyroscope_config *cfg, sp_pyroscope_getenv_f
 	if ((v = env_get(&e, "SPANPROF_PYROSCOPE_SPILL_DIR")))
 		cfg->spill_dir = strdup(v);
 	env_size(&e, "SPANPROF_PYROSCOPE_SPILL_MAX_BYTES", &cfg->spill_max_bytes, 65536, 1L << 40);
+	{
+		long rate = (long)cfg->rate_bytes, burst = (long)cfg->burst_bytes;
+
+		env_long(&e, "SPANPROF_PYROSCOPE_RATE_BYTES", &rate, 0, 1L << 40);
+		env_long(&e, "SPANPROF_PYROSCOPE_BURST_BYTES", &burst, 65536, 1L << 40);
+		cfg->rate_bytes = (double)rate;
+		cfg->burst_bytes = (double)burst;
+	}
 	ret = 0;
 out:
 	if (pass)

@@ -42,6 +42,7 @@ typedef struct sp_pyroscope_config {
 	char *ca_file;
 	bool insecure;
 	bool span_name;   /* keep span_name sample labels (they become series labels) */
+	bool thread_name; /* keep thread_name sample labels (likewise) */
 	long connect_timeout_ms, timeout_ms;
 	size_t queue_max, queue_max_bytes;
 	long retry_base_ms, retry_max_ms;
@@ -50,6 +51,7 @@ typedef struct sp_pyroscope_config {
 	int gzip_level;
 	char *spill_dir;
 	size_t spill_max_bytes;
+	double rate_bytes, burst_bytes; /* client-side pacing; rate 0 = off */
 
 	sp_pyroscope_log_fn log; /* NULL: stderr */
 	void *log_ctx;
@@ -65,8 +67,10 @@ typedef struct sp_pyroscope_config {
 #define SP_PYRO_DEF_MAX_AGE_S 3300 /* server rejects time_nanos older than 1 h */
 #define SP_PYRO_DEF_MAX_SAMPLES 16000
 #define SP_PYRO_DEF_MAX_PROFILE_BYTES (1536u << 10) /* 2 MiB burst minus margin */
-#define SP_PYRO_DEF_GZIP_LEVEL 6
+#define SP_PYRO_DEF_GZIP_LEVEL 1 /* 10k stacks: 17 ms vs 35 ms at 6, 8% bigger */
 #define SP_PYRO_DEF_SPILL_MAX_BYTES (64u << 20)
+#define SP_PYRO_DEF_RATE_BYTES (4u << 20)  /* server: ingestion_rate_mb */
+#define SP_PYRO_DEF_BURST_BYTES (2u << 20) /* server: ingestion_burst_size_mb */
 
 /* Fill defaults (no server; everything else usable by tests). */
 void sp_pyroscope_config_defaults(sp_pyroscope_config *cfg);

@@ -1,10 +1,12 @@
 /* Pyroscope request bodies from an interval profile; see pyroscope_prepare.h.
  *
  * The common case costs one pass over samples and strings plus the encode:
- * the profile is not copied. A shallow "view" (struct copy sharing the
- * arrays, index pointer cleared so nothing writes into the caller's index)
+ * the profile is not copied. A shallow "view" (struct copy sharing the arrays)
  * replaces only what must change: the samples array when labels are
- * stripped, the string table when a string is not UTF-8, the time. Only a
+ * stripped, the string table when a string is not UTF-8, the time. The view
+ * keeps the caller's index: sp_pprof_encode only looks up mapping, function
+ * and location ids, whose arrays the view shares, so the index stays right
+ * for the caller (without it, validation would be quadratic). Only a
  * profile over the limits is rebuilt, in pieces, through the builder API. */
 #include "pyroscope_prepare.h"
 
@@ -235,9 +237,16 @@ static int fix_strings(struct prep *c)
 	return 0;
 }
 
+/* Pyroscope turns every sample string label but span_id/trace_id/profile_id
+ * into a series label: the per-request span name and the thread name would
+ * multiply series, so they are sent only when asked for. */
 static bool drop_label(const struct prep *c, const sp_label *l)
 {
-	return !c->o->keep_span_name && l->str && !strcmp(vstr(c, l->key), "span_name");
+	if (!l->str)
+		return false;
+	if (!c->o->keep_span_name && !strcmp(vstr(c, l->key), "span_name"))
+		return true;
+	return !c->o->keep_thread_name && !strcmp(vstr(c, l->key), "thread_name");
 }
 
 static int filter_labels(struct prep *c)
@@ -527,8 +536,7 @@ int sp_pyroscope_prepare(const sp_profile *p, const char *kind, const sp_pyrosco
 	*parts = NULL;
 	*n = 0;
 	c.src = p;
-	c.view = *p;
-	c.view.index = NULL; /* never let a lookup write into the caller's index */
+	c.view = *p; /* shares p->index, see the top of the file */
 	c.o = o;
 	c.err = err;
 	if (!c.view.time_nanos)

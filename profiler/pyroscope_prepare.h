@@ -15,6 +15,7 @@
 
 typedef struct sp_pyroscope_prep {
 	bool keep_span_name;
+	bool keep_thread_name;
 	size_t max_samples;     /* per request (server: 16 000) */
 	size_t max_bytes;       /* uncompressed pprof per request */
 	size_t max_parts;       /* give up beyond this many requests */

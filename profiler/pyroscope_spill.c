@@ -73,8 +73,8 @@ int sp_spill_write(const char *dir, const sp_upload_item *it, uint32_t counter, 
 		ret = -ENOMEM;
 		goto out;
 	}
-	hlen = asprintf(&hdr, MAGIC "kind %s\ntime %" PRId64 "\nquery %s\nlength %zu\n\n", it->kind,
-			it->time_ns, it->query, it->len);
+	hlen = asprintf(&hdr, MAGIC "kind %s\ntime %" PRId64 "\ncost %zu\nquery %s\nlength %zu\n\n",
+			it->kind, it->time_ns, it->cost, it->query, it->len);
 	if (hlen < 0) {
 		hdr = NULL;
 		ret = -ENOMEM;
@@ -220,9 +220,11 @@ int sp_spill_load(const char *dir, sp_upload_queue *q, sp_error *err)
 		n++;
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), cmp_names);
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_names);
 	for (i = 0; i < n; i++) {
 		char *from = NULL, *to = NULL, kind[8] = "";
+		size_t cost = 0;
 		int64_t t;
 		unsigned c;
 		int pid;
@@ -249,6 +251,8 @@ int sp_spill_load(const char *dir, sp_upload_queue *q, sp_error *err)
 				if (!strncmp(line, "kind ", 5))
 					snprintf(kind, sizeof(kind), "%.*s", (int)strcspn(line + 5, "\n"),
 						 line + 5);
+				else if (!strncmp(line, "cost ", 5))
+					cost = strtoull(line + 5, NULL, 10);
 			fclose(f);
 		}
 		it = sp_upload_item_new(NULL, NULL, (size_t)st.st_size, t, kind);
@@ -257,6 +261,7 @@ int sp_spill_load(const char *dir, sp_upload_queue *q, sp_error *err)
 			break;
 		}
 		it->spill_path = to;
+		it->cost = cost;
 		sp_upload_queue_push_disk_front(q, it);
 		queued++;
 	}

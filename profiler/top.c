@@ -28,67 +28,158 @@ static int cmp_rows(const void *a, const void *b)
 	return 0;
 }
 
+/* Row name of an unsymbolized frame, grouped per module the way pprof's
+ * function granularity does: "[libc.so.6+0x3fbfb]" -> "[libc.so.6]", a bare
+ * "0x..." -> "<unknown>". One row per address would be noise in a table.
+ * Writes into buf and returns it, or returns the name unchanged. */
+static const char *row_name(const char *name, uint8_t kind, char *buf, size_t len)
+{
+	const char *plus = strstr(name, "+0x");
+
+	if (kind != SP_FRAME_UNKNOWN)
+		return name;
+	if (!strncmp(name, "0x", 2))
+		return "<unknown>";
+	if (name[0] == '[' && plus) {
+		snprintf(buf, len, "%.*s]", (int)(plus - name), name);
+		return buf;
+	}
+	return name;
+}
+
+static uint64_t str_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+/* Rows with their names packed after them: one allocation, one free(). */
+static sp_top_row *pack_rows(const sp_top_row *rows, size_t n)
+{
+	size_t bytes = n * sizeof(*rows);
+	sp_top_row *out;
+	char *p;
+
+	for (size_t i = 0; i < n; i++)
+		bytes += strlen(rows[i].name) + 1;
+	out = malloc(bytes ? bytes : 1);
+	if (!out)
+		return NULL;
+	p = (char *)(out + n);
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(rows[i].name) + 1;
+
+		out[i] = rows[i];
+		memcpy(p, rows[i].name, l);
+		out[i].name = p;
+		p += l;
+	}
+	return out;
+}
+
 int sp_top_rows(const sp_stack_tree *t, sp_top_row **rows_out, size_t *n_out, sp_error *err)
 {
+	size_t names = t->n_names ? t->n_names : 1, size = 16, n_groups = 0, n_rows = 0;
 	sp_top_row *rows = NULL;
-	uint32_t *on_path = NULL;
-	uint8_t *seen_inl = NULL, *seen_phys = NULL;
+	char **group_name = NULL;
+	uint32_t *row_of = NULL, *tab = NULL, *on_path = NULL;
+	uint8_t *kind_of = NULL, *seen_inl = NULL, *seen_phys = NULL;
 	uint64_t *stack = NULL;
-	size_t n_stack = 0, n_rows = 0;
+	size_t n_stack = 0;
+	char buf[512];
 	int ret = -ENOMEM;
 
 	*rows_out = NULL;
 	*n_out = 0;
-	rows = calloc(t->n_names ? t->n_names : 1, sizeof(*rows));
-	on_path = calloc(t->n_names ? t->n_names : 1, sizeof(*on_path));
-	seen_inl = calloc(t->n_names ? t->n_names : 1, 1);
-	seen_phys = calloc(t->n_names ? t->n_names : 1, 1);
-	stack = malloc(2 * t->n_nodes * sizeof(*stack));
-	if (!rows || !on_path || !seen_inl || !seen_phys || !stack)
+	while (size < 2 * names)
+		size *= 2;
+	rows = calloc(names, sizeof(*rows));
+	group_name = calloc(names, sizeof(*group_name));
+	row_of = calloc(names, sizeof(*row_of));
+	tab = calloc(size, sizeof(*tab));
+	on_path = calloc(names, sizeof(*on_path));
+	kind_of = calloc(names, 1);
+	seen_inl = calloc(names, 1);
+	seen_phys = calloc(names, 1);
+	stack = malloc(2 * (t->n_nodes ? t->n_nodes : 1) * sizeof(*stack));
+	if (!rows || !group_name || !row_of || !tab || !on_path || !kind_of || !seen_inl ||
+	    !seen_phys || !stack)
 		goto out;
 
-	/* Enter/exit walk: entries are node << 1, exits node << 1 | 1. */
+	/* Map frame names to rows. Only unknown frames are renamed; a name has
+	 * one kind in practice (a function literally named "0x.." would not). */
+	for (size_t i = 1; i < t->n_nodes; i++)
+		kind_of[t->nodes[i].name] = t->nodes[i].kind;
+	for (size_t i = 0; i < t->n_names; i++) {
+		const char *name = i ? row_name(t->names[i], kind_of[i], buf, sizeof(buf)) : "";
+		size_t h = str_hash(name) & (size - 1);
+
+		while (tab[h] && strcmp(group_name[tab[h] - 1], name))
+			h = (h + 1) & (size - 1);
+		if (!tab[h]) {
+			group_name[n_groups] = strdup(name);
+			if (!group_name[n_groups])
+				goto out;
+			tab[h] = (uint32_t)++n_groups;
+		}
+		row_of[i] = tab[h] - 1;
+	}
+
+	/* Enter/exit walk: entries are node << 1, exits node << 1 | 1. A row is
+	 * "on the path" while any of its frames is, so recursion (also through
+	 * several addresses of one module) counts once in cum. */
 	for (uint32_t i = 0; i < t->nodes[0].n_children; i++)
 		stack[n_stack++] = (uint64_t)t->children[t->nodes[0].first_child + i] << 1;
 	while (n_stack) {
 		uint64_t e = stack[--n_stack];
 		const sp_stack_node *n = &t->nodes[e >> 1];
+		uint32_t r = row_of[n->name];
 
 		if (e & 1) {
-			on_path[n->name]--;
+			on_path[r]--;
 			continue;
 		}
-		rows[n->name].flat += n->self;
-		if (!on_path[n->name])
-			rows[n->name].cum += n->total;
+		rows[r].flat += n->self;
+		if (!on_path[r])
+			rows[r].cum += n->total;
 		if (n->kind == SP_FRAME_INLINED)
-			seen_inl[n->name] = 1;
+			seen_inl[r] = 1;
 		else
-			seen_phys[n->name] = 1;
-		on_path[n->name]++;
+			seen_phys[r] = 1;
+		on_path[r]++;
 		stack[n_stack++] = e | 1;
 		for (uint32_t i = 0; i < n->n_children; i++)
 			stack[n_stack++] = (uint64_t)t->children[n->first_child + i] << 1;
 	}
-	/* Compact: keep names that occur (not the root's "all"). */
-	for (size_t i = 1; i < t->n_names; i++) {
-		if (!seen_inl[i] && !seen_phys[i])
+	/* Compact the rows that occur; row 0 is the root's "". */
+	for (size_t r = 1; r < n_groups; r++) {
+		if (!seen_inl[r] && !seen_phys[r])
 			continue;
-		rows[n_rows] = rows[i];
-		rows[n_rows].name = t->names[i];
-		rows[n_rows].inlined = seen_inl[i] ? (seen_phys[i] ? 2 : 1) : 0;
+		rows[n_rows] = rows[r];
+		rows[n_rows].name = group_name[r];
+		rows[n_rows].inlined = seen_inl[r] ? (seen_phys[r] ? 2 : 1) : 0;
 		n_rows++;
 	}
 	qsort(rows, n_rows, sizeof(*rows), cmp_rows);
-	*rows_out = rows;
+	*rows_out = pack_rows(rows, n_rows);
+	if (!*rows_out)
+		goto out;
 	*n_out = n_rows;
-	rows = NULL;
 	ret = 0;
 out:
 	if (ret)
 		sp_error_set(err, ret, "out of memory computing the top table");
+	for (size_t i = 0; i < n_groups; i++)
+		free(group_name[i]);
+	free(group_name);
 	free(rows);
+	free(row_of);
+	free(tab);
 	free(on_path);
+	free(kind_of);
 	free(seen_inl);
 	free(seen_phys);
 	free(stack);

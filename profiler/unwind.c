@@ -247,7 +247,8 @@ void sp_unwinder_free(sp_unwinder *u)
 }
 
 /* Safe from any thread (e.g. a dlclose hook): the worker rebuilds lazily at
- * its next sp_unwind. */
+ * its next sp_unwind. sp_unwind also notices loader changes by itself (see
+ * sp_umods_stale); this stays for changes the loader counters cannot see. */
 void sp_unwinder_invalidate(sp_unwinder *u)
 {
 	if (u)
@@ -258,7 +259,7 @@ static void refresh(sp_unwinder *u)
 {
 	uint64_t g = atomic_load(&u->gen);
 
-	if (u->built && g == u->built_gen)
+	if (u->built && g == u->built_gen && !sp_umods_stale(&u->mods))
 		return;
 	/* Flush before the table changes: cached states of an unloaded module
 	 * must not be applied to whatever is mapped there next. */
@@ -294,9 +295,6 @@ size_t sp_unwind(sp_unwinder *u, const sp_raw_sample *s, uint64_t *pcs, size_t m
 			*status = SP_UNWIND_MAX_DEPTH;
 			break;
 		}
-		/* The frame after a signal frame was interrupted, not calling:
-		 * its ip is exact. */
-		bool from_signal = lu.is_signal_frame(&c) > 0;
 		u->step_noinfo = false;
 		int r = lu.step(&c);
 		if (r == 0) {
@@ -311,12 +309,21 @@ size_t sp_unwind(sp_unwinder *u, const sp_raw_sample *s, uint64_t *pcs, size_t m
 			break; /* copy exhausted, unreadable memory, bad CFI */
 		if (lu.get_reg(&c, UNW_REG_IP, &ip) < 0 || lu.get_reg(&c, UNW_REG_SP, &nsp) < 0)
 			break;
+		/* After a step, is_signal_frame tells whether the frame we
+		 * stepped FROM was a signal frame (__restore_rt): then this
+		 * frame was interrupted, not calling, and its ip is exact
+		 * (perf's rule, dwfl_frame_pc's "activation"). */
+		bool interrupted = lu.is_signal_frame(&c) > 0;
 		/* The CFA only grows along a chain; across a signal frame the
 		 * handler may have run on an alternate stack. */
-		if (!from_signal && nsp <= sp)
+		if (!interrupted && nsp <= sp)
 			break;
-		bool is_signal = lu.is_signal_frame(&c) > 0;
-		pcs[n++] = (from_signal || is_signal) ? ip : ip - 1;
+		/* The signal frame itself "returned" to the first byte of the
+		 * trampoline: give it that address back, not the byte before
+		 * it, which belongs to some other function. */
+		if (interrupted && n >= 2)
+			pcs[n - 1] += 1;
+		pcs[n++] = interrupted ? ip : ip - 1;
 		sp = nsp;
 		/* Left known code (JIT, unloaded module, guessed garbage):
 		 * keep the frame, but anything beyond it would be a guess. */

@@ -32,6 +32,8 @@ struct build_ctx {
 	sp_urange *ranges;
 	size_t n_ranges, cap_ranges;
 	uint64_t no_table;
+	unsigned long long adds, subs;
+	bool counted;
 	int err;
 };
 
@@ -77,6 +79,12 @@ static int phdr_cb(struct dl_phdr_info *info, size_t size, void *arg)
 	struct build_ctx *b = arg;
 	uint64_t bias = info->dlpi_addr, text_lo = UINT64_MAX, text_hi = 0, hdr = 0;
 	size_t first_range = b->n_ranges;
+
+	if (!b->counted) {
+		b->adds = info->dlpi_adds;
+		b->subs = info->dlpi_subs;
+		b->counted = true;
+	}
 
 	for (size_t i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
@@ -213,7 +221,26 @@ int sp_umods_rebuild(sp_umods *t)
 	t->ranges = b.ranges;
 	t->n_ranges = b.n_ranges;
 	t->no_table = b.no_table;
+	t->dl_adds = b.adds;
+	t->dl_subs = b.subs;
 	return 0;
+}
+
+static int counters_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	unsigned long long *c = arg;
+
+	c[0] = info->dlpi_adds;
+	c[1] = info->dlpi_subs;
+	return 1; /* the counters are the same in every entry */
+}
+
+bool sp_umods_stale(const sp_umods *t)
+{
+	unsigned long long c[2] = { 0, 0 };
+
+	dl_iterate_phdr(counters_cb, c);
+	return c[0] != t->dl_adds || c[1] != t->dl_subs;
 }
 
 const sp_umod *sp_umods_find_text(const sp_umods *t, uint64_t ip)

@@ -32,6 +32,7 @@ typedef struct sp_umods {
 	struct sp_upage *pages;        /* open addressing, cap slots */
 	size_t page_cap, page_used;
 	bool direct;                   /* process_vm_readv unusable: plain loads */
+	unsigned long long dl_adds, dl_subs; /* loader counters at the last build */
 	uint64_t no_table;             /* modules without a usable table */
 	uint64_t page_faults;          /* page copies that failed */
 } sp_umods;
@@ -42,6 +43,11 @@ void sp_umods_free(sp_umods *t);
 /* Rebuild from dl_iterate_phdr and drop the page cache. 0 or -ENOMEM (the
  * old table is then empty: reads fail, stacks truncate, nothing crashes). */
 int sp_umods_rebuild(sp_umods *t);
+
+/* True when objects were loaded or unloaded since the last build (the
+ * loader's dlpi_adds/dlpi_subs counters; ~30 ns). Catches every dlopen and
+ * dlclose, hooked or not. */
+bool sp_umods_stale(const sp_umods *t);
 
 /* The module whose executable range holds ip, or NULL. */
 const sp_umod *sp_umods_find_text(const sp_umods *t, uint64_t ip);

@@ -16,6 +16,7 @@ typedef struct sp_upload_item {
 	char *query;          /* the part after "/ingest?" */
 	uint8_t *body;        /* gzip pprof; NULL while on disk */
 	size_t len;           /* body length (in memory or on disk) */
+	size_t cost;          /* what the server's rate limiter charges: raw size */
 	char *spill_path;     /* set when the body is on disk */
 	int64_t time_ns;      /* profile time (wall clock), for the server's window */
 	int attempts;         /* failed tries so far */

@@ -19,3 +19,5 @@ echo "unwind: worker cost per sample, $N iterations, $(nproc) CPUs"
 "$T/bench_unwind" "$N"
 echo "same, with libunwind's per-frame signal blocking kept (SPANPROF_UNWIND_BLOCK_SIGNALS=1):"
 SPANPROF_UNWIND_BLOCK_SIGNALS=1 "$T/bench_unwind" "$N" | grep -E '^(sp_unwind|sp_aggregator_add) '
+echo "truncation on timer samples at arbitrary instructions (16 KiB copies, 5 kHz):"
+"$T/bench_unwind" --sampled 5000

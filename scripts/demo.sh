@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: profile the traced demo service under load and write, into
 # OUT (default ./spanprof-out/demo):
-#   profiles/*.pb.gz           the interval profiles (pprof), with span labels
+#   profiles/*Z-NNNN.pb.gz     the interval profiles (pprof), with span labels
+#   profiles/traced-service-PID.pb.gz, .svg   their merge, by `spanprof record`
 #   profiles/*.links.jsonl     trace -> profile links, one line per span
 #   links.jsonl                all intervals' links in one file
 #   service.svg                flame graph of the whole service
@@ -40,9 +41,16 @@ SERVICE=$(examples/traced-service/build.sh "$BUILD/examples")
 rm -rf "$OUT"
 mkdir -p "$OUT/profiles"
 
-say "starting the service under: spanprof record -F $HZ -o $OUT/profiles"
-"$SPANPROF" record -F "$HZ" -o "$OUT/profiles" -- "$SERVICE" -p 0 -t "$THREADS" \
-  > "$OUT/service.log" 2>&1 &
+if "$SPANPROF" record --help >/dev/null 2>&1; then
+  say "starting the service under: spanprof record -F $HZ -o $OUT/profiles"
+  "$SPANPROF" record -F "$HZ" -o "$OUT/profiles" -- "$SERVICE" -p 0 -t "$THREADS" \
+    > "$OUT/service.log" 2>&1 &
+else
+  # A build without `record`: the same thing by hand.
+  say "starting the service with LD_PRELOAD=$BUILD/libspanprof.so SPANPROF_HZ=$HZ"
+  LD_PRELOAD=$BUILD/libspanprof.so SPANPROF_HZ=$HZ SPANPROF_OUTPUT=$OUT/profiles \
+    "$SERVICE" -p 0 -t "$THREADS" > "$OUT/service.log" 2>&1 &
+fi
 record_pid=$!
 svc_pid= port=
 cleanup() {
@@ -78,8 +86,11 @@ kill -0 "$record_pid" 2>/dev/null && die "spanprof record did not finish within 
 trap - EXIT
 wait "$record_pid" || say "warning: spanprof record exited with status $?"
 
-mapfile -t profiles < <(find "$OUT/profiles" -name '*.pb.gz' | sort)
+# The interval profiles (<service>-<pid>-<start>Z-NNNN.pb.gz); `record` also
+# writes their merge, <service>-<pid>.pb.gz, which must not be counted twice.
+mapfile -t profiles < <(find "$OUT/profiles" -name '*Z-[0-9][0-9][0-9][0-9].pb.gz' | sort)
 [ ${#profiles[@]} -gt 0 ] || { cat "$OUT/service.log" >&2; die "no profile in $OUT/profiles"; }
+merged=$OUT/profiles/traced-service-$svc_pid.pb.gz
 find "$OUT/profiles" -name '*.links.jsonl' | sort | xargs -r cat > "$OUT/links.jsonl"
 
 "$SPANPROF" flamegraph "${profiles[@]}" -o "$OUT/service.svg" \
@@ -108,7 +119,8 @@ echo "Spans by CPU (heaviest first):"
 sed 's/^/  /' "$OUT/spans.txt"
 echo
 echo "spanprof demo: wrote"
-printf '  %-22s %s\n' "profiles:" "$OUT/profiles/ (${#profiles[@]} file(s))"
+printf '  %-22s %s\n' "profiles:" "$OUT/profiles/ (${#profiles[@]} interval file(s))"
+[ -f "$merged" ] && printf '  %-22s %s\n' "merged profile:" "$merged"
 printf '  %-22s %s\n' "service flame graph:" "$OUT/service.svg"
 [ -n "$span_svg" ] && printf '  %-22s %s\n' "heaviest span:" "$span_svg"
 for f in "${route_svgs[@]}"; do printf '  %-22s %s\n' "endpoint flame graph:" "$f"; done
@@ -116,4 +128,5 @@ printf '  %-22s %s\n' "links (all intervals):" "$OUT/links.jsonl"
 printf '  %-22s %s\n' "spans:" "$OUT/spans.txt"
 printf '  %-22s %s\n' "load report:" "$OUT/wrk.txt"
 echo "Open the .svg files in a browser. One span's flame graph:"
-echo "  $SPANPROF flamegraph $OUT/profiles/*.pb.gz --tag span_id=ID -o span.svg"
+if [ -f "$merged" ]; then one=$merged; else one="$OUT/profiles/*Z-[0-9][0-9][0-9][0-9].pb.gz"; fi
+echo "  $SPANPROF flamegraph $one --tag span_id=ID -o span.svg"

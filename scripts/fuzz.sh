@@ -25,13 +25,16 @@ SRCS="profiler/error.c profiler/profile.c profiler/pprof_read.c profiler/pprof_w
   -o "$OUT/fuzz_pprof_decode" $SRCS $(pkg-config --cflags --libs libprotobuf-c zlib)
 
 # The first directory receives new inputs; the committed corpus is read only.
+PAR=()
+# -jobs spawns workers that log to ./fuzz-N.log: keep those under $OUT.
+[ "$FUZZ_JOBS" -gt 1 ] && PAR=(-jobs="$FUZZ_JOBS" -workers="$FUZZ_JOBS")
 set +e
-"$OUT/fuzz_pprof_decode" -max_total_time="$FUZZ_SECONDS" -max_len=16384 -timeout=10 \
-  -rss_limit_mb=2048 -print_final_stats=1 -jobs="$FUZZ_JOBS" -workers="$FUZZ_JOBS" \
-  -artifact_prefix="$OUT/artifacts/" "$OUT/corpus" tests/fuzz/corpus
+(cd "$OUT" && ./fuzz_pprof_decode -max_total_time="$FUZZ_SECONDS" -max_len=16384 -timeout=10 \
+  -rss_limit_mb=2048 -print_final_stats=1 "${PAR[@]}" \
+  -artifact_prefix=artifacts/ corpus "$OLDPWD/tests/fuzz/corpus")
 rc=$?
 set -e
-if [ "$FUZZ_JOBS" -gt 1 ]; then tail -n 12 fuzz-*.log 2>/dev/null; rm -f fuzz-*.log; fi
+if [ "$FUZZ_JOBS" -gt 1 ]; then tail -n 8 "$OUT"/fuzz-*.log; fi
 
 if [ "${FUZZ_UPDATE_CORPUS:-0}" = 1 ] && [ $rc -eq 0 ]; then
   rm -rf "$OUT/merged" && mkdir -p "$OUT/merged"

@@ -11,10 +11,11 @@ build_pkgs=(gcc make pkg-config libunwind-dev libdw-dev libelf-dev libprotobuf-c
 # libxml2-utils: xmllint checks the SVG. elfutils/binutils: eu-addr2line, strip.
 # clang + libclang-rt-14-dev: the libFuzzer target and sanitizer runtime.
 # openssl: certificates for the TLS upload test. wrk: load for the demo service test.
-test_pkgs=(golang-go libxml2-utils elfutils binutils clang libclang-rt-14-dev openssl curl python3
+# g++: the C++ demangling test workload.
+test_pkgs=(golang-go libxml2-utils elfutils binutils g++ clang libclang-rt-14-dev openssl curl python3
            wrk)
 bench_pkgs=(google-perftools libgoogle-perftools-dev redis-server redis-tools wrk heaptrack
-            linux-perf elfutils binutils)
+            linux-perf elfutils binutils libc6-dbg)
 render_pkgs=(chromium)
 # `make demo`: wrk drives the traced demo service.
 demo_pkgs=(wrk)

@@ -16,6 +16,7 @@
 
 struct cu_die {
 	Dwarf_Die die;
+	struct sp_name_cache names;
 	int32_t parent;      /* index of the enclosing recorded DIE, -1 = none */
 	uint32_t rfirst, rcount; /* its ranges in cu_index.die_ranges */
 	bool subprogram;
@@ -83,9 +84,10 @@ static int add_die(struct sp_cu_index *cu, Dwarf_Die *die, int32_t parent, uint3
 		cu->dies = d;
 		cu->cap_dies = cap;
 	}
-	cu->dies[cu->n_dies++] = (struct cu_die){ *die, parent, first,
-						  (uint32_t)cu->n_ranges - first,
-						  tag == DW_TAG_subprogram };
+	cu->dies[cu->n_dies++] = (struct cu_die){ .die = *die, .parent = parent,
+						  .rfirst = first,
+						  .rcount = (uint32_t)cu->n_ranges - first,
+						  .subprogram = tag == DW_TAG_subprogram };
 	*index = (int32_t)idx;
 	return 1;
 }
@@ -234,13 +236,18 @@ static int32_t innermost(const struct sp_cu_index *cu, uint64_t a)
 }
 
 /* Both names of a function DIE, following abstract_origin/specification:
- * the linkage name (mangled C++, or a C asm label) and the plain name. */
-static void die_names(Dwarf_Die *die, struct sp_raw_frame *f)
+ * the linkage name (mangled C++, or a C asm label) and the plain name.
+ * Skipped when the symbolizer has already interned them. */
+static void die_names(struct cu_die *d, struct sp_raw_frame *f)
 {
+	Dwarf_Die *die = &d->die;
 	Dwarf_Attribute a;
 
+	f->names = &d->names;
 	f->linkage = NULL;
 	f->name = NULL;
+	if (d->names.set)
+		return;
 	if (dwarf_attr_integrate(die, DW_AT_linkage_name, &a) ||
 	    dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &a))
 		f->linkage = dwarf_formstring(&a);
@@ -280,7 +287,7 @@ size_t sp_sym_dwarf_frames(sp_sym_module *m, uint64_t addr, struct sp_raw_frame 
 	Dwarf_Addr bias = 0;
 	Dwarf_Die *cudie;
 	struct sp_cu_index *cu;
-	Dwfl_Line *line;
+	Dwarf_Line *line;
 	size_t n = 0;
 	int32_t d;
 
@@ -292,11 +299,15 @@ size_t sp_sym_dwarf_frames(sp_sym_module *m, uint64_t addr, struct sp_raw_frame 
 
 	cu = cu_for(m, cudie);
 	out[0] = (struct sp_raw_frame){ .comp_dir = cu ? cu->comp_dir : NULL };
-	line = dwfl_module_getsrc(m->mod, addr);
+	/* The CU is known: dwarf_getsrc_die saves dwfl_module_getsrc's second
+	 * CU lookup. */
+	line = dwarf_getsrc_die(cudie, addr - bias);
 	if (line) {
 		int l = 0, c = 0;
 
-		out[0].file = dwfl_lineinfo(line, NULL, &l, &c, NULL, NULL);
+		out[0].file = dwarf_linesrc(line, NULL, NULL);
+		dwarf_lineno(line, &l);
+		dwarf_linecol(line, &c);
 		out[0].line = l;
 		out[0].column = c;
 	}
@@ -304,7 +315,7 @@ size_t sp_sym_dwarf_frames(sp_sym_module *m, uint64_t addr, struct sp_raw_frame 
 	if (d < 0)
 		return out[0].file ? 1 : 0; /* e.g. assembly: lines but no DIE */
 
-	die_names(&cu->dies[d].die, &out[0]);
+	die_names(&cu->dies[d], &out[0]);
 	n = 1;
 	/* Each inlined DIE adds its caller, located at the call site. */
 	while (!cu->dies[d].subprogram && n < max) {
@@ -325,7 +336,7 @@ size_t sp_sym_dwarf_frames(sp_sym_module *m, uint64_t addr, struct sp_raw_frame 
 			.column = col > 0 ? col : 0,
 		};
 		if (parent >= 0)
-			die_names(&cu->dies[parent].die, &out[n]);
+			die_names(&cu->dies[parent], &out[n]);
 		if (out[n].file && !strcmp(out[n].file, "???"))
 			out[n].file = NULL;
 		n++;

@@ -105,10 +105,18 @@ Dwarf *sp_sym_module_dwarf(sp_sym_module *m);
 
 /* ---- DWARF frames -------------------------------------------------------- */
 
+/* Interned names of one function DIE, filled by symbolizer.c on first use
+ * so later addresses in the same function skip libdw and the demangler. */
+struct sp_name_cache {
+	bool set;
+	const char *function, *system_name;
+};
+
 /* One logical frame before interning: strings are borrowed from libdw. */
 struct sp_raw_frame {
 	const char *linkage;  /* DW_AT_linkage_name or symbol name; may be NULL */
 	const char *name;     /* DW_AT_name; may be NULL */
+	struct sp_name_cache *names; /* the function DIE's cache, or NULL */
 	const char *file;     /* may be relative to comp_dir */
 	const char *comp_dir; /* the CU's DW_AT_comp_dir; may be NULL */
 	int64_t line, column;

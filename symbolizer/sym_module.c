@@ -93,7 +93,8 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname
 {
 	sp_sym_module *m = *userdata;
 	char dir[PATH_MAX], cand[PATH_MAX];
-	const char *p, *slash;
+	const char *p;
+	char *slash;
 	int fd;
 
 	/* By build-id under the absolute roots; also finds dwz alt files. */
@@ -105,10 +106,13 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname
 	/* An absolute name without CRC is a dwz alt link: take it as named. */
 	if (debuglink[0] == '/')
 		return try_debug_file(m, debuglink, file_name, crc, crc == 0, debuginfo_file_name);
-	if (!file_name || file_name[0] != '/')
+	/* <root><dir>/ needs an absolute directory; symlinks resolved. */
+	if (!file_name || !realpath(file_name, dir))
 		return -1;
-	slash = strrchr(file_name, '/');
-	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - file_name), file_name);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		return -1;
+	*slash = '\0';
 
 	/* Same places as gdb and libdwfl: the file's directory, its .debug/
 	 * subdirectory, and <root><dir>/ for each absolute root; plus <root>/
@@ -175,17 +179,22 @@ static int read_loads(sp_sym_module *m)
 	m->loads = calloc(n ? n : 1, sizeof(*m->loads));
 	if (!m->loads)
 		return -ENOMEM;
+	bool code = false;
+
 	for (size_t i = 0; i < n; i++) {
 		GElf_Phdr ph;
 
-		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD)
+		/* A debug-only file keeps the headers with p_filesz 0: such a
+		 * segment says nothing about file offsets. */
+		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD || !ph.p_filesz)
 			continue;
+		code |= (ph.p_flags & PF_X) != 0;
 		/* Addresses dwfl hands out include the bias (0 for us, but do
 		 * not depend on it). */
 		m->loads[m->n_loads++] = (struct sp_sym_load){ ph.p_offset, ph.p_filesz,
 							       ph.p_vaddr + bias };
 	}
-	return m->n_loads ? 0 : -ENOEXEC;
+	return code ? 0 : -ENOEXEC;
 }
 
 static void module_build_id(sp_sym_module *m)
@@ -263,8 +272,11 @@ int sp_sym_module_open(sp_sym_module *m, const char *open_path, const char *buil
 	if (ret == 0 || !build_id || strlen(build_id) < 3)
 		return ret;
 
-	/* The file is gone or different: a debug file found by build-id holds
-	 * the symbols, DWARF and program headers, which is all we need. */
+	/* The file is gone or different: look for the binary by build-id,
+	 * <root>/.build-id/xx/rest as perf's build-id cache and debuginfod
+	 * caches keep it, then rest.debug in case it is a full copy (a plain
+	 * --only-keep-debug file is refused by read_loads: its program
+	 * headers no longer give file offsets). */
 	for (p = debuginfo_path; p; p = strchr(p, ':') ? strchr(p, ':') + 1 : NULL) {
 		size_t len = strcspn(p, ":");
 		char cand[PATH_MAX];
@@ -273,12 +285,14 @@ int sp_sym_module_open(sp_sym_module *m, const char *open_path, const char *buil
 			p++, len--;
 		if (*p != '/')
 			continue;
-		snprintf(cand, sizeof(cand), "%.*s/.build-id/%.2s/%s.debug", (int)len, p,
-			 build_id, build_id + 2);
-		*m = (sp_sym_module){ .debuginfo_path = debuginfo_path };
-		m->dwfl_path = (char *)debuginfo_path;
-		if (open_one(m, cand, build_id) == 0)
-			return 0;
+		for (int debug = 0; debug < 2; debug++) {
+			snprintf(cand, sizeof(cand), "%.*s/.build-id/%.2s/%s%s", (int)len, p,
+				 build_id, build_id + 2, debug ? ".debug" : "");
+			*m = (sp_sym_module){ .debuginfo_path = debuginfo_path };
+			m->dwfl_path = (char *)debuginfo_path;
+			if (open_one(m, cand, build_id) == 0)
+				return 0;
+		}
 	}
 	*m = (sp_sym_module){ 0 };
 	return ret;

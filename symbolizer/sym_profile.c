@@ -63,9 +63,13 @@ static int lookup(sp_symbolizer *s, const sp_mapping *mp, const char *name,
 	ret = sp_symbolizer_lookup_at(s, name, NULL, build_id, off, r);
 	if (ret >= 0 || pid < 0 || name[0] != '/')
 		return ret;
-	/* Deleted or replaced since: the live process still maps the file. */
+	/* Deleted or replaced since: the live process still maps the file.
+	 * Mappings end on a page boundary even when a writer stored the
+	 * segment's exact end. */
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t limit = (mp->memory_limit + page - 1) & ~(page - 1);
 	snprintf(alt, sizeof(alt), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64,
-		 pid ? pid : (int)getpid(), mp->memory_start, mp->memory_limit);
+		 pid ? pid : (int)getpid(), mp->memory_start, limit);
 	return sp_symbolizer_lookup_at(s, name, alt, build_id, off, r);
 }
 

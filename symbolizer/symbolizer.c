@@ -15,6 +15,7 @@
 #define OFFSET_BITS 44 /* result key: module slot above, file offset below */
 
 struct mod_slot {
+	const char *key;  /* "b:<build-id>" or "p:<path>" once open */
 	uint32_t idx;
 	int status;       /* 0 or the -errno of the failed open */
 	sp_sym_module m;
@@ -30,6 +31,9 @@ struct sp_symbolizer {
 	struct mod_slot **slots;
 	size_t n_slots;
 	sp_u64map results;    /* module slot + offset -> sp_sym_result */
+	sp_u64map files;      /* libdw file name pointer -> interned full path */
+	const char *last_key; /* module fast path: the last lookup's key... */
+	struct mod_slot *last_slot; /* ...and its module */
 	sp_sym_result empty;  /* shared "nothing known" result */
 	sp_symbolize_stats stats;
 };
@@ -68,6 +72,7 @@ void sp_symbolizer_free(sp_symbolizer *s)
 	}
 	free(s->slots);
 	sp_u64map_free(&s->results);
+	sp_u64map_free(&s->files);
 	sp_strmap_free(&s->modules);
 	sp_strmap_free(&s->demangled);
 	sp_strmap_free(&s->strings);
@@ -107,17 +112,23 @@ static char *key_of(sp_symbolizer *s, const char *a, const char *b, const char *
 static int get_module(sp_symbolizer *s, const char *key_path, const char *open_path,
 		      const char *build_id, struct mod_slot **out)
 {
+	const char *want = build_id && build_id[0] ? build_id : key_path;
 	char tmp[4096];
 	struct mod_slot *slot, **slots;
 	char *key, *fkey;
 	int ret;
 
-	if (build_id && build_id[0])
-		snprintf(tmp, sizeof(tmp), "b:%s", build_id);
-	else
-		snprintf(tmp, sizeof(tmp), "p:%s", key_path);
+	/* Consecutive lookups are mostly in the same module. */
+	if (s->last_key && !strcmp(s->last_key + 2, want) &&
+	    s->last_key[0] == (want == build_id ? 'b' : 'p')) {
+		*out = s->last_slot;
+		return 0;
+	}
+	snprintf(tmp, sizeof(tmp), "%s:%s", want == build_id ? "b" : "p", want);
 	slot = sp_strmap_get(&s->modules, tmp);
 	if (slot) {
+		s->last_key = slot->key;
+		s->last_slot = slot;
 		*out = slot;
 		return 0;
 	}
@@ -152,6 +163,9 @@ static int get_module(sp_symbolizer *s, const char *key_path, const char *open_p
 		s->stats.modules_missing++;
 		return slot->status;
 	}
+	slot->key = key;
+	s->last_key = key;
+	s->last_slot = slot;
 	*out = slot;
 	return 0;
 }
@@ -166,8 +180,12 @@ static void set_names(sp_symbolizer *s, sp_sym_frame *f, const char *linkage,
 
 	f->system_name = intern(s, linkage ? linkage : name);
 	f->function = name ? intern(s, name) : f->system_name;
-	if (!linkage || !s->demangle || strncmp(linkage, "_Z", 2))
+	if (!linkage || strncmp(linkage, "_Z", 2))
 		return;
+	if (!s->demangle) {
+		f->function = f->system_name; /* keep C++ names mangled */
+		return;
+	}
 	d = sp_strmap_get(&s->demangled, linkage);
 	if (!d) {
 		char *tmp = sp_sym_demangle(linkage);
@@ -181,18 +199,31 @@ static void set_names(sp_symbolizer *s, sp_sym_frame *f, const char *linkage,
 		f->function = d;
 }
 
-/* A relative DWARF file name joined to its CU's absolute comp_dir, interned. */
+/* A relative DWARF file name joined to its CU's absolute comp_dir, interned.
+ * libdw's file name strings are stable and belong to one CU (one comp_dir),
+ * so the result is cached by their address. */
 static const char *file_name(sp_symbolizer *s, const char *file, const char *comp_dir)
 {
+	const char *orig = file, *out;
 	char buf[4096];
 	int r;
 
-	if (!file || file[0] == '/' || !comp_dir || comp_dir[0] != '/')
-		return intern(s, file);
-	while (file[0] == '.' && file[1] == '/')
-		file += 2;
-	r = snprintf(buf, sizeof(buf), "%s/%s", comp_dir, file);
-	return intern(s, r > 0 && (size_t)r < sizeof(buf) ? buf : file);
+	if (!file)
+		return NULL;
+	out = sp_u64map_get(&s->files, (uint64_t)(uintptr_t)file);
+	if (out)
+		return out;
+	if (file[0] == '/' || !comp_dir || comp_dir[0] != '/') {
+		out = intern(s, file);
+	} else {
+		while (file[0] == '.' && file[1] == '/')
+			file += 2;
+		r = snprintf(buf, sizeof(buf), "%s/%s", comp_dir, file);
+		out = intern(s, r > 0 && (size_t)r < sizeof(buf) ? buf : file);
+	}
+	if (out)
+		sp_u64map_put(&s->files, (uint64_t)(uintptr_t)orig, (void *)out);
+	return out;
 }
 
 static int resolve(sp_symbolizer *s, sp_sym_module *m, uint64_t offset, sp_sym_result *res)
@@ -207,7 +238,8 @@ static int resolve(sp_symbolizer *s, sp_sym_module *m, uint64_t offset, sp_sym_r
 	if (!sp_sym_module_vaddr(m, offset, &addr))
 		return 0;
 	n = sp_sym_dwarf_frames(m, addr, raw, MAX_FRAMES);
-	if (n == 0 || (!raw[n - 1].linkage && !raw[n - 1].name)) {
+	if (n == 0 || (!raw[n - 1].linkage && !raw[n - 1].name &&
+		       !(raw[n - 1].names && raw[n - 1].names->set))) {
 		/* No DWARF for this address, or lines without a DIE (assembly):
 		 * name the physical function from the symbol table. */
 		sym = sp_sym_module_symbol(m, addr);
@@ -225,9 +257,20 @@ static int resolve(sp_symbolizer *s, sp_sym_module *m, uint64_t offset, sp_sym_r
 	if (!frames)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
+		struct sp_name_cache *nc = raw[i].names;
+
 		frames[i] = (sp_sym_frame){ .file = file_name(s, raw[i].file, raw[i].comp_dir),
 					    .line = raw[i].line, .column = raw[i].column };
+		if (nc && nc->set) {
+			frames[i].function = nc->function;
+			frames[i].system_name = nc->system_name;
+			continue;
+		}
 		set_names(s, &frames[i], raw[i].linkage, raw[i].name);
+		if (nc && (raw[i].linkage || raw[i].name)) {
+			*nc = (struct sp_name_cache){ true, frames[i].function,
+						      frames[i].system_name };
+		}
 	}
 	res->frames = frames;
 	res->n_frames = n;

@@ -48,9 +48,9 @@
 /* ---- the work: one distinct function per endpoint ----------------------- */
 
 #define PAYLOAD_BYTES (64 * 1024)
-#define CHECKSUM_ROUNDS 24
-#define RENDER_ROWS 3000
-#define PRIME_LIMIT 60000
+#define CHECKSUM_ROUNDS 36
+#define RENDER_ROWS 4500
+#define PRIME_LIMIT 170000
 
 static uint8_t payload[PAYLOAD_BYTES];
 

@@ -2,8 +2,11 @@
  * (sp_unwind) and unwind + intern (sp_aggregator_add), warm cache, against
  * libunwind's local unw_backtrace on the same live stack.
  *   bench_unwind [ITERATIONS] [--write FILE.pb.gz]
+ *   bench_unwind --sampled N    timer-sampled mixed workload: how many of N
+ *                               samples (taken at arbitrary instructions)
+ *                               unwind to _start, frames per sample
  * Built and run by scripts/bench-unwind.sh; --write is used by the
- * aggregate_pprof integration test. */
+ * aggregate_pprof integration test, --sampled by unwind_sampled. */
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
@@ -56,6 +59,159 @@ F(f20, f21) F(f19, f20) F(f18, f19) F(f17, f18) F(f16, f17) F(f15, f16)
 F(f14, f15) F(f13, f14) F(f12, f13) F(f11, f12) F(f10, f11) F(f9, f10)
 F(f8, f9) F(f7, f8) F(f6, f7) F(f5, f6) F(f4, f5) F(f3, f4) F(f2, f3) F(f1, f2)
 
+/* ---- timer-sampled workload ------------------------------------------- */
+
+#define SLOTS 256
+#define SLOT_STACK 16384
+
+static uint8_t slot_stack[SLOTS][SLOT_STACK];
+static sp_raw_sample slot[SLOTS];
+static volatile int n_slots;
+
+__attribute__((no_sanitize_address)) static void prof_handler(int sig, siginfo_t *si, void *ctx)
+{
+	static const int map[SP_REG_COUNT] = {
+		REG_RAX, REG_RDX, REG_RCX, REG_RBX, REG_RSI, REG_RDI, REG_RBP, REG_RSP,
+		REG_R8, REG_R9, REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15,
+		REG_RIP,
+	};
+	ucontext_t *uc = ctx;
+	int i = n_slots;
+
+	if (i >= SLOTS)
+		return;
+	for (int r = 0; r < SP_REG_COUNT; r++)
+		slot[i].regs[r] = (uint64_t)uc->uc_mcontext.gregs[map[r]];
+	uint64_t lo = (slot[i].regs[SP_REG_RSP] - SP_REDZONE) & ~7ull;
+	uint64_t len = cap_stack_top > lo ? cap_stack_top - lo : 0;
+	if (len > SLOT_STACK)
+		len = SLOT_STACK;
+	cap_copy(slot_stack[i], lo, len);
+	slot[i].stack_base = lo;
+	slot[i].stack_len = (uint32_t)len;
+	slot[i].stack = slot_stack[i];
+	slot[i].count = 1;
+	slot[i].weight = 1000000;
+	n_slots = i + 1;
+}
+
+static volatile uint64_t wsink;
+static int cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+	return (x > y) - (x < y);
+}
+__attribute__((noinline)) static uint64_t fib(int n) { return n < 2 ? (uint64_t)n : fib(n - 1) + fib(n - 2); }
+__attribute__((noinline)) static void sort_work(void)
+{
+	static int v[4096];
+	for (int i = 0; i < 4096; i++)
+		v[i] = (int)((unsigned)i * 2654435761u);
+	qsort(v, 4096, sizeof(v[0]), cmp_int);
+	wsink += (uint64_t)v[7];
+}
+__attribute__((noinline)) static void string_work(void)
+{
+	char buf[64];
+	for (int i = 0; i < 200; i++) {
+		snprintf(buf, sizeof(buf), "%d.%03d", i, i * 7);
+		wsink += (uint64_t)strtod(buf, NULL);
+	}
+}
+__attribute__((noinline)) static void mem_work(void)
+{
+	static char a[65536], b[65536];
+	for (int i = 0; i < 8; i++) {
+		memset(a, i, sizeof(a));
+		memcpy(b, a, sizeof(b));
+	}
+	wsink += (uint64_t)b[100];
+}
+__attribute__((noinline)) static void alloc_work(void)
+{
+	void *p[64];
+	for (int i = 0; i < 64; i++)
+		p[i] = malloc((size_t)(16 + i * 40));
+	for (int i = 0; i < 64; i++)
+		free(p[i]);
+}
+
+static int run_sampled(int want)
+{
+	sp_error err = { { 0 } };
+	uint64_t pcs[SP_MAX_FRAMES];
+	enum sp_unwind_status st;
+	struct sigaction sa;
+	/* A wall-clock hrtimer: the workload is single-threaded and CPU-bound,
+	 * and CPU-time itimers only fire at the scheduler tick. */
+	struct sigevent sev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGPROF };
+	struct itimerspec on = { { 0, 200000 }, { 0, 200000 } }, off = { { 0, 0 }, { 0, 0 } };
+	timer_t timer;
+	uint64_t done = 0, complete = 0, truncated = 0, maxdepth = 0, frames = 0, ns = 0;
+
+	sp_unwinder *u = sp_unwinder_new(&err);
+	if (!u) {
+		fprintf(stderr, "bench_unwind: %s\n", err.msg);
+		return 1;
+	}
+	cap_setup();
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = prof_handler;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGPROF, &sa, NULL);
+	if (timer_create(CLOCK_MONOTONIC, &sev, &timer) < 0) {
+		perror("timer_create");
+		return 1;
+	}
+	timer_settime(timer, 0, &on, NULL);
+	while (done < (uint64_t)want) {
+		switch (done % 5) {
+		case 0: wsink += fib(18); break;
+		case 1: sort_work(); break;
+		case 2: string_work(); break;
+		case 3: mem_work(); break;
+		default: alloc_work(); break;
+		}
+		if (n_slots < SLOTS && done + (uint64_t)n_slots < (uint64_t)want)
+			continue;
+		/* Unwind the batch with sampling paused (the slots are reused). */
+		timer_settime(timer, 0, &off, NULL);
+		for (int i = 0; i < n_slots && done < (uint64_t)want; i++, done++) {
+			uint64_t t0 = now_ns();
+			size_t n = sp_unwind(u, &slot[i], pcs, SP_MAX_FRAMES, &st);
+			ns += now_ns() - t0;
+			frames += n;
+			if (st == SP_UNWIND_COMPLETE)
+				complete++;
+			else if (st == SP_UNWIND_MAX_DEPTH)
+				maxdepth++;
+			else
+				truncated++;
+			if (st == SP_UNWIND_TRUNCATED && getenv("BENCH_UNWIND_VERBOSE")) {
+				char name[64];
+				fprintf(stderr, "truncated:");
+				for (size_t k = 0; k < n; k++) {
+					cap_symname(pcs[k], name, sizeof(name));
+					fprintf(stderr, " %s", name);
+				}
+				fprintf(stderr, "\n");
+			}
+		}
+		n_slots = 0;
+		timer_settime(timer, 0, &on, NULL);
+	}
+	timer_delete(timer);
+	printf("sampled workload: %llu samples, complete %llu (%.2f%%), truncated %llu (%.2f%%), "
+	       "max-depth %llu, frames avg %.1f, sp_unwind avg %.0f ns (cold and warm)\n",
+	       (unsigned long long)done, (unsigned long long)complete,
+	       100.0 * (double)complete / (double)done, (unsigned long long)truncated,
+	       100.0 * (double)truncated / (double)done, (unsigned long long)maxdepth,
+	       (double)frames / (double)done, (double)ns / (double)done);
+	sp_unwinder_free(u);
+	return 0;
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -79,6 +235,8 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--write") && i + 1 < argc)
 			write_path = argv[++i];
+		else if (!strcmp(argv[i], "--sampled") && i + 1 < argc)
+			return run_sampled(atoi(argv[++i]));
 		else
 			iterations = atoi(argv[i]);
 	}

@@ -4,11 +4,13 @@
  *   pprof_tool copy IN OUT [raw] read and re-write (gzip'd unless "raw")
  *   pprof_tool merge OUT IN...  merge profiles
  *   pprof_tool big OUT N        write a profile with N distinct stacks
+ *   pprof_tool bench N ITERS    time build/encode/decode of that profile (ms)
  * Output of `read` is line-oriented and sorted so scripts can diff it. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pprof.h"
 #include "profile.h"
@@ -112,6 +114,57 @@ static sp_profile *big_profile(int n)
 		sp_profile_add_sample(p, stack, (size_t)depth, v, lab, 2);
 	}
 	return p;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Best of ITERS for each step; prints one line of key=value. */
+static int bench(int n, int iters, sp_error *err)
+{
+	double build = 1e18, enc = 1e18, enc_raw = 1e18, dec = 1e18, t;
+	size_t len = 0, raw_len = 0;
+	int i, rc = 0;
+
+	for (i = 0; i < iters && !rc; i++) {
+		sp_profile *p, *q = NULL;
+		uint8_t *buf = NULL, *raw = NULL;
+
+		t = now_ms();
+		p = big_profile(n);
+		t = now_ms() - t;
+		build = t < build ? t : build;
+		t = now_ms();
+		rc = sp_pprof_encode(p, 1, &buf, &len, err);
+		t = now_ms() - t;
+		enc = t < enc ? t : enc;
+		if (!rc) {
+			t = now_ms();
+			rc = sp_pprof_encode(p, 0, &raw, &raw_len, err);
+			t = now_ms() - t;
+			enc_raw = t < enc_raw ? t : enc_raw;
+		}
+		if (!rc) {
+			t = now_ms();
+			rc = sp_pprof_decode(buf, len, &q, err);
+			t = now_ms() - t;
+			dec = t < dec ? t : dec;
+		}
+		sp_profile_free(p);
+		sp_profile_free(q);
+		free(buf);
+		free(raw);
+	}
+	if (!rc)
+		printf("stacks=%d build_ms=%.2f encode_gzip_ms=%.2f encode_raw_ms=%.2f "
+		       "decode_gzip_ms=%.2f gzip_bytes=%zu raw_bytes=%zu\n",
+		       n, build, enc, enc_raw, dec, len, raw_len);
+	return rc;
 }
 
 static int print_profile(const sp_profile *p, const char *type)
@@ -239,9 +292,11 @@ int main(int argc, char **argv)
 	} else if (argc >= 4 && !strcmp(argv[1], "big")) {
 		p = big_profile(atoi(argv[3]));
 		rc = sp_pprof_write_file(p, argv[2], &err);
+	} else if (argc >= 4 && !strcmp(argv[1], "bench")) {
+		rc = bench(atoi(argv[2]), atoi(argv[3]), &err);
 	} else {
 		fprintf(stderr, "usage: %s write OUT | read IN [TYPE] | copy IN OUT [raw] | "
-				"merge OUT IN... | big OUT N\n", argv[0]);
+				"merge OUT IN... | big OUT N | bench N ITERS\n", argv[0]);
 	}
 	sp_profile_free(p);
 	if (rc && rc != 2)

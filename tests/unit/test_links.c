@@ -14,6 +14,7 @@
 #include "links.h"
 #include "profile.h"
 #include "span_table.h"
+#include "span_times.h"
 
 /* ---- a strict JSON reader, flattening objects to "a.b" keys -------------- */
 
@@ -571,6 +572,94 @@ static void test_table_conflicts(void **state)
 	sp_profile_free(p);
 }
 
+static sp_span_snapshot snap(const char *span_hex)
+{
+	sp_span_snapshot s = { .active = 1 };
+
+	for (int i = 0; i < 8; i++)
+		sscanf(span_hex + 2 * i, "%2hhx", &s.span_id[i]);
+	return s;
+}
+
+/* The aggregator-side tracker: first/last per span, shifted to wall clock,
+ * reset per interval, bounded; its table drives time_source "samples". */
+static void test_span_times(void **state)
+{
+	int64_t want[3];
+	sp_profile *p = build_profile(want);
+	sp_span_times *t = sp_span_times_new(2);
+	sp_span_snapshot a = snap(spans[0].span_id), b = snap(spans[1].span_id);
+	sp_span_snapshot c = snap(spans[2].span_id), none = { .active = 0 };
+	sp_links_span_time *tab;
+	size_t n;
+	const int64_t off = 1767225600000000000LL;
+	sp_links_context ctx = { .service = "s", .profile_path = "p",
+				 .from_ns = off, .until_ns = off + 10000000000LL };
+	char path[300];
+	struct obj lines[8];
+	const struct obj *o;
+
+	(void)state;
+	assert_non_null(t);
+	sp_span_times_note(t, &a, 5000);
+	sp_span_times_note(t, &b, 7000);
+	sp_span_times_note(t, &a, 9000);
+	sp_span_times_note(t, &a, 4000); /* rings drain out of order */
+	sp_span_times_note(t, &none, 1);
+	sp_span_times_note(t, &c, 8000); /* over max_spans = 2: not tracked */
+	assert_int_equal(sp_span_times_take(t, off, &tab, &n), 0);
+	assert_int_equal(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(tab[i].span_id, spans[0].span_id)) {
+			assert_int_equal(tab[i].first_ns, off + 4000);
+			assert_int_equal(tab[i].last_ns, off + 9000);
+		} else {
+			assert_string_equal(tab[i].span_id, spans[1].span_id);
+			assert_int_equal(tab[i].first_ns, off + 7000);
+			assert_int_equal(tab[i].last_ns, off + 7000);
+		}
+	}
+	ctx.span_times = tab;
+	ctx.n_span_times = n;
+	snprintf(path, sizeof(path), "%s/t.links.jsonl", tmpdir);
+	assert_int_equal(sp_links_write(p, &ctx, path, NULL), 0);
+	assert_int_equal(read_lines(path, lines, 8), 3);
+	o = find_span(lines, 3, spans[0].span_id);
+	assert_string_equal(get_str(o, "time_source"), "samples");
+	assert_int_equal(get_num(o, "first_sample_ns"), off + 4000);
+	o = find_span(lines, 3, spans[2].span_id);
+	assert_string_equal(get_str(o, "time_source"), "interval");
+	free(tab);
+
+	/* Reset after take: the next interval starts empty. */
+	assert_int_equal(sp_span_times_take(t, off, &tab, &n), 0);
+	assert_int_equal(n, 0);
+	assert_null(tab);
+	sp_span_times_note(t, &c, 1);
+	assert_int_equal(sp_span_times_take(t, 0, &tab, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(tab[0].span_id, spans[2].span_id);
+	free(tab);
+	sp_span_times_free(t);
+
+	/* Growth: thousands of spans, each kept exactly. */
+	t = sp_span_times_new(0);
+	for (uint64_t i = 1; i <= 5000; i++) {
+		sp_span_snapshot s = { .active = 1 };
+
+		memcpy(s.span_id, &i, sizeof(i));
+		sp_span_times_note(t, &s, i);
+		sp_span_times_note(t, &s, i * 10);
+	}
+	assert_int_equal(sp_span_times_take(t, 0, &tab, &n), 0);
+	assert_int_equal(n, 5000);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(tab[i].last_ns, tab[i].first_ns * 10);
+	free(tab);
+	sp_span_times_free(t);
+	sp_profile_free(p);
+}
+
 /* Many spans: the table grows and keeps every one exact. */
 static void test_many_spans(void **state)
 {
@@ -618,6 +707,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_empty_and_errors, setup, teardown),
 		cmocka_unit_test(test_table_without_count),
 		cmocka_unit_test(test_table_conflicts),
+		cmocka_unit_test_setup_teardown(test_span_times, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_spans, setup, teardown),
 	};
 

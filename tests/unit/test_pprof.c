@@ -306,8 +306,14 @@ static void test_not_protobuf(void **state)
 
 	expect_decode_error((const uint8_t *)text, strlen(text), "not a pprof profile");
 	expect_decode_error((const uint8_t *)"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 11,
-			    "bad or truncated varint at byte 0");
+			    "bad or truncated varint (field tag) at byte 0");
 	expect_decode_error((const uint8_t *)"\x0f\x00", 2, "unknown wire type 7");
+	expect_decode_error((const uint8_t *)"\x12\x02\x08\xff", 4,
+			    "sample 0: bad or truncated varint in field 1 (location_id) at byte 2");
+	expect_decode_error((const uint8_t *)"\x30\x01", 2,
+			    "string_table (field 6) has wire type 0");
+	expect_decode_error((const uint8_t *)"\x22\x04\x22\x02\x08\x80", 6,
+			    "location 0 line 0: bad or truncated varint in field 1 (function_id)");
 	encoded(0, &buf, &len);
 	expect_decode_error(buf, len - 3, "not a pprof profile");
 	expect_decode_error(buf, len - 3, "truncated");

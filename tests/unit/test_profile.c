@@ -444,6 +444,29 @@ static void test_merge_file_ids(void **state)
 	sp_profile_free(src);
 }
 
+/* A shallow view (struct copy, index NULL) as exporters make: validate and
+ * merge work on it and never touch the original's index. */
+static void test_view_without_index(void **state)
+{
+	sp_profile *p = cpu_profile("alpha", "s1", 3, 1000, 100), *dst = sp_profile_new();
+	sp_profile view = *p;
+	sp_error err = { "" };
+
+	view.index = NULL;
+	assert_int_equal(sp_profile_validate(&view, &err), 0);
+	assert_non_null(sp_profile_location(&view, p->locations[0].id));
+	assert_int_equal(sp_profile_merge(dst, &view, &err), 0);
+	assert_int_equal(sp_profile_total(dst, 1), 30000000);
+	view.n_samples = 0; /* views may show a subset */
+	assert_int_equal(sp_profile_validate(&view, &err), 0);
+	p->samples[0].location_ids[1] = 77;
+	view.n_samples = 1;
+	assert_int_equal(sp_profile_validate(&view, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "missing location 77"));
+	sp_profile_free(p);
+	sp_profile_free(dst);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -456,6 +479,7 @@ int main(void)
 		cmocka_unit_test(test_validate),
 		cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_merge_file_ids),
+		cmocka_unit_test(test_view_without_index),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

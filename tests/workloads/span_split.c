@@ -15,6 +15,8 @@
 
 #define THREADS 4
 #define UNIT 40000 /* spin iterations per work unit, ~50-100 us */
+/* noipa: B and the work between spans have identical bodies; without it GCC
+ * merges them (-fipa-icf) and the profile cannot tell them apart. */
 
 static const uint8_t trace_id[16] = { 0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6,
 				      0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36 };
@@ -23,7 +25,7 @@ static const uint8_t span_b[8] = { 0xbb, 0xbb, 0xbb, 0xbb, 0xbb, 0xbb, 0xbb, 0x0
 static double seconds = 4;
 static volatile uint64_t sink;
 
-__attribute__((noinline)) static uint64_t spin(uint64_t n, uint64_t x)
+__attribute__((noinline, noipa)) static uint64_t spin(uint64_t n, uint64_t x)
 {
 	for (uint64_t i = 0; i < n; i++) {
 		x ^= x << 13;
@@ -34,19 +36,25 @@ __attribute__((noinline)) static uint64_t spin(uint64_t n, uint64_t x)
 	return x;
 }
 
-__attribute__((noinline)) static uint64_t span_a_work(uint64_t n, uint64_t x)
+__attribute__((noinline, noipa)) static uint64_t span_a_work(uint64_t n, uint64_t x)
 {
-	return spin(3 * n, x);
+	x = spin(3 * n, x);
+	__asm__ volatile("" : "+r"(x)); /* no tail call: keep this frame */
+	return x;
 }
 
-__attribute__((noinline)) static uint64_t span_b_work(uint64_t n, uint64_t x)
+__attribute__((noinline, noipa)) static uint64_t span_b_work(uint64_t n, uint64_t x)
 {
-	return spin(n, x);
+	x = spin(n, x);
+	__asm__ volatile("" : "+r"(x)); /* no tail call: keep this frame */
+	return x;
 }
 
-__attribute__((noinline)) static uint64_t between_spans_work(uint64_t n, uint64_t x)
+__attribute__((noinline, noipa)) static uint64_t between_spans_work(uint64_t n, uint64_t x)
 {
-	return spin(n, x);
+	x = spin(n, x);
+	__asm__ volatile("" : "+r"(x)); /* no tail call: keep this frame */
+	return x;
 }
 
 static double now(void)

@@ -140,9 +140,15 @@ __attribute__((noinline)) void symtool_leaf(void)
 	sink++;
 }
 
+static inline __attribute__((always_inline)) void symtool_inlined(void)
+{
+	symtool_leaf(); /* @L:symtool_inlined */
+	sink++;
+}
+
 __attribute__((noinline)) void symtool_caller(void)
 {
-	symtool_leaf(); /* @L:symtool_caller */
+	symtool_inlined(); /* @L:symtool_caller */
 	sink++;
 }
 
@@ -153,7 +159,7 @@ static int cmd_mkprofile(int argc, char **argv)
 	sp_profile *p;
 	uint64_t locs[64];
 	size_t n = 0;
-	int64_t v = 10000000;
+	int64_t v[2] = { 1, 10000000 }; /* samples, cpu ns */
 	int ret = 1;
 
 	if (argc != 2)
@@ -179,7 +185,7 @@ static int cmd_mkprofile(int argc, char **argv)
 			goto out;
 		n++;
 	}
-	if (sp_profile_add_sample(p, locs, n, &v, NULL, 0) < 0)
+	if (sp_profile_add_sample(p, locs, n, v, NULL, 0) < 0)
 		goto out;
 	if (sp_pprof_write_file(p, argv[1], &err) < 0) {
 		fprintf(stderr, "symtool: %s\n", err.msg);

@@ -1,0 +1,92 @@
+# Sourced by the Pyroscope integration tests (after tests/lib.sh): build the
+# Go test receiver and the push tool into $T, start/stop the receiver, read
+# its index. The receiver is always stopped by its pid on exit.
+# shellcheck shell=bash
+
+command -v go >/dev/null || { echo "skip: go (golang-go) is not installed"; exit 77; }
+command -v python3 >/dev/null || { echo "skip: python3 is not installed"; exit 77; }
+[ -f "$BUILD/libspanprof_core.a" ] || { echo "skip: $BUILD/libspanprof_core.a not built"; exit 77; }
+
+# Never send test traffic through a proxy from the environment.
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
+# Nothing from the caller's environment leaks into the exporter's config.
+for v in $(env | sed -n 's/^\(PYROSCOPE_[A-Z_]*\|SPANPROF_PYROSCOPE_[A-Z_]*\|OTEL_[A-Z_]*\)=.*/\1/p'); do
+  unset "$v"
+done
+
+RECV=$T/receiver
+PUSH=$T/pyroscope_push
+RECV_PID=
+RECV_ADDR=
+
+build_receiver() {
+  (cd "$ROOT/tests/receiver" && GO111MODULE=off go build -o "$RECV" .) || fail "cannot build the test receiver"
+}
+
+build_push() {
+  local san=
+  # a sanitizer build of the core (BUILD=build-asan) needs the same flags
+  nm "$BUILD/libspanprof_core.a" 2>/dev/null | grep -q __asan_init && san="-fsanitize=address,undefined"
+  # shellcheck disable=SC2046,SC2086
+  cc -std=gnu11 -O1 -g $san -D_GNU_SOURCE -I"$ROOT/profiler" -I"$BUILD/pprof-proto" \
+    -o "$PUSH" "$ROOT/tests/tools/pyroscope_push.c" "$BUILD/libspanprof_core.a" \
+    $(pkg-config --cflags --libs libunwind-generic libdw libelf libprotobuf-c libcurl zlib) \
+    -lstdc++ -ldl -pthread || fail "cannot build pyroscope_push"
+}
+
+# start_receiver DIR [receiver flags...]: sets RECV_PID and RECV_ADDR.
+start_receiver() {
+  local dir=$1; shift
+  rm -f "$T/port"
+  "$RECV" -dir "$dir" -port-file "$T/port" "$@" >>"$T/receiver.log" 2>&1 &
+  RECV_PID=$!
+  for _ in $(seq 100); do
+    [ -s "$T/port" ] && break
+    kill -0 "$RECV_PID" 2>/dev/null || { cat "$T/receiver.log" >&2; fail "receiver did not start"; }
+    sleep 0.05
+  done
+  [ -s "$T/port" ] || fail "receiver did not report its port"
+  RECV_ADDR=$(cat "$T/port")
+}
+
+stop_receiver() {
+  if [ -n "$RECV_PID" ]; then
+    kill "$RECV_PID" 2>/dev/null
+    wait "$RECV_PID" 2>/dev/null
+    RECV_PID=
+  fi
+}
+trap stop_receiver EXIT
+
+# A free local port: bind one, read it, release it.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# index DIR PYTHON-EXPR: evaluate with `idx` = the receiver's index (a list).
+index() {
+  python3 -c "import json,sys; idx=json.load(open(sys.argv[1]+'/index.json')); r=($2); print(r if not isinstance(r,(list,tuple)) else ' '.join(map(str,r)))" "$1"
+}
+
+control() { # control PATH (against the running receiver)
+  curl -sk -X POST "${SCHEME:-http}://$RECV_ADDR$1"
+}
+
+# Column sums of the Samples section of `go tool pprof -raw`.
+raw_totals() {
+  go tool pprof -raw "$1" 2>/dev/null | awk '
+    /^Samples:/ { s = 1; getline; n = NF; next }
+    /^Locations/ { s = 0 }
+    s && $1 ~ /^-?[0-9]+$/ { for (i = 1; i <= n; i++) { v = $i; sub(":", "", v); t[i] += v } }
+    END { for (i = 1; i <= n; i++) printf "%s%.0f", (i > 1 ? " " : ""), t[i]; print "" }'
+}
+
+# Distinct label keys on samples, from `go tool pprof -raw`.
+raw_label_keys() {
+  go tool pprof -raw "$1" 2>/dev/null | awk '/^Samples:/ { s = 1 } /^Locations/ { s = 0 } s' |
+    grep -o '[A-Za-z_][A-Za-z0-9_.]*:\[' | sed 's/:\[$//' | sort -u | paste -sd' '
+}
+
+stat_of() { # stat_of FILE KEY: a value from the tool's "stats" line
+  sed -n "s/^stats .*\b$2=\([0-9]*\).*/\1/p" "$1"
+}

@@ -1,0 +1,354 @@
+/* Pyroscope exporter configuration: environment parsing, sanitising and
+ * refusals by the server's rules, name and query building, secrets. */
+#include "test_util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pyroscope_config.h"
+
+/* A fake environment: NULL-terminated name/value pairs. */
+struct fake_env {
+	const char *kv[64];
+};
+
+static const char *fake_get(void *ctx, const char *name)
+{
+	struct fake_env *e = ctx;
+
+	for (int i = 0; e->kv[i]; i += 2)
+		if (!strcmp(e->kv[i], name))
+			return e->kv[i + 1];
+	return NULL;
+}
+
+struct warns {
+	int n;
+	char last[512];
+	char all[4096];
+};
+
+static void collect(void *ctx, const char *line)
+{
+	struct warns *w = ctx;
+
+	w->n++;
+	snprintf(w->last, sizeof(w->last), "%s", line);
+	strncat(w->all, line, sizeof(w->all) - strlen(w->all) - 2);
+	strcat(w->all, "\n");
+}
+
+static int load(struct fake_env *e, sp_pyroscope_config *cfg, struct warns *w, sp_error *err)
+{
+	memset(w, 0, sizeof(*w));
+	memset(err, 0, sizeof(*err));
+	return sp_pyroscope_config_from_env(cfg, fake_get, e, "fallback-svc", collect, w, err);
+}
+
+static void test_no_server(void **state)
+{
+	struct fake_env e = { { "PYROSCOPE_APPLICATION_NAME", "x", NULL } };
+	struct fake_env blank = { { "PYROSCOPE_SERVER_ADDRESS", "  ", NULL } };
+	sp_pyroscope_config cfg;
+	struct warns w;
+	sp_error err;
+
+	assert_int_equal(load(&e, &cfg, &w, &err), 1);
+	assert_string_equal(err.msg, "");
+	assert_int_equal(load(&blank, &cfg, &w, &err), 1);
+	sp_pyroscope_config_free(&cfg);
+}
+
+static void test_full_config(void **state)
+{
+	struct fake_env e = { {
+		"PYROSCOPE_SERVER_ADDRESS", " https://pyro.example.com:4443/base/ ",
+		"PYROSCOPE_APPLICATION_NAME", "checkout",
+		"OTEL_SERVICE_NAME", "ignored",
+		"PYROSCOPE_TAGS", "env=prod, region = eu-west ,k=a=b,",
+		"PYROSCOPE_BASIC_AUTH_USER", "123456",
+		"PYROSCOPE_BASIC_AUTH_PASSWORD", "s3cret",
+		"PYROSCOPE_TENANT_ID", "team-a",
+		"PYROSCOPE_HTTP_HEADERS", "{\"X-Extra\": \"one\", \"X-Two\":\"t\\u00e9\"}",
+		"SPANPROF_PYROSCOPE_HOSTNAME_TAG", "0",
+		"OTEL_RESOURCE_ATTRIBUTES", "service.name=x,service.namespace=shop%2Fprod",
+		"SPANPROF_PYROSCOPE_TIMEOUT_MS", "2500",
+		"SPANPROF_PYROSCOPE_QUEUE_MAX", "8",
+		NULL } };
+	sp_pyroscope_config cfg;
+	struct warns w;
+	sp_error err;
+
+	assert_int_equal(load(&e, &cfg, &w, &err), 0);
+	assert_string_equal(cfg.server, "https://pyro.example.com:4443/base");
+	assert_string_equal(cfg.app, "checkout");
+	assert_string_equal(cfg.name,
+			    "checkout{env=prod,region=eu-west,k=a=b,service_namespace=shop/prod}");
+	assert_int_equal(cfg.n_labels, 4);
+	assert_string_equal(cfg.basic_user, "123456");
+	assert_string_equal(cfg.basic_password, "s3cret");
+	assert_string_equal(cfg.tenant_id, "team-a");
+	assert_int_equal(cfg.n_headers, 2);
+	assert_string_equal(cfg.headers[0].name, "X-Extra");
+	assert_string_equal(cfg.headers[1].value, "t\xc3\xa9");
+	assert_int_equal(cfg.timeout_ms, 2500);
+	assert_int_equal(cfg.queue_max, 8);
+	assert_false(cfg.insecure);
+	assert_false(cfg.span_name);
+	assert_int_equal(w.n, 0);
+	sp_pyroscope_config_free(&cfg);
+}
+
+static void test_service_name_sources(void **state)
+{
+	struct fake_env otel = { { "PYROSCOPE_SERVER_ADDRESS", "http://h:4040",
+				   "OTEL_SERVICE_NAME", "otel-svc", NULL } };
+	struct fake_env def = { { "PYROSCOPE_SERVER_ADDRESS", "http://h:4040", NULL } };
+	struct fake_env bad = { { "PYROSCOPE_SERVER_ADDRESS", "http://h:4040",
+				  "PYROSCOPE_APPLICATION_NAME", " my app:v1 ", NULL } };
+	sp_pyroscope_config cfg;
+	struct warns w;
+	sp_error err;
+
+	assert_int_equal(load(&otel, &cfg, &w, &err), 0);
+	assert_string_equal(cfg.app, "otel-svc");
+	assert_non_null(strstr(cfg.name, "otel-svc{hostname="));
+	sp_pyroscope_config_free(&cfg);
+
+	assert_int_equal(load(&def, &cfg, &w, &err), 0);
+	assert_string_equal(cfg.app, "fallback-svc");
+	sp_pyroscope_config_free(&cfg);
+
+	/* Characters the server refuses are replaced, with one warning. */
+	assert_int_equal(load(&bad, &cfg, &w, &err), 0);
+	assert_string_equal(cfg.app, "my_app_v1");
+	assert_int_equal(w.n, 1);
+	assert_non_null(strstr(w.last, "my_app_v1"));
+	sp_pyroscope_config_free(&cfg);
+}
+
+static void test_exe_name_fallback(void **state)
+{
+	struct fake_env e = { { "PYROSCOPE_SERVER_ADDRESS", "http://h:4040", NULL } };
+	sp_pyroscope_config cfg;
+	sp_error err;
+
+	assert_int_equal(sp_pyroscope_config_from_env(&cfg, fake_get, &e, NULL, NULL, NULL, &err), 0);
+	assert_string_equal(cfg.app, "test_pyroscope_config");
+	sp_pyroscope_config_free(&cfg);
+}
+
+/* Every refusal: one message that names the variable. */
+static void test_refusals(void **state)
+{
+	static const struct {
+		const char *var, *value, *expect;
+	} cases[] = {
+		{ "PYROSCOPE_SERVER_ADDRESS", "pyro:4040", "has no scheme" },
+		{ "PYROSCOPE_SERVER_ADDRESS", "ftp://pyro:4040", "unknown scheme 'ftp'" },
+		{ "PYROSCOPE_SERVER_ADDRESS", "http://", "PYROSCOPE_SERVER_ADDRESS" },
+		{ "PYROSCOPE_SERVER_ADDRESS", "http://h:99999", "not a valid URL" },
+		{ "PYROSCOPE_SERVER_ADDRESS", "http://h:4040/?x=1", "query or fragment" },
+		{ "PYROSCOPE_SERVER_ADDRESS", "http://h a:4040", "spaces" },
+		{ "PYROSCOPE_TAGS", "env", "'env' is not key=value" },
+		{ "PYROSCOPE_TAGS", "=prod", "empty key" },
+		{ "PYROSCOPE_TAGS", "bad-key=v", "key 'bad-key'" },
+		{ "PYROSCOPE_TAGS", "__name__=v", "reserved" },
+		{ "PYROSCOPE_TAGS", "service_name=v", "PYROSCOPE_APPLICATION_NAME" },
+		{ "PYROSCOPE_TAGS", "k=a}b", "without '}'" },
+		{ "PYROSCOPE_TAGS", "k=\xff", "valid UTF-8" },
+		{ "PYROSCOPE_TAGS", "k=1,k=2", "given twice" },
+		{ "PYROSCOPE_TENANT_ID", "a b", "PYROSCOPE_TENANT_ID" },
+		{ "PYROSCOPE_TENANT_ID", "..", "PYROSCOPE_TENANT_ID" },
+		{ "PYROSCOPE_HTTP_HEADERS", "{\"X\": 1}", "not a JSON object of strings" },
+		{ "PYROSCOPE_HTTP_HEADERS", "Bad Name=1", "not a valid header name" },
+		{ "PYROSCOPE_HTTP_HEADERS", "novalue", "is not Name=value" },
+		{ "SPANPROF_PYROSCOPE_CA_FILE", "/nonexistent/ca.pem", "SPANPROF_PYROSCOPE_CA_FILE" },
+		{ "PYROSCOPE_BASIC_AUTH_PASSWORD", "pw-only", "without PYROSCOPE_BASIC_AUTH_USER" },
+		{ "PYROSCOPE_AUTH_TOKEN", "tok\r\nX-Injected: 1", "control characters" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fake_env e = { { "PYROSCOPE_SERVER_ADDRESS", "http://h:4040", NULL } };
+		sp_pyroscope_config cfg;
+		struct warns w;
+		sp_error err;
+		int ret;
+
+		if (!strcmp(cases[i].var, "PYROSCOPE_SERVER_ADDRESS")) {
+			e.kv[1] = cases[i].value;
+		} else {
+			e.kv[2] = cases[i].var;
+			e.kv[3] = cases[i].value;
+		}
+		ret = load(&e, &cfg, &w, &err);
+		if (ret != -EINVAL || !strstr(err.msg, cases[i].expect) || strchr(err.msg, '\n'))
+			fail_msg("%s=%s: ret %d, message \"%s\" (want \"%s\")", cases[i].var,
+				 cases[i].value, ret, err.msg, cases[i].expect);
+		assert_null(cfg.server); /* freed on failure */
+	}
+}
+
+static void test_too_many_labels(void **state)
+{
+	char tags[1024] = "";
+	struct fake_env e = { { "PYROSCOPE_SERVER_ADDRESS", "http://h:4040", "PYROSCOPE_TAGS", tags,
+				"SPANPROF_PYROSCOPE_HOSTNAME_TAG", "0", NULL } };
+	sp_pyroscope_config cfg;
+	struct warns w;
+	sp_error err;
+
+	/* 30 label names per series, 4 taken by the server: 26 tags fit. */
+	for (int i = 0; i < 26; i++)
+		snprintf(tags + strlen(tags), sizeof(tags) - strlen(tags), "%sk%d=v", i ? "," : "", i);
+	assert_int_equal(load(&e, &cfg, &w, &err), 0);
+	sp_pyroscope_config_free(&cfg);
+	strcat(tags, ",k26=v");
+	assert_int_equal(load(&e, &cfg, &w, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "27 labels"));
+}
+
+static void test_bad_numbers_keep_defaults(void **state)
+{
+	struct fake_env e = { { "PYROSCOPE_SERVER_ADDRESS", "http://h:4040",
+				"SPANPROF_PYROSCOPE_TIMEOUT_MS", "fast",
+				"SPANPROF_PYROSCOPE_QUEUE_MAX", "1",
+				"SPANPROF_PYROSCOPE_INSECURE", "maybe",
+				"SPANPROF_PYROSCOPE_MAX_SAMPLES", "20000", NULL } };
+	sp_pyroscope_config cfg;
+	struct warns w;
+	sp_error err;
+
+	assert_int_equal(load(&e, &cfg, &w, &err), 0);
+	assert_int_equal(cfg.timeout_ms, SP_PYRO_DEF_TIMEOUT_MS);
+	assert_int_equal(cfg.queue_max, SP_PYRO_DEF_QUEUE_MAX);
+	assert_int_equal(cfg.max_samples, 16000);
+	assert_false(cfg.insecure);
+	assert_int_equal(w.n, 4);
+	assert_non_null(strstr(w.all, "SPANPROF_PYROSCOPE_TIMEOUT_MS='fast'"));
+	sp_pyroscope_config_free(&cfg);
+}
+
+static void test_secrets_never_in_messages(void **state)
+{
+	struct fake_env e = { { "PYROSCOPE_SERVER_ADDRESS", "http://alice:hunter2@h:4040",
+				"PYROSCOPE_AUTH_TOKEN", "tok-SECRET", NULL } };
+	struct fake_env bad = { { "PYROSCOPE_SERVER_ADDRESS", "ftp://alice:hunter2@h:4040", NULL } };
+	struct fake_env noscheme = { { "PYROSCOPE_SERVER_ADDRESS", "alice:hunter2@h:4040", NULL } };
+	struct fake_env hdr = { { "PYROSCOPE_SERVER_ADDRESS", "http://h:4040",
+				  "PYROSCOPE_HTTP_HEADERS", "X-Api-Key=abc\x01SECRET", NULL } };
+	sp_pyroscope_config cfg;
+	struct warns w;
+	sp_error err;
+
+	/* User info moves out of the URL into basic auth (and wins over the
+	 * token, with a warning that does not show either). */
+	assert_int_equal(load(&e, &cfg, &w, &err), 0);
+	assert_string_equal(cfg.server, "http://h:4040");
+	assert_string_equal(cfg.basic_user, "alice");
+	assert_string_equal(cfg.basic_password, "hunter2");
+	assert_null(cfg.bearer_token);
+	assert_int_equal(w.n, 1);
+	assert_null(strstr(w.all, "hunter2"));
+	assert_null(strstr(w.all, "SECRET"));
+	sp_pyroscope_config_free(&cfg);
+
+	assert_int_equal(load(&bad, &cfg, &w, &err), -EINVAL);
+	assert_null(strstr(err.msg, "hunter2"));
+	assert_non_null(strstr(err.msg, "ftp://***@h:4040"));
+	assert_int_equal(load(&noscheme, &cfg, &w, &err), -EINVAL);
+	assert_null(strstr(err.msg, "hunter2"));
+	assert_int_equal(load(&hdr, &cfg, &w, &err), -EINVAL);
+	assert_null(strstr(err.msg, "SECRET"));
+	assert_non_null(strstr(err.msg, "X-Api-Key"));
+}
+
+static void test_redact(void **state)
+{
+	char out[128];
+
+	sp_pyroscope_redact_url("https://u:p@ss@host/x", out, sizeof(out));
+	assert_string_equal(out, "https://***@host/x");
+	sp_pyroscope_redact_url("https://host/x@y", out, sizeof(out));
+	assert_string_equal(out, "https://host/x@y");
+}
+
+static void test_sanitize_and_checks(void **state)
+{
+	bool changed;
+	char *s = sp_pyroscope_sanitize_service("  svc/api.v2-x_y  ", &changed);
+
+	assert_string_equal(s, "svc/api.v2-x_y");
+	assert_false(changed);
+	free(s);
+	s = sp_pyroscope_sanitize_service("caf\xc3\xa9 {x}", &changed);
+	assert_string_equal(s, "caf____x_"); /* one '_' per refused byte */
+	assert_true(changed);
+	free(s);
+	assert_null(sp_pyroscope_sanitize_service("   ", &changed));
+
+	assert_true(sp_pyroscope_valid_key("otel.scope.name", 15));
+	assert_false(sp_pyroscope_valid_key("a-b", 3));
+	assert_false(sp_pyroscope_valid_key("", 0));
+	assert_true(sp_pyroscope_valid_value("a=b{c", 5));
+	assert_false(sp_pyroscope_valid_value("a,b", 3));
+	assert_false(sp_pyroscope_valid_value("a}b", 3));
+	assert_false(sp_pyroscope_valid_utf8("\xc0\xaf", 2)); /* overlong */
+	assert_false(sp_pyroscope_valid_utf8("\xed\xa0\x80", 3)); /* surrogate */
+	assert_true(sp_pyroscope_valid_utf8("\xf0\x9f\x94\xa5", 4));
+	assert_true(sp_pyroscope_valid_tenant("team-a_1.(x)*'!"));
+	assert_false(sp_pyroscope_valid_tenant("."));
+	assert_false(sp_pyroscope_valid_tenant("a|b"));
+}
+
+static void test_query(void **state)
+{
+	char *q = sp_pyroscope_build_query("checkout{env=prod,host=node-1}", 1767225600123456789LL,
+					   1767225615000000001LL, 100);
+
+	assert_string_equal(q, "name=checkout%7Benv%3Dprod%2Chost%3Dnode-1%7D&from=1767225600"
+			       "&until=1767225616&format=pprof&spyName=spanprof&sampleRate=100");
+	free(q);
+	q = sp_pyroscope_build_query("a b+c;d", 10LL * 1000000000, 10LL * 1000000000, 0);
+	assert_string_equal(q, "name=a%20b%2Bc%3Bd&from=10&until=10&format=pprof&spyName=spanprof");
+	free(q);
+}
+
+static void test_headers_kv(void **state)
+{
+	sp_pyroscope_header *h = NULL;
+	size_t n = 0;
+	sp_error err;
+
+	assert_int_equal(sp_pyroscope_parse_headers("X-A=1, X-B: two words ,X-C=", &h, &n, &err), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(h[1].name, "X-B");
+	assert_string_equal(h[1].value, "two words");
+	assert_string_equal(h[2].value, "");
+	for (size_t i = 0; i < n; i++) {
+		free(h[i].name);
+		free(h[i].value);
+	}
+	free(h);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_no_server),
+		cmocka_unit_test(test_full_config),
+		cmocka_unit_test(test_service_name_sources),
+		cmocka_unit_test(test_exe_name_fallback),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_too_many_labels),
+		cmocka_unit_test(test_bad_numbers_keep_defaults),
+		cmocka_unit_test(test_secrets_never_in_messages),
+		cmocka_unit_test(test_redact),
+		cmocka_unit_test(test_sanitize_and_checks),
+		cmocka_unit_test(test_query),
+		cmocka_unit_test(test_headers_kv),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
