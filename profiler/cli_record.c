@@ -19,6 +19,7 @@
 #include "cli.h"
 #include "config.h"
 #include "flamegraph.h"
+#include "links.h"
 #include "output.h"
 #include "pprof.h"
 #include "profile.h"
@@ -216,7 +217,7 @@ static int collect(const char *dir, const struct name_set *before, const char *s
 	struct totals t = { 0 };
 	sp_profile *merged = sp_profile_new(), *src;
 	sp_error err = { "" };
-	char path[2 * PATH_MAX], out[2 * PATH_MAX], svg[2 * PATH_MAX];
+	char path[2 * PATH_MAX], out[2 * PATH_MAX], svg[2 * PATH_MAX], links[2 * PATH_MAX] = "";
 	int r = CLI_OK;
 	size_t used = 0;
 
@@ -255,6 +256,23 @@ static int collect(const char *dir, const struct name_set *before, const char *s
 		r = CLI_RUNTIME_ERROR;
 		goto out;
 	}
+	/* Spans in the merged profile: a links file beside it as well. */
+	for (size_t i = 0; i < merged->n_samples; i++) {
+		if (!sp_profile_sample_label(merged, &merged->samples[i], "span_id"))
+			continue;
+		sp_links_context lc = {
+			.service = svc,
+			.profile_path = out,
+			.from_ns = merged->time_nanos,
+			.until_ns = merged->time_nanos + merged->duration_nanos,
+		};
+		snprintf(links, sizeof(links), "%s/%s-%d.links.jsonl", dir, svc, (int)pid);
+		if (sp_links_write(merged, &lc, links, &err)) {
+			cli_error("record: span links not written: %s", err.msg);
+			links[0] = '\0';
+		}
+		break;
+	}
 	if (svg_opt)
 		snprintf(svg, sizeof(svg), "%s", svg_opt);
 	else
@@ -276,6 +294,8 @@ static int collect(const char *dir, const struct name_set *before, const char *s
 		fprintf(stderr, "spanprof: profile     %s\n", out);
 		if (svg[0])
 			fprintf(stderr, "spanprof: flame graph %s\n", svg);
+		if (links[0])
+			fprintf(stderr, "spanprof: span links %s\n", links);
 	}
 out:
 	sp_profile_free(merged);
