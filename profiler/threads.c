@@ -30,6 +30,8 @@ static int perf_fds;                 /* open perf events (under reg_mu) */
 static uint64_t released_taken, released_lost;
 static bool used_perf, used_timer;   /* for the engine name */
 static bool logged_arm_error;
+static char engine_reason[256];
+static bool announced;
 
 static pid_t my_tid(void)
 {
@@ -40,6 +42,8 @@ void sp_threads_setup(const sp_capture_params *p)
 {
 	sp_capture = *p;
 	atomic_store(&new_engine, p->engine);
+	used_perf = used_timer = false;
+	engine_reason[0] = '\0';
 	sp_capture_pid = getpid();
 }
 
@@ -65,8 +69,6 @@ static bool near_fd_limit(int fd)
 	return (rlim_t)(perf_fds + 1) > rl.rlim_cur / 2;
 }
 
-static char engine_reason[256];
-static bool announced;
 
 /* Before the start line is printed the reason is only recorded (the start
  * line says it); later switches are reported on their own. */

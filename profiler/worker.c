@@ -516,12 +516,16 @@ static int setup(sp_error *err)
 	sp_error perr = { "" };
 	int r;
 
+	/* A second session in the same process keeps counting, so its files
+	 * never take the names of the first one's (same second, same stem). */
+	if (W.pid != getpid())
+		W.seq = 0;
 	W.pid = getpid();
 	W.iv_start_wall = wall_ns();
 	W.iv_start_mono = mono_ns();
-	W.seq = 0;
 	W.iv_samples = 0;
-	W.last_taken = W.last_lost = W.last_trunc = 0;
+	sp_threads_totals(&W.last_taken, &W.last_lost);
+	W.last_trunc = 0;
 	W.agg = NULL;
 	W.agg_failed = false;
 	W.pyro = NULL;
