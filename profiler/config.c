@@ -172,11 +172,12 @@ void sp_config_load(sp_config *c, const spanprof_options *opts)
 	}
 	c->stack_bytes &= ~(size_t)7;
 
-	/* Room for at least four full-size records: a thread sampled at 1 kHz
-	 * between two drains (5 ms) rarely needs more. */
+	/* 128 KiB: dozens of typical records (1-8 KiB of stack each), at least
+	 * three full-size ones; a thread sampled at 1 kHz has about 5 samples
+	 * waiting between two drains (every 5 ms). */
 	if (!c->ring_bytes) {
 		c->ring_bytes = 128 * 1024;
-		while (c->ring_bytes < 4 * (c->stack_bytes + 1024))
+		while (c->ring_bytes < 3 * (c->stack_bytes + 1024))
 			c->ring_bytes *= 2;
 	}
 }

@@ -1,7 +1,6 @@
 /* Worker thread; see worker.h. */
 #include "worker.h"
 
-#include <dlfcn.h>
 #include <link.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +21,7 @@
 
 #include "aggregate.h"
 #include "asan_compat.h"
+#include "capture_debug.h"
 #include "export_pyroscope.h"
 #include "links.h"
 #include "log.h"
@@ -31,20 +31,6 @@
 #include "ring.h"
 #include "sighandler.h"
 #include "threads.h"
-
-#define MAX_DEBUG_LEAVES 512
-#define MAX_DEBUG_THREADS 4096
-
-struct leaf_count {
-	char name[96];
-	uint64_t n;
-};
-
-struct thread_count {
-	int tid;
-	char name[16];
-	uint64_t n;
-};
 
 /* Held by the worker while it works (not while it sleeps): fork waits for
  * it, so a child never inherits a lock the worker held inside libc,
@@ -73,14 +59,7 @@ static struct worker {
 	uint64_t iv_samples;
 	uint64_t last_taken, last_lost, last_trunc;
 	int64_t last_reap;
-
-	/* SPANPROF_DEBUG_COUNTS */
-	bool debug;
-	struct leaf_count *leaves;
-	size_t n_leaves;
-	struct thread_count *tcounts;
-	size_t n_tcounts;
-	uint64_t debug_samples, debug_stack_bytes;
+	bool debug;                    /* SPANPROF_DEBUG_COUNTS */
 } W = { .efd = -1 };
 
 /* Aggregators and exporters inherited over fork: never touched in the child
@@ -134,98 +113,6 @@ static void wake(void)
 
 	if (W.efd >= 0 && write(W.efd, &one, sizeof(one)) < 0)
 		(void)0; /* counter full: the worker is awake anyway */
-}
-
-/* ---- debug counters ------------------------------------------------------ */
-
-static void debug_count(const sp_thread *t, const sp_raw_sample *s)
-{
-	Dl_info info;
-	char name[96];
-	size_t i;
-
-	W.debug_samples++;
-	W.debug_stack_bytes += s->stack_len;
-	for (i = 0; i < W.n_tcounts; i++)
-		if (W.tcounts[i].tid == s->tid)
-			break;
-	if (i == W.n_tcounts && i < MAX_DEBUG_THREADS) {
-		W.tcounts[i].tid = s->tid;
-		W.n_tcounts++;
-	}
-	if (i < W.n_tcounts) {
-		W.tcounts[i].n++;
-		memcpy(W.tcounts[i].name, t->name, sizeof(t->name));
-	}
-	if (dladdr((void *)(uintptr_t)s->regs[SP_REG_RIP], &info) && info.dli_sname)
-		snprintf(name, sizeof(name), "%s", info.dli_sname);
-	else
-		snprintf(name, sizeof(name), "?");
-	for (i = 0; i < W.n_leaves; i++)
-		if (!strcmp(W.leaves[i].name, name))
-			break;
-	if (i == W.n_leaves && i < MAX_DEBUG_LEAVES) {
-		memcpy(W.leaves[i].name, name, sizeof(name));
-		W.n_leaves++;
-	}
-	if (i < W.n_leaves)
-		W.leaves[i].n++;
-}
-
-static uint64_t hist_quantile(const uint64_t *h, double q)
-{
-	uint64_t total = 0, acc = 0;
-
-	for (int i = 0; i < SP_HIST_BUCKETS; i++)
-		total += h[i];
-	if (!total)
-		return 0;
-	for (int i = 0; i < SP_HIST_BUCKETS; i++) {
-		acc += h[i];
-		if ((double)acc >= q * (double)total)
-			return (uint64_t)(i + 1) * SP_HIST_NS;
-	}
-	return (uint64_t)SP_HIST_BUCKETS * SP_HIST_NS;
-}
-
-static void debug_write(void)
-{
-	char path[4200], tmp[4300];
-	uint64_t taken, lost, hist[SP_HIST_BUCKETS];
-	FILE *f;
-
-	if (!W.debug)
-		return;
-	/* A forked child writes its own file. */
-	if (W.pid != first_pid)
-		snprintf(path, sizeof(path), "%s.%d", W.cfg.debug_counts, (int)W.pid);
-	else
-		snprintf(path, sizeof(path), "%s", W.cfg.debug_counts);
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)W.pid);
-	f = fopen(tmp, "we");
-	if (!f)
-		return;
-	sp_threads_totals(&taken, &lost);
-	sp_handler_histogram(hist);
-	fprintf(f, "pid %d\nengine %s\nsamples %llu\ndrained %llu\nlost %llu\norphans %llu\n",
-		(int)W.pid, sp_threads_engine_name(), (unsigned long long)taken,
-		(unsigned long long)W.debug_samples, (unsigned long long)lost,
-		(unsigned long long)sp_handler_orphans());
-	fprintf(f, "handler_ns_p50 %llu\nhandler_ns_p99 %llu\n",
-		(unsigned long long)hist_quantile(hist, 0.5),
-		(unsigned long long)hist_quantile(hist, 0.99));
-	fprintf(f, "files %u\nstack_bytes_avg %llu\n", W.seq,
-		(unsigned long long)(W.debug_samples ? W.debug_stack_bytes / W.debug_samples : 0));
-	for (size_t i = 0; i < W.n_tcounts; i++)
-		fprintf(f, "thread %d %s %llu\n", W.tcounts[i].tid,
-			W.tcounts[i].name[0] ? W.tcounts[i].name : "-",
-			(unsigned long long)W.tcounts[i].n);
-	for (size_t i = 0; i < W.n_leaves; i++)
-		fprintf(f, "leaf %s %llu\n", W.leaves[i].name, (unsigned long long)W.leaves[i].n);
-	if (fclose(f) == 0)
-		rename(tmp, path);
-	else
-		unlink(tmp);
 }
 
 /* ---- draining ------------------------------------------------------------ */
@@ -290,7 +177,7 @@ static void drain_all(void)
 			if (W.agg)
 				sp_aggregator_add(W.agg, s, t->name[0] ? t->name : NULL);
 			if (W.debug)
-				debug_count(t, s);
+				sp_debug_count(t->name, s);
 			t->drained++;
 			W.iv_samples++;
 			sp_ring_pop(ring);
@@ -378,7 +265,15 @@ static void flush_interval(void)
 	W.iv_samples = 0;
 	W.iv_start_wall = now_wall;
 	W.iv_start_mono = now_mono;
-	debug_write();
+	if (W.debug) {
+		char path[4200];
+		/* A forked child writes its own file. */
+		if (W.pid != first_pid)
+			snprintf(path, sizeof(path), "%s.%d", W.cfg.debug_counts, (int)W.pid);
+		else
+			snprintf(path, sizeof(path), "%s", W.cfg.debug_counts);
+		sp_debug_counts_write(path, W.pid, W.seq);
+	}
 }
 
 /* dlopen is not interposed (that would make glibc search the RUNPATH of
@@ -533,16 +428,8 @@ static int setup(sp_error *err)
 	atomic_store(&W.stop, 0);
 	atomic_store(&W.exited, 0);
 	atomic_store(&W.modules_changed, 0);
-	W.debug = W.cfg.debug_counts[0] != '\0';
+	W.debug = W.cfg.debug_counts[0] != '\0' && sp_debug_counts_reset() == 0;
 	sp_handler_timing = W.debug;
-	W.n_leaves = W.n_tcounts = 0;
-	W.debug_samples = W.debug_stack_bytes = 0;
-	if (W.debug && !W.leaves) {
-		W.leaves = calloc(MAX_DEBUG_LEAVES, sizeof(*W.leaves));
-		W.tcounts = calloc(MAX_DEBUG_THREADS, sizeof(*W.tcounts));
-		if (!W.leaves || !W.tcounts)
-			W.debug = false;
-	}
 
 	r = sp_output_init(&W.out, W.cfg.output_dir, W.cfg.service, W.pid, W.iv_start_wall,
 			   W.cfg.retention_mb, W.cfg.retention_hours, err);

@@ -174,7 +174,7 @@ static void test_config_env(void **state)
 	assert_string_equal(c.service, "my_service_1");
 	assert_int_equal(c.retention_mb, 0);
 	assert_int_equal(c.retention_hours, 24);
-	assert_true(c.ring_bytes >= 4 * c.stack_bytes);
+	assert_int_equal(c.ring_bytes, 128 * 1024);
 
 	/* Options from code win over the environment. */
 	o.hz = 50;
