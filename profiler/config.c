@@ -131,6 +131,7 @@ void sp_config_load(sp_config *c, const spanprof_options *opts)
 	env_int("SPANPROF_SIGNAL", 0, 64, 0, &v);
 	c->signo = (int)v;
 	env_bool("SPANPROF_SYMBOLIZE", true, &c->symbolize);
+	env_bool("SPANPROF_FOLLOW_FORK", true, &c->follow_fork);
 	env_bool("SPANPROF_QUIET", false, &c->quiet);
 	env_str("SPANPROF_DEBUG_COUNTS", "", c->debug_counts, sizeof(c->debug_counts));
 

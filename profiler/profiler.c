@@ -50,9 +50,15 @@ static void atfork_child(void)
 	/* Own events, own ring, own worker and files; the parent's undrained
 	 * samples are discarded (they are the parent's to report). */
 	sp_threads_atfork_child();
+	if (!cfg.follow_fork) {
+		atomic_store(&sp_capture_armed, 0);
+		atomic_store(&running, 0);
+		sp_worker_atfork_child(false);
+		return;
+	}
 	sp_threads_register_self();
 	pthread_setspecific(exit_key, (void *)1);
-	sp_worker_atfork_child();
+	sp_worker_atfork_child(true);
 }
 
 static void register_self(void)

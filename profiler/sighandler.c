@@ -223,6 +223,12 @@ int sp_signal_install(int signo)
 {
 	struct sigaction sa;
 
+	/* Bind what the handler calls through the PLT now: lazy binding inside
+	 * the handler would run the dynamic linker there. */
+	(void)now_ns();
+	(void)syscall(SYS_gettid);
+	errno = errno;
+
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_sample;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;

@@ -542,7 +542,7 @@ void sp_worker_atfork_parent(void)
 		pthread_mutex_unlock(&busy_mu);
 }
 
-void sp_worker_atfork_child(void)
+void sp_worker_atfork_child(bool restart)
 {
 	sp_error err = { "" };
 
@@ -560,6 +560,8 @@ void sp_worker_atfork_child(void)
 	free_stack(); /* the parent's worker's; no thread uses it here */
 	atomic_store(&W.drain_req, 0);
 	atomic_store(&W.drain_done, 0);
+	if (!restart)
+		return;
 	if (setup(&err))
 		sp_log("profiling stops in this child: %s", err.msg);
 }

@@ -32,8 +32,8 @@ void sp_worker_sync_drain(int timeout_ms);
 void sp_worker_atfork_prepare(void);
 void sp_worker_atfork_parent(void);
 /* fork child: forget the parent's worker (its thread does not exist here)
- * and start a fresh one with its own files. */
-void sp_worker_atfork_child(void);
+ * and, with restart, start a fresh one with its own files. */
+void sp_worker_atfork_child(bool restart);
 
 /* Paths written so far by this process (for tests and the CLI summary):
  * the number of interval files and the last one. */

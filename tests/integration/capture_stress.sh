@@ -34,7 +34,11 @@ run_stress() { # name seconds preload
   check "$name: interval profiles written (${#files[@]})" [ ${#files[@]} -ge 2 ]
   local pids bad=0
   pids=$(printf '%s\n' "${files[@]}" | sed -E 's|.*/stress-([0-9]+)-.*|\1|' | sort -u | wc -l)
-  check "$name: forked children wrote their own files ($pids pids)" [ "$pids" -ge 2 ]
+  if [ "${SPANPROF_FOLLOW_FORK:-1}" = 1 ]; then
+    check "$name: forked children wrote their own files ($pids pids)" [ "$pids" -ge 2 ]
+  else
+    check "$name: with SPANPROF_FOLLOW_FORK=0 only the parent wrote files" [ "$pids" -eq 1 ]
+  fi
   for f in "${files[@]}"; do
     go tool pprof -raw "$f" > /dev/null 2>&1 || { echo "unreadable: $f"; bad=1; }
   done
@@ -57,9 +61,12 @@ libasan=$(cc -print-file-name=libasan.so)
 # The workload itself is not instrumented; leaks at exit of the forked
 # children are glibc's and the workload's, so leak checking is off here
 # (capture_lifecycle checks the library's own leaks at exit).
-# ASan makes each forked child's first (and final) interval several times
-# slower to symbolize on a loaded machine: a longer, still bounded, deadline.
-SPANPROF_FLUSH_TIMEOUT_MS=15000 \
+# GCC 12's libasan does not make its allocator fork-safe: a child that
+# allocates can block forever on a size-class lock another parent thread
+# held at fork (seen: our child's worker in asan_calloc). So under ASan the
+# children are not profiled (SPANPROF_FOLLOW_FORK=0) and the workload's
+# children do not allocate; the normal run above covers profiled children.
+SPANPROF_FOLLOW_FORK=0 \
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:halt_on_error=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_stress asan 10 "$libasan $ASAN_LIB"

@@ -152,7 +152,6 @@ static void *fork_loop(void *arg)
 		}
 		if (c == 0) {
 			pid_t g;
-			char *blk = malloc(1000);
 			spin(0.02);
 			g = fork();
 			if (g == 0) {
@@ -161,7 +160,6 @@ static void *fork_loop(void *arg)
 			}
 			if (g < 0 || wait_for(g) != 42)
 				_exit(1);
-			free(blk);
 			exit(7);
 		}
 		int code = wait_for(c);
