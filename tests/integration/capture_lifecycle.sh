@@ -62,6 +62,19 @@ for sig in TERM INT; do
   check "SIG$sig: spin_forever is ${share}% of it (>= 90)" within 90 100 "$share"
 done
 
+# An application handler for SIGTERM is the application's: it sees SIG_DFL
+# before installing, its handler runs, and its own exit path flushes.
+SPANPROF_OUTPUT="$T/own" SPANPROF_UPLOAD_INTERVAL=60 \
+  env SPANPROF_QUIET=1 LD_PRELOAD="$LIBSPANPROF" "$T/lifecycle" own_term &
+pid=$!
+sleep 1.5
+kill -TERM $pid
+wait $pid
+rc=$?
+check "own SIGTERM handler: it ran and the program exited 0 ($rc)" [ $rc -eq 0 ]
+mapfile -t of < <(interval_files "$T/own")
+check "own SIGTERM handler: the last interval was flushed at exit (${#of[@]} file)" [ ${#of[@]} -eq 1 ]
+
 # --- SIGKILL -----------------------------------------------------------------------
 SPANPROF_OUTPUT="$T/kill" SPANPROF_UPLOAD_INTERVAL=1 \
   env SPANPROF_QUIET=1 LD_PRELOAD="$LIBSPANPROF" "$T/lifecycle" spin &

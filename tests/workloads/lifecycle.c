@@ -7,9 +7,12 @@
  *   lifecycle threads N     N threads each do ~5 ms of thread_work, wait for
  *                           each other on a barrier, then exit
  *   lifecycle pthread_exit  a thread ends with pthread_exit after its work
- *                           and main creates another one (entries reused) */
+ *                           and main creates another one (entries reused)
+ *   lifecycle own_term      its own SIGTERM handler (checked to be the one
+ *                           installed); spins until SIGTERM, exits 0 */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +60,14 @@ static void *exiter(void *arg)
 	(void)arg;
 	thread_work(0.8);
 	exit(0);
+}
+
+static volatile sig_atomic_t got_term;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	got_term = 1;
 }
 
 static pthread_barrier_t barrier;
@@ -136,6 +147,22 @@ int main(int argc, char **argv)
 		}
 		return 0;
 	}
-	fprintf(stderr, "usage: lifecycle fork|exit_thread|spin|threads N|pthread_exit\n");
+	if (!strcmp(mode, "own_term")) {
+		struct sigaction sa, old;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_term;
+		sigemptyset(&sa.sa_mask);
+		/* What a program sees before installing: the default action. */
+		if (sigaction(SIGTERM, NULL, &old) || old.sa_handler != SIG_DFL)
+			return 3;
+		if (sigaction(SIGTERM, &sa, NULL) || sigaction(SIGTERM, NULL, &old) ||
+		    old.sa_handler != on_term)
+			return 4;
+		while (!got_term)
+			burn(0.01);
+		return 0;
+	}
+	fprintf(stderr, "usage: lifecycle fork|exit_thread|spin|threads N|pthread_exit|own_term\n");
 	return 2;
 }
