@@ -14,7 +14,7 @@ build_workload no_perf
 
 run_case() { # name launcher-args...
   local name=$1; shift
-  "$SPANPROF" record -F 997 -o "$T/$name" -- "$@" "$T/cpu_split" 3 > "$T/$name.log" 2>&1 ||
+  "$SPANPROF" record -F 997 -o "$T/$name" -- "$@" "$T/cpu_split" 4 > "$T/$name.log" 2>&1 ||
     { cat "$T/$name.log"; fail "$name: record failed"; }
   cat "$T/$name.log"
   local p
@@ -42,7 +42,7 @@ run_case seccomp_eacces "$T/no_perf" -e 13
 check "seccomp_eacces: says why (Permission denied)" \
   grep -q 'because perf_event_open: Permission denied' "$T/seccomp_eacces.log"
 
-"$SPANPROF" record --timer -F 997 -o "$T/forced" -- "$T/cpu_split" 3 > "$T/forced.log" 2>&1 ||
+"$SPANPROF" record --timer -F 997 -o "$T/forced" -- "$T/cpu_split" 4 > "$T/forced.log" 2>&1 ||
   { cat "$T/forced.log"; fail "forced: record failed"; }
 cat "$T/forced.log"
 check "forced: says SPANPROF_ENGINE=timer" grep -q 'SPANPROF_ENGINE=timer' "$T/forced.log"
