@@ -1,5 +1,13 @@
 /* libspanprof.so entry points: constructor/destructor, the interposed
- * thread functions and dlclose, and the public start/stop API. */
+ * thread functions and dlclose, and the public start/stop API.
+ *
+ * Not interposed, on purpose:
+ *  - fork: pthread_atfork handlers (profiler.c) see every fork, including
+ *    those made inside libraries;
+ *  - dlopen: glibc resolves the RUNPATH/$ORIGIN and the namespace of a
+ *    dlopen from its caller's address, so a wrapper would change which file
+ *    a library's own dlopen finds. The worker notices new modules from the
+ *    loader's dlpi_adds/dlpi_subs counters instead (worker.c). */
 
 #include <dlfcn.h>
 #include <errno.h>
