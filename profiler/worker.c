@@ -30,6 +30,7 @@
 #include "profile.h"
 #include "ring.h"
 #include "sighandler.h"
+#include "span_times.h"
 #include "threads.h"
 
 /* Held by the worker while it works (not while it sleeps): fork waits for
@@ -50,6 +51,7 @@ static struct worker {
 
 	sp_aggregator *agg;
 	bool agg_failed;
+	sp_span_times *span_times;     /* first/last sample of each span, for links */
 	sp_pyroscope *pyro;
 	sp_output out;
 	bool out_ok, logged_write_error;
@@ -156,6 +158,9 @@ static void ensure_aggregator(void)
 	}
 	if (W.agg)
 		W.last_trunc = sp_aggregator_truncated(W.agg);
+	/* Without it the links file falls back to the interval bounds. */
+	if (W.agg && !W.span_times)
+		W.span_times = sp_span_times_new(0);
 }
 
 static void drain_all(void)
@@ -176,6 +181,8 @@ static void drain_all(void)
 			ensure_aggregator();
 			if (W.agg)
 				sp_aggregator_add(W.agg, s, t->name[0] ? t->name : NULL);
+			if (W.span_times)
+				sp_span_times_note(W.span_times, &s->span, s->time_ns);
 			if (W.debug)
 				sp_debug_count(t->name, s);
 			t->drained++;
@@ -197,7 +204,8 @@ static bool has_span_labels(const sp_profile *p)
 	return false;
 }
 
-static void export_profile(sp_profile *p, int64_t from, int64_t until)
+static void export_profile(sp_profile *p, int64_t from, int64_t until,
+			   const sp_links_span_time *times, size_t n_times)
 {
 	char path[4700], links[4700];
 	sp_error err = { "" };
@@ -219,6 +227,8 @@ static void export_profile(sp_profile *p, int64_t from, int64_t until)
 					sp_pyroscope_app_name(W.pyro) : NULL,
 				.from_ns = from,
 				.until_ns = until,
+				.span_times = times,
+				.n_span_times = n_times,
 			};
 			sp_output_links_path(&W.out, W.seq, links, sizeof(links));
 			if (sp_links_write(p, &lc, links, &err) && !W.logged_write_error) {
@@ -239,10 +249,14 @@ static void flush_interval(void)
 	sp_telemetry tel;
 	sp_error err = { "" };
 	sp_profile *p;
+	sp_links_span_time *times = NULL;
+	size_t n_times = 0;
 
 	sp_threads_totals(&taken, &lost);
 	if (W.agg)
 		trunc = sp_aggregator_truncated(W.agg);
+	if (W.span_times)
+		sp_span_times_take(W.span_times, now_wall - now_mono, &times, &n_times);
 	if (W.agg && W.iv_samples) {
 		tel.engine = sp_threads_engine_name();
 		tel.samples_taken = taken - W.last_taken;
@@ -252,13 +266,14 @@ static void flush_interval(void)
 		p = sp_aggregator_take_profile(W.agg, W.iv_start_wall, now_mono - W.iv_start_mono,
 					       &tel, &err);
 		if (p) {
-			export_profile(p, W.iv_start_wall, now_wall);
+			export_profile(p, W.iv_start_wall, now_wall, times, n_times);
 			sp_profile_free(p);
 		} else if (!W.logged_write_error) {
 			sp_log("cannot build the interval profile: %s", err.msg);
 			W.logged_write_error = true;
 		}
 	}
+	free(times);
 	W.last_taken = taken;
 	W.last_lost = lost;
 	W.last_trunc = trunc;
@@ -423,6 +438,7 @@ static int setup(sp_error *err)
 	W.last_trunc = 0;
 	W.agg = NULL;
 	W.agg_failed = false;
+	W.span_times = NULL;
 	W.pyro = NULL;
 	W.logged_write_error = false;
 	atomic_store(&W.stop, 0);
@@ -500,6 +516,8 @@ bool sp_worker_stop(int deadline_ms)
 	if (W.agg)
 		sp_aggregator_free(W.agg);
 	W.agg = NULL;
+	sp_span_times_free(W.span_times);
+	W.span_times = NULL;
 	return true;
 }
 
@@ -551,6 +569,8 @@ void sp_worker_atfork_child(bool restart)
 		return;
 	if (W.agg && n_inherited < 64)
 		inherited[n_inherited++] = W.agg;
+	if (W.span_times && n_inherited < 64)
+		inherited[n_inherited++] = W.span_times;
 	if (W.pyro && n_inherited < 64)
 		inherited[n_inherited++] = W.pyro;
 	if (W.efd >= 0)

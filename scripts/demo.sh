@@ -91,7 +91,7 @@ wait "$record_pid" || say "warning: spanprof record exited with status $?"
 mapfile -t profiles < <(find "$OUT/profiles" -name '*Z-[0-9][0-9][0-9][0-9].pb.gz' | sort)
 [ ${#profiles[@]} -gt 0 ] || { cat "$OUT/service.log" >&2; die "no profile in $OUT/profiles"; }
 merged=$OUT/profiles/traced-service-$svc_pid.pb.gz
-find "$OUT/profiles" -name '*.links.jsonl' | sort | xargs -r cat > "$OUT/links.jsonl"
+find "$OUT/profiles" -name '*Z-[0-9][0-9][0-9][0-9].links.jsonl' | sort | xargs -r cat > "$OUT/links.jsonl"
 
 "$SPANPROF" flamegraph "${profiles[@]}" -o "$OUT/service.svg" \
   --title "traced-service: all CPU (${SECONDS_LOAD}s of wrk load, $HZ Hz)"
