@@ -66,6 +66,10 @@ for i, line in enumerate(open(links, encoding="utf-8"), 1):
         sys.exit("%s:%d: profile field %s, expected %s" % (links, i, o["profile"], prof))
     if not o["service"] or o["first_sample_ns"] > o["last_sample_ns"]:
         sys.exit("%s:%d: bad service or sample times: %s" % (links, i, line.strip()))
+    # The in-process worker notes each sample's time: the span's own first
+    # and last sample, not the interval bounds.
+    if o.get("time_source") != "samples":
+        sys.exit("%s:%d: span %s times come from %s, not its samples" % (links, i, sid, o.get("time_source")))
     if "pyroscope" in o:
         sys.exit("%s:%d: pyroscope fields without a server configured" % (links, i))
 missing = sorted(set(sums) - set(seen))
