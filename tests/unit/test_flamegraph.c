@@ -29,50 +29,11 @@ struct svg {
 	double root_y;
 };
 
-static uint64_t location(sp_profile *p, const char *frame)
-{
-	char buf[256], *plus;
-	sp_line lines[2];
-	size_t n = 0;
-
-	snprintf(buf, sizeof(buf), "%s", frame);
-	plus = strstr(buf, "+inl:");
-	if (plus) {
-		*plus = '\0';
-		lines[n++] = (sp_line){ sp_profile_add_function(p, plus + 5, NULL, "x.c", 0), 2, 0 };
-	}
-	lines[n++] = (sp_line){ sp_profile_add_function(p, buf, NULL, "x.c", 0), 1, 0 };
-	return sp_profile_add_location(p, 0, 0, lines, n);
-}
-
 /* "main|a|b" root first; '|' separates so names may contain ';' */
 static void add_stack(sp_profile *p, const char *stack, int64_t count, const sp_label *lab,
 		      size_t n_lab)
 {
-	uint64_t ids[64];
-	size_t n = 0;
-	char buf[2048], *save = NULL;
-	int64_t v[2] = { count, count * 10000000 };
-
-	snprintf(buf, sizeof(buf), "%s", stack);
-	for (char *tok = strtok_r(buf, "|", &save); tok; tok = strtok_r(NULL, "|", &save))
-		ids[n++] = location(p, tok);
-	for (size_t i = 0; i < n / 2; i++) {
-		uint64_t t = ids[i];
-
-		ids[i] = ids[n - 1 - i];
-		ids[n - 1 - i] = t;
-	}
-	assert_int_equal(sp_profile_add_sample(p, ids, n, v, lab, n_lab), 0);
-}
-
-static sp_profile *cpu_profile(void)
-{
-	sp_profile *p = sp_profile_new();
-
-	assert_non_null(p);
-	assert_int_equal(sp_profile_init_cpu(p, 10000000), 0);
-	return p;
+	tu_add_stack(p, stack, "|", "+inl:", count, lab, n_lab);
 }
 
 static double absd(double x)
@@ -154,7 +115,7 @@ static const struct frame *find(const struct svg *s, const char *name_prefix)
 
 static void test_widths_proportional(void **state)
 {
-	sp_profile *p = cpu_profile();
+	sp_profile *p = tu_cpu_profile();
 	sp_stack_tree *t = NULL;
 	sp_error err = { { 0 } };
 	sp_flamegraph_opts o;
@@ -219,7 +180,7 @@ static void test_widths_proportional(void **state)
 
 static void test_narrow_merge_keeps_totals(void **state)
 {
-	sp_profile *p = cpu_profile();
+	sp_profile *p = tu_cpu_profile();
 	sp_stack_tree *t = NULL;
 	sp_error err = { { 0 } };
 	sp_flamegraph_opts o;
@@ -284,7 +245,7 @@ static void test_narrow_merge_keeps_totals(void **state)
 
 static void test_escaping(void **state)
 {
-	sp_profile *p = cpu_profile();
+	sp_profile *p = tu_cpu_profile();
 	sp_stack_tree *t = NULL;
 	sp_error err = { { 0 } };
 	sp_flamegraph_opts o;
@@ -327,7 +288,7 @@ static void test_escaping(void **state)
 
 static void test_tag_filter_render(void **state)
 {
-	sp_profile *p = cpu_profile();
+	sp_profile *p = tu_cpu_profile();
 	sp_stack_tree *t = NULL;
 	sp_error err = { { 0 } };
 	sp_flamegraph_opts o;
@@ -358,7 +319,7 @@ static void test_tag_filter_render(void **state)
 
 static void test_labels_and_colours(void **state)
 {
-	sp_profile *p = cpu_profile();
+	sp_profile *p = tu_cpu_profile();
 	sp_stack_tree *t = NULL;
 	sp_error err = { { 0 } };
 	sp_flamegraph_opts o;

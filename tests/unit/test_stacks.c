@@ -17,50 +17,10 @@
 
 /* One location per frame of "main;a;b" (root first). "outer+inner" is one
  * location whose lines are inner (inlined) then outer. */
-static uint64_t frame_location(sp_profile *p, const char *frame)
-{
-	char buf[256], *plus;
-	sp_line lines[2];
-	size_t n = 0;
-
-	snprintf(buf, sizeof(buf), "%s", frame);
-	plus = strchr(buf, '+');
-	if (plus) {
-		*plus = '\0';
-		lines[n++] = (sp_line){ sp_profile_add_function(p, plus + 1, NULL, "x.c", 0), 2, 0 };
-	}
-	lines[n++] = (sp_line){ sp_profile_add_function(p, buf, NULL, "x.c", 0), 1, 0 };
-	return sp_profile_add_location(p, 0, 0, lines, n);
-}
-
 static void add_stack(sp_profile *p, const char *stack, int64_t count, const sp_label *lab,
 		      size_t n_lab)
 {
-	uint64_t ids[64];
-	size_t n = 0;
-	char buf[1024], *save = NULL;
-	int64_t v[2] = { count, count * 10000000 };
-
-	snprintf(buf, sizeof(buf), "%s", stack);
-	for (char *tok = strtok_r(buf, ";", &save); tok; tok = strtok_r(NULL, ";", &save))
-		ids[n++] = frame_location(p, tok);
-	/* leaf first */
-	for (size_t i = 0; i < n / 2; i++) {
-		uint64_t t = ids[i];
-
-		ids[i] = ids[n - 1 - i];
-		ids[n - 1 - i] = t;
-	}
-	assert_int_equal(sp_profile_add_sample(p, ids, n, v, lab, n_lab), 0);
-}
-
-static sp_profile *cpu_profile(void)
-{
-	sp_profile *p = sp_profile_new();
-
-	assert_non_null(p);
-	assert_int_equal(sp_profile_init_cpu(p, 10000000), 0);
-	return p;
+	tu_add_stack(p, stack, ";", "+", count, lab, n_lab);
 }
 
 static const sp_stack_node *child_named(const sp_stack_tree *t, const sp_stack_node *n,
@@ -77,7 +37,7 @@ static const sp_stack_node *child_named(const sp_stack_tree *t, const sp_stack_n
 
 static void test_tree_shape(void **state)
 {
-	sp_profile *p = cpu_profile();
+	sp_profile *p = tu_cpu_profile();
 	sp_stack_tree *t = NULL;
 	sp_error err = { { 0 } };
 	const sp_stack_node *root, *main_, *a, *b, *c;
@@ -123,7 +83,7 @@ static void test_tree_shape(void **state)
 
 static void test_inline_expansion(void **state)
 {
-	sp_profile *p = cpu_profile();
+	sp_profile *p = tu_cpu_profile();
 	sp_stack_tree *t = NULL;
 	sp_error err = { { 0 } };
 	const sp_stack_node *main_, *compute, *square;
@@ -149,7 +109,7 @@ static void test_inline_expansion(void **state)
 
 static void test_unsymbolized_names(void **state)
 {
-	sp_profile *p = cpu_profile();
+	sp_profile *p = tu_cpu_profile();
 	sp_stack_tree *t = NULL;
 	sp_error err = { { 0 } };
 	uint64_t libc, vdso, ids[3];
@@ -197,7 +157,7 @@ static void test_unsymbolized_names(void **state)
 
 static void test_truncated_and_empty_stack(void **state)
 {
-	sp_profile *p = cpu_profile();
+	sp_profile *p = tu_cpu_profile();
 	sp_stack_tree *t = NULL;
 	sp_error err = { { 0 } };
 	int64_t v[2] = { 2, 20 };
@@ -220,7 +180,7 @@ static void test_truncated_and_empty_stack(void **state)
 
 static void test_tag_filters(void **state)
 {
-	sp_profile *p = cpu_profile();
+	sp_profile *p = tu_cpu_profile();
 	sp_stack_tree *t = NULL;
 	sp_error err = { { 0 } };
 	sp_label la[2], lb[2];
@@ -277,7 +237,7 @@ static void test_tag_filters(void **state)
 
 static void test_errors(void **state)
 {
-	sp_profile *p = cpu_profile();
+	sp_profile *p = tu_cpu_profile();
 	sp_stack_tree *t = NULL;
 	sp_error err = { { 0 } };
 	int64_t zero[2] = { 0, 0 };
@@ -292,8 +252,8 @@ static void test_errors(void **state)
 	sp_profile_free(p);
 
 	/* only zero values: nothing to draw */
-	p = cpu_profile();
-	loc = frame_location(p, "main");
+	p = tu_cpu_profile();
+	loc = tu_location(p, "main", "+");
 	assert_int_equal(sp_profile_add_sample(p, &loc, 1, zero, NULL, 0), 0);
 	assert_int_equal(sp_stacks_build(p, NULL, NULL, 0, &t, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "positive"));
@@ -320,7 +280,7 @@ static char *folded_of(const sp_stack_tree *t)
 
 static void test_folded(void **state)
 {
-	sp_profile *p = cpu_profile();
+	sp_profile *p = tu_cpu_profile();
 	sp_stack_tree *t = NULL;
 	sp_error err = { { 0 } };
 	char *out, *line, *save = NULL;
@@ -331,8 +291,8 @@ static void test_folded(void **state)
 
 	add_stack(p, "main;a;b", 3, NULL, 0);
 	add_stack(p, "main;a", 2, NULL, 0);
-	ids[0] = frame_location(p, "we;ird name");
-	ids[1] = frame_location(p, "main");
+	ids[0] = tu_location(p, "we;ird name", "+");
+	ids[1] = tu_location(p, "main", "+");
 	assert_int_equal(sp_profile_add_sample(p, ids, 2, v, NULL, 0), 0);
 	assert_int_equal(sp_stacks_build(p, "samples", NULL, 0, &t, &err), 0);
 	out = folded_of(t);
@@ -359,7 +319,7 @@ static const sp_top_row *row_named(const sp_top_row *rows, size_t n, const char 
 
 static void test_top(void **state)
 {
-	sp_profile *p = cpu_profile();
+	sp_profile *p = tu_cpu_profile();
 	sp_stack_tree *t = NULL;
 	sp_error err = { { 0 } };
 	sp_top_row *rows = NULL;
