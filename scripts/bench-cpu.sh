@@ -9,7 +9,8 @@
 # at 100 Hz and 1,000 Hz. Then the sampled thread's cost per sample (the
 # signal handler, timed inside it with SPANPROF_DEBUG_COUNTS), median/p99.
 #   BUILD=build scripts/bench-cpu.sh [REPS]          (default 3)
-# ROUNDS (default 2500, ~5 s of CPU) sets the split workload's length.
+# ROUNDS (default 2500, ~5 s of CPU) sets the split workload's length;
+# ROUNDS_LONG / ROUNDS_SHORT the steady-state and fixed-cost runs (below).
 # Needs: google-perftools (libprofiler.so), redis-server, redis-tools.
 set -u
 cd "$(dirname "$0")/.."
@@ -80,6 +81,44 @@ for hz in 100 1000; do
     "$(awk -v a="$s" -v b="$n" 'BEGIN { print a / b }')" "$(awk -v a="$g" -v b="$n" 'BEGIN { print a / b }')"
   unset w
 done
+
+# Steady state vs fixed cost at 100 Hz: a long run (ROUNDS_LONG, default
+# 5 x ROUNDS, ~25 s of CPU) and a very short one (ROUNDS_SHORT, default 50,
+# ~0.1 s). The per-process fixed cost (loading libdw/libcurl, the first
+# symbolization, the exit flush) is short(profiler) - short(none); the
+# steady-state ratio is the marginal one, (long - short) / (long - short) of
+# "none", i.e. the fixed cost taken out. ROUNDS_LONG=0 skips this part.
+ROUNDS_LONG=${ROUNDS_LONG:-$((ROUNDS * 5))}
+ROUNDS_SHORT=${ROUNDS_SHORT:-50}
+if [ "$ROUNDS_LONG" -gt 0 ]; then
+  declare -A L=() S=() LM=() SM=()
+  for _ in $(seq "$REPS"); do
+    for p in none spanprof gperf; do
+      L[$p]+="$(ROUNDS=$ROUNDS_LONG split_run $p 100) "
+      S[$p]+="$(ROUNDS=$ROUNDS_SHORT split_run $p 100) $(ROUNDS=$ROUNDS_SHORT split_run $p 100) "
+    done
+  done
+  for p in none spanprof gperf; do
+    LM[$p]=$(printf '%s\n' ${L[$p]} | median) SM[$p]=$(printf '%s\n' ${S[$p]} | median)
+  done
+  printf '%-34s %9.3fs %9.3fs %9.3fs %14.4f %14.4f\n' "known split ${ROUNDS_LONG}x @ 100 Hz" \
+    "${LM[none]}" "${LM[spanprof]}" "${LM[gperf]}" \
+    "$(awk -v a="${LM[spanprof]}" -v b="${LM[none]}" 'BEGIN { print a / b }')" \
+    "$(awk -v a="${LM[gperf]}" -v b="${LM[none]}" 'BEGIN { print a / b }')"
+  printf '%-34s %8.1fms %8.1fms %8.1fms %12.1fms %12.1fms\n' "known split ${ROUNDS_SHORT}x @ 100 Hz" \
+    "$(awk -v a="${SM[none]}" 'BEGIN { print a * 1000 }')" \
+    "$(awk -v a="${SM[spanprof]}" 'BEGIN { print a * 1000 }')" \
+    "$(awk -v a="${SM[gperf]}" 'BEGIN { print a * 1000 }')" \
+    "$(awk -v a="${SM[spanprof]}" -v b="${SM[none]}" 'BEGIN { print (a - b) * 1000 }')" \
+    "$(awk -v a="${SM[gperf]}" -v b="${SM[none]}" 'BEGIN { print (a - b) * 1000 }')"
+  printf '%-34s %10s %10s %10s %14.4f %14.4f\n' "steady state (fixed cost out)" "" "" "" \
+    "$(awk -v a="${LM[spanprof]}" -v b="${SM[spanprof]}" -v c="${LM[none]}" -v d="${SM[none]}" \
+       'BEGIN { print (a - b) / (c - d) }')" \
+    "$(awk -v a="${LM[gperf]}" -v b="${SM[gperf]}" -v c="${LM[none]}" -v d="${SM[none]}" \
+       'BEGIN { print (a - b) / (c - d) }')"
+  unset L S LM SM
+  echo "(short-run columns: per-process CPU; last two = fixed cost per process vs none)"
+fi
 
 if command -v redis-server > /dev/null && command -v redis-benchmark > /dev/null; then
   for hz in 100 1000; do
