@@ -370,14 +370,8 @@ int cli_record(int argc, char **argv)
 		case 'h':
 			fputs(usage_text, stdout);
 			return CLI_OK;
-		case ':':
-			cli_error("record: option '%s' needs a value; see 'spanprof record --help'",
-				  argv[optind - 1]);
-			return CLI_USAGE_ERROR;
 		default:
-			cli_error("record: unknown option '%s'; see 'spanprof record --help'",
-				  argv[optind - 1]);
-			return CLI_USAGE_ERROR;
+			return cli_bad_option("record", c, argv);
 		}
 	}
 	if (optind >= argc) {
