@@ -16,3 +16,8 @@ check() { # description command...
   local what=$1; shift
   if "$@"; then echo "ok: $what"; else fail "$what"; fi
 }
+# `make test` installs the test packages and builds everything first, so a
+# missing tool or artefact is a failure to report, not a reason to skip
+# (a skipped test would hide a broken build).
+require_cmd() { for c in "$@"; do command -v "$c" >/dev/null || fail "$c is not installed (scripts/install-deps.sh test)"; done; }
+require_file() { for f in "$@"; do [ -e "$f" ] || fail "$f is missing (run make all unit-tests)"; done; }

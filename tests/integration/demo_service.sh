@@ -7,9 +7,7 @@
 # /render only the second, /fast none of them.
 source "$(dirname "$0")/../lib.sh"
 
-skip() { echo "SKIP: $*"; exit 77; }
-command -v wrk >/dev/null || skip "wrk is not installed (scripts/install-deps.sh test)"
-command -v curl >/dev/null || skip "curl is not installed (scripts/install-deps.sh test)"
+require_cmd wrk curl
 
 # --- 1. the service alone: no libspanprof, trace propagation ---
 svc=$("$ROOT/examples/traced-service/build.sh" "$T/bin") || fail "cannot build the service"
@@ -53,13 +51,8 @@ check "exits 0 on SIGTERM" [ $? -eq 0 ]
 trap - EXIT
 
 # --- 2. under spanprof, with load: per-endpoint profiles ---
-[ -x "$SPANPROF" ] || skip "$SPANPROF is not built (run make)"
-[ -f "$LIBSPANPROF" ] || skip "$LIBSPANPROF is not built (run make)"
-nm -D --defined-only "$LIBSPANPROF" | grep -q ' spanprof_start$' ||
-  skip "$LIBSPANPROF has no profiler yet (capture not merged)"
-"$SPANPROF" flamegraph --help >/dev/null 2>&1 ||
-  skip "'spanprof flamegraph' is not in this build yet (render not merged)"
-command -v go >/dev/null || skip "go is not installed (scripts/install-deps.sh test)"
+require_file "$SPANPROF" "$LIBSPANPROF"
+require_cmd go
 
 DEMO_SECONDS=5 DEMO_HZ=499 "$ROOT/scripts/demo.sh" "$BUILD" "$T/demo" > "$T/demo.log" 2>&1 ||
   { cat "$T/demo.log"; fail "scripts/demo.sh failed"; }

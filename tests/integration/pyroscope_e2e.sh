@@ -7,19 +7,7 @@
 source "$(dirname "$0")/../lib.sh"
 source "$ROOT/tests/receiver/receiver_lib.sh"
 
-[ -f "$LIBSPANPROF" ] || { echo "skip: $LIBSPANPROF not built"; exit 77; }
-# The exporter is always linked in; the in-process profiler (branch capture)
-# is what calls it. Until that is merged there is nothing to test.
-callers=
-for o in "$BUILD"/obj/profiler/*.o; do
-  case $o in */export_pyroscope.o) continue ;; esac
-  nm -u "$o" 2>/dev/null | grep -q ' sp_pyroscope_enqueue$' && callers="$callers $(basename "$o")"
-done
-if [ -z "$callers" ]; then
-  echo "skip: libspanprof.so contains the Pyroscope exporter but no profiler calls it yet (branch capture not merged)"
-  exit 77
-fi
-echo "exporter called from:$callers"
+require_file "$LIBSPANPROF"
 
 build_receiver
 cc -std=gnu11 -O1 -g -fno-omit-frame-pointer -I"$ROOT/include" -o "$T/pyro_spans" \

@@ -5,12 +5,8 @@
 # -tagfocus, -focus) and with `spanprof spans`.
 source "$(dirname "$0")/../lib.sh"
 
-skip() { echo "SKIP: $*"; exit 77; }
-[ -x "$SPANPROF" ] || skip "$SPANPROF is not built (run make)"
-[ -f "$LIBSPANPROF" ] || skip "$LIBSPANPROF is not built (run make)"
-nm -D --defined-only "$LIBSPANPROF" | grep -q ' spanprof_start$' ||
-  skip "$LIBSPANPROF has no profiler yet (capture not merged)"
-command -v go >/dev/null || skip "go is not installed (scripts/install-deps.sh test)"
+require_file "$SPANPROF" "$LIBSPANPROF"
+require_cmd go
 
 A=aaaaaaaaaaaaaa01 B=bbbbbbbbbbbbbb02 TRACE=4bf92f3577b34da6a3ce929d0e0e4736
 cc -O2 -g -I"$ROOT/include" -pthread "$ROOT/tests/workloads/span_split.c" -o "$T/span_split" ||

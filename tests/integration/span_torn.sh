@@ -6,12 +6,8 @@
 # -raw (every sample's labels) and with `spanprof spans` (its conflict count).
 source "$(dirname "$0")/../lib.sh"
 
-skip() { echo "SKIP: $*"; exit 77; }
-[ -x "$SPANPROF" ] || skip "$SPANPROF is not built (run make)"
-[ -f "$LIBSPANPROF" ] || skip "$LIBSPANPROF is not built (run make)"
-nm -D --defined-only "$LIBSPANPROF" | grep -q ' spanprof_start$' ||
-  skip "$LIBSPANPROF has no profiler yet (capture not merged)"
-command -v go >/dev/null || skip "go is not installed (scripts/install-deps.sh test)"
+require_file "$SPANPROF" "$LIBSPANPROF"
+require_cmd go
 
 cc -O2 -g -I"$ROOT/include" -pthread "$ROOT/tests/workloads/span_torn.c" -o "$T/span_torn" ||
   fail "cannot build the workload"
