@@ -173,11 +173,14 @@ void sp_config_load(sp_config *c, const spanprof_options *opts)
 	}
 	c->stack_bytes &= ~(size_t)7;
 
-	/* 128 KiB: dozens of typical records (1-8 KiB of stack each), at least
-	 * three full-size ones; a thread sampled at 1 kHz has about 5 samples
-	 * waiting between two drains (every 5 ms). */
+	/* 128 KiB up to 250 Hz: dozens of typical records (1-8 KiB of stack
+	 * each), at least three full-size ones. A ring wakes the worker when
+	 * half full, so a bigger ring at higher rates means fewer wake-ups
+	 * (each costs tens of µs): 512 KiB at 1 kHz, at most 1 MiB. */
 	if (!c->ring_bytes) {
 		c->ring_bytes = 128 * 1024;
+		while (c->ring_bytes < 1024 * 1024 && c->ring_bytes * 250 < 128 * 1024 * (size_t)c->hz)
+			c->ring_bytes *= 2;
 		while (c->ring_bytes < 3 * (c->stack_bytes + 1024))
 			c->ring_bytes *= 2;
 	}

@@ -20,8 +20,10 @@ struct sp_ring {
 	uint64_t pending;  /* producer: end of the reserved record */
 	_Atomic uint64_t taken;
 	_Atomic uint64_t lost;
+	_Atomic int wake_sent;  /* producer asked for a drain; consumer clears */
 	_Alignas(64) _Atomic uint64_t tail;
 	_Alignas(64) uint64_t size; /* data bytes, power of two */
+	uint64_t wake_mark;         /* bytes in use that ask for a drain */
 	uint64_t map_len;
 	_Alignas(64) uint8_t data[];
 };
@@ -30,9 +32,9 @@ struct sp_ring {
 #define SAMPLE_OFF ALIGN16(sizeof(struct rec_hdr))
 #define STACK_OFF (SAMPLE_OFF + ALIGN16(sizeof(sp_raw_sample)))
 
-sp_ring *sp_ring_new(size_t size)
+sp_ring *sp_ring_new(size_t size, size_t record_max)
 {
-	size_t pow = 4096, len;
+	size_t pow = 4096, len, room;
 	sp_ring *r;
 
 	while (pow < size)
@@ -45,6 +47,15 @@ sp_ring *sp_ring_new(size_t size)
 	/* Fresh anonymous pages are zero: only the sizes need setting. */
 	r->size = pow;
 	r->map_len = len;
+	/* Half full, or earlier when fewer than two full-size records (plus a
+	 * possible wrap padding) would still fit: the worker needs time to
+	 * wake before the next ones arrive. Never below a quarter. */
+	room = 3 * (size_t)ALIGN16(STACK_OFF + record_max);
+	r->wake_mark = pow / 2;
+	if (room < pow && pow - room < r->wake_mark)
+		r->wake_mark = pow - room;
+	if (r->wake_mark < pow / 4)
+		r->wake_mark = pow / 4;
 	return r;
 }
 
@@ -89,10 +100,21 @@ sp_raw_sample *sp_ring_reserve(sp_ring *r, size_t stack_max, uint8_t **stack_buf
 	return (sp_raw_sample *)(r->data + off + SAMPLE_OFF);
 }
 
-void sp_ring_commit(sp_ring *r)
+bool sp_ring_commit(sp_ring *r)
 {
+	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+
 	atomic_fetch_add_explicit(&r->taken, 1, memory_order_relaxed);
 	atomic_store_explicit(&r->head, r->pending, memory_order_release);
+	if (r->pending - tail < r->wake_mark ||
+	    atomic_load_explicit(&r->wake_sent, memory_order_relaxed))
+		return false;
+	return !atomic_exchange_explicit(&r->wake_sent, 1, memory_order_relaxed);
+}
+
+void sp_ring_rearm(sp_ring *r)
+{
+	atomic_store_explicit(&r->wake_sent, 0, memory_order_relaxed);
 }
 
 const sp_raw_sample *sp_ring_peek(sp_ring *r)

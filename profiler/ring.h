@@ -6,6 +6,7 @@
 #ifndef SPANPROF_RING_H
 #define SPANPROF_RING_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,8 +15,9 @@
 typedef struct sp_ring sp_ring;
 
 /* mmap'd (pages become resident only when used); size rounded up to a
- * power of two. Returns NULL on failure. */
-sp_ring *sp_ring_new(size_t size);
+ * power of two; record_max is the largest stack slice the producer will
+ * reserve (for the wake mark). Returns NULL on failure. */
+sp_ring *sp_ring_new(size_t size, size_t record_max);
 void sp_ring_free(sp_ring *r);
 size_t sp_ring_size(const sp_ring *r);
 
@@ -25,8 +27,12 @@ size_t sp_ring_size(const sp_ring *r);
  * sample to fill and sets *stack_buf to where its stack bytes go, or NULL
  * when the ring is full (counted as lost). */
 sp_raw_sample *sp_ring_reserve(sp_ring *r, size_t stack_max, uint8_t **stack_buf);
-/* Publish the reserved record (s->stack_len may be less than stack_max). */
-void sp_ring_commit(sp_ring *r);
+/* Publish the reserved record (s->stack_len may be less than stack_max).
+ * Returns true once per fill-up: when this record left the ring past its
+ * wake mark (half full, or less than two full-size records free) and the
+ * consumer has not been asked to drain since its last sp_ring_rearm(); the
+ * producer then wakes the consumer. */
+bool sp_ring_commit(sp_ring *r);
 
 /* ---- consumer (worker) ------------------------------------------------- */
 
@@ -34,6 +40,8 @@ void sp_ring_commit(sp_ring *r);
  * empty. Valid until sp_ring_pop(). */
 const sp_raw_sample *sp_ring_peek(sp_ring *r);
 void sp_ring_pop(sp_ring *r);
+/* Consumer: the ring was drained; the next fill-up may ask again. */
+void sp_ring_rearm(sp_ring *r);
 
 /* Counters; written by the producer, read by anyone. */
 uint64_t sp_ring_taken(const sp_ring *r);

@@ -171,7 +171,7 @@ static sp_thread *claim(pid_t tid)
 		t->next = atomic_load(&all_threads);
 		atomic_store(&all_threads, t);
 	}
-	t->ring = sp_ring_new(sp_capture.ring_bytes);
+	t->ring = sp_ring_new(sp_capture.ring_bytes, sp_capture.stack_bytes);
 	if (!t->ring) {
 		atomic_store(&t->state, SP_THREAD_FREE);
 		return NULL;

@@ -6,14 +6,12 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -42,7 +40,7 @@ static struct worker {
 	sp_config cfg;
 	pthread_t th;
 	bool started;
-	int efd;
+	_Atomic uint32_t wake_seq;     /* futex: bumped by every wake request */
 	_Atomic int stop;
 	_Atomic int64_t deadline_ns;   /* CLOCK_MONOTONIC, for the final flush */
 	_Atomic uint32_t exited;       /* futex: 1 when the thread is done */
@@ -62,7 +60,7 @@ static struct worker {
 	uint64_t last_taken, last_lost, last_trunc;
 	int64_t last_reap;
 	bool debug;                    /* SPANPROF_DEBUG_COUNTS */
-} W = { .efd = -1 };
+} W;
 
 /* Aggregators and exporters inherited over fork: never touched in the child
  * (their locks may be held), kept reachable for the leak checker. */
@@ -109,12 +107,31 @@ static bool futex_wait_until(_Atomic uint32_t *a, uint32_t target, int64_t deadl
 	}
 }
 
+/* A futex rather than an eventfd: the signal handler calls this, and a
+ * descriptor could be closed and its number reused by the application
+ * between the handler's load and its write. */
 static void wake(void)
 {
-	uint64_t one = 1;
+	atomic_fetch_add_explicit(&W.wake_seq, 1, memory_order_release);
+	futex_wake(&W.wake_seq);
+}
 
-	if (W.efd >= 0 && write(W.efd, &one, sizeof(one)) < 0)
-		(void)0; /* counter full: the worker is awake anyway */
+void sp_worker_wake(void)
+{
+	int saved = errno;
+
+	wake();
+	errno = saved;
+}
+
+/* Sleep until woken (wake_seq moves away from seen) or timeout_ms pass. */
+static void sleep_until_woken(uint32_t seen, int timeout_ms)
+{
+	struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000 };
+
+	if (atomic_load_explicit(&W.wake_seq, memory_order_acquire) != seen)
+		return;
+	syscall(SYS_futex, &W.wake_seq, FUTEX_WAIT_PRIVATE, seen, &ts, NULL, 0);
 }
 
 /* ---- draining ------------------------------------------------------------ */
@@ -189,6 +206,7 @@ static void drain_all(void)
 			W.iv_samples++;
 			sp_ring_pop(ring);
 		}
+		sp_ring_rearm(ring);
 		if (st == SP_THREAD_DEAD)
 			sp_threads_release(t);
 	}
@@ -318,34 +336,37 @@ static void check_modules(void)
 	}
 }
 
-static int drain_period_ms(void)
+/* How long to sleep when nobody wakes us: the idle period, cut short by
+ * the end of the interval. A busy ring wakes the worker itself (at its
+ * wake mark), so this is only the backstop for slow threads. Each wake-up
+ * costs tens of µs on a VM: wake rarely. */
+static int sleep_ms(int64_t now, int64_t interval_ns)
 {
-	/* A ring holds at least ~20 typical samples: drain well before a busy
-	 * thread fills it (1 kHz -> every 5 ms, 100 Hz -> every 50 ms). */
-	int ms = 5000 / W.cfg.hz;
+	int64_t left = (W.iv_start_mono + interval_ns - now) / 1000000 + 1;
 
-	return ms < 5 ? 5 : ms > 50 ? 50 : ms;
+	return left < 1 ? 1 : left < SP_WORKER_IDLE_MS ? (int)left : SP_WORKER_IDLE_MS;
 }
 
 static void *worker_main(void *arg)
 {
 	int64_t interval_ns = (int64_t)W.cfg.upload_interval_s * 1000000000;
-	uint64_t junk;
+	uint32_t seen = atomic_load(&W.wake_seq);
 	int left;
 
 	(void)arg;
 	sp_tls_internal = 1;
+	/* Visible in top -H and perf as ours, not as the application's. */
+	pthread_setname_np(pthread_self(), "spanprof");
 	for (;;) {
-		struct pollfd pfd = { .fd = W.efd, .events = POLLIN };
 		uint32_t dr;
 		int64_t now;
 		bool stop;
 
-		poll(&pfd, 1, drain_period_ms());
+		sleep_until_woken(seen, sleep_ms(mono_ns(), interval_ns));
+		/* Read before draining: a wake that comes during the drain
+		 * makes the next sleep return at once. */
+		seen = atomic_load_explicit(&W.wake_seq, memory_order_acquire);
 		pthread_mutex_lock(&busy_mu);
-		if (pfd.revents & POLLIN)
-			while (read(W.efd, &junk, sizeof(junk)) == sizeof(junk))
-				;
 		if (atomic_exchange(&W.modules_changed, 0) && W.agg)
 			sp_aggregator_modules_changed(W.agg);
 		check_modules();
@@ -463,13 +484,8 @@ static int setup(sp_error *err)
 			sp_log("%s; profiles stay in local files only", perr.msg);
 	}
 
-	W.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (W.efd < 0)
-		return sp_error_set(err, -errno, "eventfd: %s", strerror(errno));
 	r = spawn();
 	if (r) {
-		close(W.efd);
-		W.efd = -1;
 		return sp_error_set(err, r, "cannot start the profiler thread: %s", strerror(-r));
 	}
 	W.started = true;
@@ -511,8 +527,6 @@ bool sp_worker_stop(int deadline_ms)
 	pthread_join(W.th, NULL);
 	free_stack();
 	W.started = false;
-	close(W.efd);
-	W.efd = -1;
 	if (W.agg)
 		sp_aggregator_free(W.agg);
 	W.agg = NULL;
@@ -573,9 +587,6 @@ void sp_worker_atfork_child(bool restart)
 		inherited[n_inherited++] = W.span_times;
 	if (W.pyro && n_inherited < 64)
 		inherited[n_inherited++] = W.pyro;
-	if (W.efd >= 0)
-		close(W.efd);
-	W.efd = -1;
 	W.started = false;
 	free_stack(); /* the parent's worker's; no thread uses it here */
 	atomic_store(&W.drain_req, 0);

@@ -21,6 +21,11 @@ bool sp_worker_stop(int deadline_ms);
  * joining) and wait at most deadline_ms. Used by the SIGTERM/SIGINT path. */
 bool sp_worker_final_flush_from_signal(int deadline_ms);
 
+/* Async-signal-safe, lock-free: wake the worker now (a ring is filling
+ * up). Without it the worker drains every SP_WORKER_IDLE_MS. */
+void sp_worker_wake(void);
+#define SP_WORKER_IDLE_MS 250
+
 /* Async-signal-safe: modules were loaded or unloaded. */
 void sp_worker_modules_changed(void);
 /* Wait (at most timeout_ms) until every sample taken so far is unwound;

@@ -34,7 +34,7 @@ static void put(sp_ring *r, uint32_t len, uint8_t fill, uint64_t tag)
 
 static void test_ring_order_and_wrap(void **state)
 {
-	sp_ring *r = sp_ring_new(16384);
+	sp_ring *r = sp_ring_new(16384, 2000);
 	uint64_t next_put = 0, next_get = 0;
 
 	(void)state;
@@ -63,7 +63,7 @@ static void test_ring_order_and_wrap(void **state)
 
 static void test_ring_full_counts_lost(void **state)
 {
-	sp_ring *r = sp_ring_new(4096);
+	sp_ring *r = sp_ring_new(4096, 1000);
 	uint8_t *buf;
 	int ok = 0;
 
@@ -82,6 +82,62 @@ static void test_ring_full_counts_lost(void **state)
 		sp_ring_pop(r);
 	assert_non_null(sp_ring_reserve(r, 1000, &buf));
 	sp_ring_commit(r);
+	sp_ring_free(r);
+}
+
+/* The producer asks for a drain once per fill-up: at the wake mark (half
+ * full here), not before, not again until the consumer re-arms. */
+static void test_ring_wake_mark(void **state)
+{
+	sp_ring *r = sp_ring_new(65536, 1024);
+	uint8_t *buf;
+	int wakes = 0, n;
+
+	(void)state;
+	/* Each record: 1000 stack bytes plus headers, about 1.1 KiB. */
+	for (n = 0; n < 25; n++) {
+		assert_non_null(sp_ring_reserve(r, 1000, &buf));
+		assert_false(sp_ring_commit(r)); /* < 32 KiB in use */
+	}
+	for (; n < 50; n++) {
+		assert_non_null(sp_ring_reserve(r, 1000, &buf));
+		wakes += sp_ring_commit(r);
+	}
+	assert_int_equal(wakes, 1);
+	/* Drained and re-armed: the next fill-up asks again. */
+	while (sp_ring_peek(r))
+		sp_ring_pop(r);
+	sp_ring_rearm(r);
+	wakes = 0;
+	for (n = 0; n < 50; n++) {
+		assert_non_null(sp_ring_reserve(r, 1000, &buf));
+		wakes += sp_ring_commit(r);
+	}
+	assert_int_equal(wakes, 1);
+	/* Not re-armed: still one request outstanding, no second one. */
+	while (sp_ring_peek(r))
+		sp_ring_pop(r);
+	for (n = 0; n < 50; n++) {
+		assert_non_null(sp_ring_reserve(r, 1000, &buf));
+		assert_false(sp_ring_commit(r));
+	}
+	sp_ring_free(r);
+}
+
+/* Full-size records set the mark early: three must still fit after it. */
+static void test_ring_wake_mark_big_records(void **state)
+{
+	sp_ring *r = sp_ring_new(131072, 32768);
+	uint8_t *buf;
+	int n = 0;
+
+	(void)state;
+	do {
+		assert_non_null(sp_ring_reserve(r, 32768, &buf));
+		n++;
+	} while (!sp_ring_commit(r));
+	/* 128 KiB - 3 x ~33 KiB is below a quarter: the mark is 32 KiB. */
+	assert_int_equal(n, 1);
 	sp_ring_free(r);
 }
 
@@ -112,7 +168,7 @@ static void *producer(void *arg)
 
 static void test_ring_concurrent(void **state)
 {
-	struct spsc p = { sp_ring_new(32768), 200000 };
+	struct spsc p = { sp_ring_new(32768, 2000), 200000 };
 	pthread_t th;
 	uint64_t got = 0;
 
@@ -174,7 +230,8 @@ static void test_config_env(void **state)
 	assert_string_equal(c.service, "my_service_1");
 	assert_int_equal(c.retention_mb, 0);
 	assert_int_equal(c.retention_hours, 24);
-	assert_int_equal(c.ring_bytes, 128 * 1024);
+	/* The ring grows with the rate (fewer worker wake-ups): 512 KiB at ~1 kHz. */
+	assert_int_equal(c.ring_bytes, 512 * 1024);
 
 	/* Options from code win over the environment. */
 	o.hz = 50;
@@ -182,6 +239,7 @@ static void test_config_env(void **state)
 	o.stack_bytes = 8192;
 	sp_config_load(&c, &o);
 	assert_int_equal(c.hz, 50);
+	assert_int_equal(c.ring_bytes, 128 * 1024);
 	assert_string_equal(c.output_dir, "/tmp/x");
 	assert_int_equal(c.stack_bytes, 8192);
 
@@ -323,6 +381,8 @@ int main(void)
 		cmocka_unit_test(test_ring_order_and_wrap),
 		cmocka_unit_test(test_ring_full_counts_lost),
 		cmocka_unit_test(test_ring_concurrent),
+		cmocka_unit_test(test_ring_wake_mark),
+		cmocka_unit_test(test_ring_wake_mark_big_records),
 		cmocka_unit_test(test_parse_int),
 		cmocka_unit_test(test_config_env),
 		cmocka_unit_test(test_sanitize),
