@@ -10,6 +10,7 @@
 # signal handler, timed inside it with SPANPROF_DEBUG_COUNTS), median/p99.
 #   BUILD=build scripts/bench-cpu.sh [REPS]          (default 3)
 # ROUNDS (default 2500, ~5 s of CPU) sets the split workload's length;
+# PARTS picks sections (split steady redis floor handler; default all);
 # ROUNDS_LONG / ROUNDS_SHORT the steady-state and fixed-cost runs (below).
 # Needs: google-perftools (libprofiler.so), redis-server, redis-tools.
 set -u
@@ -26,6 +27,7 @@ GPERF=$(ls /usr/lib/x86_64-linux-gnu/libprofiler.so.0 /usr/lib/x86_64-linux-gnu/
 T=$(mktemp -d /tmp/bench-cpu.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
 cc -O2 -g -fomit-frame-pointer -o "$T/cpu_split" tests/workloads/cpu_split.c -ldl || exit 1
+cc -O2 -g -fomit-frame-pointer -o "$T/signal_floor" tests/workloads/signal_floor.c -ldl || exit 1
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
@@ -49,25 +51,36 @@ split_run() { # prof hz -> CPU seconds
     awk '{ printf "%.4f\n", $1 + $2 }'
 }
 
+# PARTS (default all): any of split steady redis floor handler.
+want() { case " ${PARTS:-all} " in *" all "* | *" $1 "*) return 0 ;; esac; return 1; }
+
 PORT=${PORT:-6399}
-redis_run() { # prof hz -> "rps rss_kib"
-  local out=$T/r.$1.$2.$RANDOM pid rps rss
+# Server CPU (utime + stime, all its threads, profiler included) over the
+# benchmark, per request: steadier than req/s when the client shares the
+# machine's two CPUs with the server.
+proc_cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+redis_run() { # prof hz -> "rps rss_kib cpu_us_per_req"
+  local out=$T/r.$1.$2.$RANDOM pid rps rss c0 c1 n=${REQS:-200000}
   mkdir -p "$out"
   env $(prof_env "$1" "$2" "$out") redis-server --port "$PORT" --save '' --appendonly no \
     --daemonize no --logfile /dev/null > /dev/null 2>&1 &
   pid=$!
   for _ in $(seq 50); do redis-cli -p "$PORT" ping > /dev/null 2>&1 && break; sleep 0.1; done
-  rps=$(redis-benchmark -p "$PORT" -q -n "${REQS:-200000}" -c 50 -t set,get --csv 2>/dev/null |
+  c0=$(proc_cpu_ticks $pid)
+  rps=$(redis-benchmark -p "$PORT" -q -n "$n" -c 50 -t set,get --csv 2>/dev/null |
         awk -F, 'NR > 1 { gsub(/"/, "", $2); s += $2; n++ } END { if (n) printf "%.0f", s / n }')
+  c1=$(proc_cpu_ticks $pid)
   rss=$(awk '/^VmRSS/ { print $2 }' /proc/$pid/status 2>/dev/null)
   redis-cli -p "$PORT" shutdown nosave > /dev/null 2>&1
   wait $pid 2>/dev/null
-  echo "${rps:-0} ${rss:-0}"
+  echo "${rps:-0} ${rss:-0} $(awk -v a="$c0" -v b="$c1" -v n="$n" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { printf "%.3f", (b - a) * 1e6 / hz / (2 * n) }')"
 }
 
 echo "bench-cpu: $(nproc) CPUs, $REPS interleaved runs each, median; ratios vs no profiler"
 echo "(gperftools: libprofiler.so with CPUPROFILE_FREQUENCY; spanprof: LD_PRELOAD libspanprof.so)"
 echo
+if want split; then
 printf '%-34s %10s %10s %10s %14s %14s\n' "workload @ rate" none spanprof gperftools \
   "spanprof/none" "gperf/none"
 for hz in 100 1000; do
@@ -81,7 +94,9 @@ for hz in 100 1000; do
     "$(awk -v a="$s" -v b="$n" 'BEGIN { print a / b }')" "$(awk -v a="$g" -v b="$n" 'BEGIN { print a / b }')"
   unset w
 done
+fi
 
+if want steady; then
 # Steady state vs fixed cost at 100 Hz: a long run (ROUNDS_LONG, default
 # 5 x ROUNDS, ~25 s of CPU) and a very short one (ROUNDS_SHORT, default 50,
 # ~0.1 s). The per-process fixed cost (loading libdw/libcurl, the first
@@ -119,30 +134,104 @@ if [ "$ROUNDS_LONG" -gt 0 ]; then
   unset L S LM SM
   echo "(short-run columns: per-process CPU; last two = fixed cost per process vs none)"
 fi
+fi
 
+if want redis; then
 if command -v redis-server > /dev/null && command -v redis-benchmark > /dev/null; then
   for hz in 100 1000; do
-    declare -A r=() m=()
+    declare -A r=() m=() u=()
     for _ in $(seq "$REPS"); do
       for p in none spanprof gperf; do
-        read -r rps rss < <(redis_run $p $hz)
-        r[$p]+="$rps " m[$p]+="$rss "
+        read -r rps rss cpu < <(redis_run $p $hz)
+        r[$p]+="$rps " m[$p]+="$rss " u[$p]+="$cpu "
       done
     done
     n=$(printf '%s\n' ${r[none]} | median) s=$(printf '%s\n' ${r[spanprof]} | median)
     g=$(printf '%s\n' ${r[gperf]} | median)
     printf '%-34s %10.0f %10.0f %10.0f %14.4f %14.4f\n' "redis SET/GET req/s @ $hz Hz" "$n" "$s" "$g" \
       "$(awk -v a="$s" -v b="$n" 'BEGIN { print a / b }')" "$(awk -v a="$g" -v b="$n" 'BEGIN { print a / b }')"
+    n=$(printf '%s\n' ${u[none]} | median) s=$(printf '%s\n' ${u[spanprof]} | median)
+    g=$(printf '%s\n' ${u[gperf]} | median)
+    printf '%-34s %8.2fµs %8.2fµs %8.2fµs %14.4f %14.4f\n' "redis server CPU/request @ $hz Hz" \
+      "$n" "$s" "$g" "$(awk -v a="$s" -v b="$n" 'BEGIN { print a / b }')" \
+      "$(awk -v a="$g" -v b="$n" 'BEGIN { print a / b }')"
     n=$(printf '%s\n' ${m[none]} | median) s=$(printf '%s\n' ${m[spanprof]} | median)
     g=$(printf '%s\n' ${m[gperf]} | median)
     printf '%-34s %9.0fK %9.0fK %9.0fK %13.0fK %13.0fK\n' "redis RSS after run @ $hz Hz" "$n" "$s" "$g" \
       "$(awk -v a="$s" -v b="$n" 'BEGIN { print a - b }')" "$(awk -v a="$g" -v b="$n" 'BEGIN { print a - b }')"
-    unset r m
+    unset r m u
   done
 else
   echo "(redis-server / redis-benchmark not installed: scripts/install-deps.sh bench)"
 fi
+fi
 
+if want floor; then
+# Where a sample's cost goes, at FLOOR_HZ (default 1000), measured so that
+# this VM's drifting speed cancels out (tests/workloads/signal_floor.c): in
+# one process the same ~50 ms spinning chunk is timed with the thread's CPU
+# clock alternately with sampling on and off, FLOOR_PAIRS (default 40)
+# times; cost per sample = (on - off) / samples. Paths: the kernel's alone
+# (a cpu-clock perf event writing to a ring; the same event signalling an
+# empty handler; ITIMER_PROF into an empty handler), then spanprof
+# (spanprof_start/stop around each "on" chunk) and gperftools
+# (ProfilerStart/Stop). spanprof's worker runs on its own thread: its CPU
+# per sample is read from its schedstat over 2 x FLOOR_PAIRS chunks of one
+# long run, past the first interval, with 2 s intervals (so 5x the default
+# number of interval flushes is in it).
+FLOOR_HZ=${FLOOR_HZ:-1000}
+FLOOR_PAIRS=${FLOOR_PAIRS:-40}
+floor_run() { # mode -> "thread_us_per_sample samples_per_s" (or worker: "us_per_sample")
+  local out=$T/f.$1.$RANDOM
+  mkdir -p "$out"
+  case $1 in
+    spanprof | spanprof-worker)
+      env SPANPROF_HZ="$FLOOR_HZ" SPANPROF_OUTPUT="$out" SPANPROF_QUIET=1 SPANPROF_UPLOAD_INTERVAL=2 \
+        "$T/signal_floor" "$FLOOR_PAIRS" "$1" "$FLOOR_HZ" "$LIB" 2>/dev/null ;;
+    gperf)
+      env CPUPROFILE_FREQUENCY="$FLOOR_HZ" "$T/signal_floor" "$FLOOR_PAIRS" gperf "$FLOOR_HZ" \
+        "$GPERF" 2>/dev/null ;;
+    *) "$T/signal_floor" "$FLOOR_PAIRS" "$1" "$FLOOR_HZ" ;;
+  esac | awk '/^worker_ms/ { if ($6 > 0) printf "%.3f\n", $2 * 1000 / $6; next }
+    /^on_ms/ { if ($10 > 0) printf "%.3f %.0f\n", ($2 - $4) * 1000 / $10, $10 * 1000 / $2 }'
+}
+FLOOR_MODES="perf-ring perf-signal itimer spanprof gperf spanprof-worker"
+declare -A FU=() FR=()
+for _ in $(seq "$REPS"); do
+  for m in $FLOOR_MODES; do
+    read -r a b < <(floor_run "$m")
+    FU[$m]+="${a:-nan} " FR[$m]+="${b:-0} "
+  done
+done
+med() { printf '%s\n' $1 | grep -v nan | median; }
+echo
+echo "cost per delivered sample at $FLOOR_HZ Hz, sampled thread (spinning chunks on vs off):"
+printf '%-46s %10s %14s %16s\n' "sampling path" samples/s "µs per sample" "% of the thread"
+for m in perf-ring perf-signal itimer spanprof gperf; do
+  case $m in
+    perf-ring) label="kernel only: perf cpu-clock event, no signal" ;;
+    perf-signal) label="kernel only: + RT signal, empty handler" ;;
+    itimer) label="kernel only: ITIMER_PROF, empty handler" ;;
+    spanprof) label="spanprof, in the sampled thread" ;;
+    gperf) label="gperftools libprofiler.so (all in-thread)" ;;
+  esac
+  u=$(med "${FU[$m]}") r=$(med "${FR[$m]}")
+  printf '%-46s %10.0f %14.2f %15.2f%%\n' "$label" "$r" "$u" "$(awk -v u="$u" -v r="$r" 'BEGIN { print u * r / 1e4 }')"
+  [ "$m" = spanprof ] && sp_u=$u sp_r=$r
+  [ "$m" = gperf ] && gp_u=$u gp_r=$r
+done
+w=$(med "${FU[spanprof-worker]}")
+printf '%-46s %10.0f %14.2f %15.2f%%\n' "spanprof worker thread (unwind, aggregate, flush)" "$sp_r" "$w" \
+  "$(awk -v u="$w" -v r="$sp_r" 'BEGIN { print u * r / 1e4 }')"
+printf '%-46s %10.0f %14.2f %15.2f%%\n' "spanprof, all threads" "$sp_r" \
+  "$(awk -v a="$sp_u" -v b="$w" 'BEGIN { print a + b }')" \
+  "$(awk -v a="$sp_u" -v b="$w" -v r="$sp_r" 'BEGIN { print (a + b) * r / 1e4 }')"
+echo "(medians of $REPS runs; the kernel-only rows are what any profiler on that path pays"
+echo " before its own code runs; gperftools' ITIMER_PROF is driven by the scheduler tick)"
+unset FU FR
+fi
+
+if want handler; then
 echo
 echo "handler cost per sample (sampled thread, timed inside the handler), ns:"
 printf '%-34s %8s %8s %10s %12s\n' "workload @ rate" p50 p99 samples "stack bytes"
@@ -168,3 +257,4 @@ for hz in 100 1000; do
 done
 echo "(gperftools' ITIMER_PROF is driven by the scheduler tick; worker cost per"
 echo " sample: scripts/bench-unwind.sh)"
+fi

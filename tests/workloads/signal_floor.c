@@ -1,19 +1,31 @@
-/* What the kernel charges a sampled thread, before any profiler code runs:
- * a fixed amount of spinning, timed with the thread's own CPU clock, under
- *   none                 nothing
- *   perf-ring  HZ        a cpu-clock perf event on this thread writing to an
- *                        mmap'ed ring, no signal (the timer interrupt alone)
- *   perf-signal HZ       the same event signalling this thread (a real-time
- *                        signal, F_SETOWN_EX) into an empty handler: the
- *                        delivery path of spanprof's perf engine
- *   itimer HZ            setitimer(ITIMER_PROF) into an empty handler: the
- *                        delivery path of gperftools' libprofiler
- * Prints "main_ms <this thread's CPU ms> process_ms <the process's CPU ms,
- * profiler threads included> samples <signals or ring records>", all over
- * the spinning only (start-up and exit are not in it).
- * Used by scripts/bench-cpu.sh to put a floor under the per-sample cost.
- *   signal_floor ROUNDS MODE [HZ] */
+/* What one sample costs the sampled thread, measured so that this VM's
+ * drifting speed cancels out: the same spinning chunk (~50 ms) is timed
+ * with the thread's CPU clock alternately with sampling on and off, PAIRS
+ * times, in one process. Sampling paths (MODE):
+ *   perf-ring      a cpu-clock perf event on this thread writing to an
+ *                  mmap'ed ring, no signal: the timer interrupt alone
+ *   perf-signal    the same event signalling this thread (a real-time
+ *                  signal, F_SETOWN_EX) into an empty handler: the kernel
+ *                  path of spanprof's perf engine, no profiler code
+ *   itimer         setitimer(ITIMER_PROF) into an empty handler: the kernel
+ *                  path of gperftools' libprofiler
+ *   spanprof LIB   libspanprof.so (dlopen'ed), spanprof_start/stop around
+ *                  each "on" chunk (rate from SPANPROF_HZ)
+ *   gperf LIB      gperftools' libprofiler.so, ProfilerStart/Stop
+ * Prints, summed over the pairs: "on_ms A off_ms B on_process_ms C
+ * off_process_ms D samples N"; the process columns include the profiler's
+ * own threads while the chunk ran. Per-sample cost = (A - B) / N.
+ * And spanprof's worker, which runs on its own thread:
+ *   spanprof-worker LIB  spanprof started once (set SPANPROF_UPLOAD_INTERVAL
+ *                  short, e.g. 2): spin past the first interval (its one-off
+ *                  costs), then PAIRS x 2 chunks; prints "worker_ms W
+ *                  thread_ms T samples N": the worker thread's CPU over
+ *                  those chunks, interval flushes included.
+ *   signal_floor PAIRS MODE HZ [LIB]
+ * Used by scripts/bench-cpu.sh; start-up and exit costs are not in it. */
 #define _GNU_SOURCE
+#include <dirent.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <linux/perf_event.h>
 #include <signal.h>
@@ -27,6 +39,8 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+
+#define CHUNK_SPINS 35 /* x ~1.4 ms */
 
 volatile uint64_t sink;
 static volatile sig_atomic_t signals;
@@ -48,10 +62,35 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 	signals++;
 }
 
-static int open_event(int hz, int signo, struct perf_event_mmap_page **ring)
+static double now_ms(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* ---- sampling paths: set up once, then on()/off() around chunks --------- */
+
+static const char *mode;
+static int hz, perf_fd = -1;
+static struct perf_event_mmap_page *ring;
+static int (*sp_start)(const void *opts), (*sp_stop)(void);
+static int (*gp_start)(const char *fname);
+static void (*gp_stop)(void);
+static void (*gp_state)(void *state);
+static char gp_file[64];
+
+struct gp_state_buf { /* gperftools' struct ProfilerState */
+	int enabled;
+	time_t start_time;
+	char profile_name[1024];
+	int samples_gathered;
+};
+
+static int open_event(int signo)
 {
 	struct perf_event_attr a;
-	int fd;
 
 	memset(&a, 0, sizeof(a));
 	a.size = sizeof(a);
@@ -62,79 +101,231 @@ static int open_event(int hz, int signo, struct perf_event_mmap_page **ring)
 	a.disabled = 1;
 	a.exclude_kernel = 1;
 	a.wakeup_events = 1;
-	fd = (int)syscall(SYS_perf_event_open, &a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
-	if (fd < 0) {
+	perf_fd = (int)syscall(SYS_perf_event_open, &a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+	if (perf_fd < 0) {
 		perror("signal_floor: perf_event_open");
 		return -1;
 	}
 	if (signo) {
 		struct f_owner_ex owner = { F_OWNER_TID, (pid_t)syscall(SYS_gettid) };
 
-		if (fcntl(fd, F_SETOWN_EX, &owner) || fcntl(fd, F_SETSIG, signo) ||
-		    fcntl(fd, F_SETFL, O_ASYNC)) {
+		if (fcntl(perf_fd, F_SETOWN_EX, &owner) || fcntl(perf_fd, F_SETSIG, signo) ||
+		    fcntl(perf_fd, F_SETFL, O_ASYNC)) {
 			perror("signal_floor: fcntl");
 			return -1;
 		}
-	} else {
-		/* 1 + 64 pages: room for the whole run's 16-byte records. */
-		void *m = mmap(NULL, 65 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-
-		if (m == MAP_FAILED) {
-			perror("signal_floor: mmap");
-			return -1;
-		}
-		*ring = m;
+		return 0;
 	}
-	ioctl(fd, PERF_EVENT_IOC_ENABLE, 0);
-	return fd;
+	/* 1 + 256 pages: room for every 16-byte record of a long run. */
+	ring = mmap(NULL, 257 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, perf_fd, 0);
+	if (ring == MAP_FAILED) {
+		perror("signal_floor: mmap");
+		return -1;
+	}
+	return 0;
 }
 
-static double ms_between(const struct timespec *a, const struct timespec *b)
+static void *sym(void *lib, const char *name)
 {
-	return ((double)(b->tv_sec - a->tv_sec) * 1e9 + (double)(b->tv_nsec - a->tv_nsec)) / 1e6;
+	void *p = lib ? dlsym(lib, name) : NULL;
+
+	if (!p)
+		fprintf(stderr, "signal_floor: %s not found: %s\n", name, dlerror());
+	return p;
 }
 
-int main(int argc, char **argv)
+static int setup(const char *lib_path)
 {
-	long rounds = argc > 2 ? atol(argv[1]) : 0;
-	const char *mode = argc > 2 ? argv[2] : "";
-	int hz = argc > 3 ? atoi(argv[3]) : 0;
-	struct perf_event_mmap_page *ring = NULL;
 	struct sigaction sa;
-	struct timespec a, b, pa, pb;
-	uint64_t samples;
-	int signo = SIGRTMIN + 4;
+	void *lib;
 
-	if (rounds <= 0 || (strcmp(mode, "none") && hz <= 0)) {
-		fprintf(stderr, "usage: signal_floor ROUNDS none|perf-ring|perf-signal|itimer [HZ]\n");
-		return 2;
-	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_signal;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
-	sigaction(signo, &sa, NULL);
-	sigaction(SIGPROF, &sa, NULL);
-	if (!strcmp(mode, "perf-ring") || !strcmp(mode, "perf-signal")) {
-		if (open_event(hz, mode[5] == 's' ? signo : 0, &ring) < 0)
-			return 1;
+	if (!strcmp(mode, "perf-ring"))
+		return open_event(0);
+	if (!strcmp(mode, "perf-signal")) {
+		sigaction(SIGRTMIN + 4, &sa, NULL);
+		return open_event(SIGRTMIN + 4);
+	}
+	if (!strcmp(mode, "itimer"))
+		return sigaction(SIGPROF, &sa, NULL);
+	if (!strcmp(mode, "spanprof") || !strcmp(mode, "spanprof-worker") || !strcmp(mode, "gperf")) {
+		lib = lib_path ? dlopen(lib_path, RTLD_NOW) : NULL;
+		if (!lib) {
+			fprintf(stderr, "signal_floor: cannot load %s: %s\n",
+				lib_path ? lib_path : "(no LIB given)", dlerror());
+			return -1;
+		}
+		if (mode[0] == 's') { /* spanprof, spanprof-worker */
+			sp_start = (int (*)(const void *))sym(lib, "spanprof_start");
+			sp_stop = (int (*)(void))sym(lib, "spanprof_stop");
+			return sp_start && sp_stop ? 0 : -1;
+		}
+		gp_start = (int (*)(const char *))sym(lib, "ProfilerStart");
+		gp_stop = (void (*)(void))sym(lib, "ProfilerStop");
+		gp_state = (void (*)(void *))sym(lib, "ProfilerGetCurrentState");
+		snprintf(gp_file, sizeof(gp_file), "/tmp/signal_floor.%d.prof", (int)getpid());
+		return gp_start && gp_stop && gp_state ? 0 : -1;
+	}
+	fprintf(stderr, "signal_floor: unknown mode %s\n", mode);
+	return -1;
+}
+
+static void sampling_on(void)
+{
+	if (perf_fd >= 0) {
+		ioctl(perf_fd, PERF_EVENT_IOC_ENABLE, 0);
 	} else if (!strcmp(mode, "itimer")) {
 		struct itimerval it = { { 0, 1000000 / hz }, { 0, 1000000 / hz } };
 
 		setitimer(ITIMER_PROF, &it, NULL);
-	} else if (strcmp(mode, "none")) {
-		fprintf(stderr, "signal_floor: unknown mode %s\n", mode);
+	} else if (sp_start) {
+		if (sp_start(NULL))
+			fprintf(stderr, "signal_floor: spanprof_start failed\n");
+	} else if (gp_start) {
+		gp_start(gp_file);
+	}
+}
+
+/* Returns the samples taken while on (where they can be counted). */
+static uint64_t sampling_off(double on_thread_ms)
+{
+	static uint64_t ring_seen, signals_seen;
+	uint64_t n = 0;
+
+	if (perf_fd >= 0) {
+		ioctl(perf_fd, PERF_EVENT_IOC_DISABLE, 0);
+	} else if (!strcmp(mode, "itimer")) {
+		struct itimerval it = { { 0, 0 }, { 0, 0 } };
+
+		setitimer(ITIMER_PROF, &it, NULL);
+	}
+	if (ring) { /* PERF_RECORD_SAMPLE with TID only: 16 bytes each */
+		uint64_t head = __atomic_load_n(&ring->data_head, __ATOMIC_ACQUIRE) / 16;
+
+		n = head - ring_seen;
+		ring_seen = head;
+		__atomic_store_n(&ring->data_tail, ring->data_head, __ATOMIC_RELEASE);
+	} else if (sp_stop) {
+		/* cpu-clock: one sample per period of this thread's CPU time. */
+		n = (uint64_t)(on_thread_ms * hz / 1000.0);
+		sp_stop();
+	} else if (gp_stop) {
+		struct gp_state_buf st;
+
+		memset(&st, 0, sizeof(st));
+		gp_state(&st);
+		n = (uint64_t)st.samples_gathered;
+		gp_stop();
+		unlink(gp_file);
+	} else {
+		n = (uint64_t)signals - signals_seen;
+		signals_seen = (uint64_t)signals;
+	}
+	return n;
+}
+
+static void chunk(double *thread_ms, double *process_ms)
+{
+	double t0 = now_ms(CLOCK_THREAD_CPUTIME_ID), p0 = now_ms(CLOCK_PROCESS_CPUTIME_ID);
+
+	for (int i = 0; i < CHUNK_SPINS; i++)
+		sink += spin(1000000);
+	*process_ms = now_ms(CLOCK_PROCESS_CPUTIME_ID) - p0;
+	*thread_ms = now_ms(CLOCK_THREAD_CPUTIME_ID) - t0;
+}
+
+/* CPU ms of our thread named "spanprof" (the worker), -1 if none. */
+static double worker_ms(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	double ms = -1;
+
+	while (d && ms < 0 && (e = readdir(d))) {
+		char path[300], comm[32] = "";
+		unsigned long long ns;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (!fgets(comm, sizeof(comm), f) || strcmp(comm, "spanprof\n")) {
+			fclose(f);
+			continue;
+		}
+		fclose(f);
+		snprintf(path, sizeof(path), "/proc/self/task/%s/schedstat", e->d_name);
+		f = fopen(path, "r");
+		if (f && fscanf(f, "%llu", &ns) == 1)
+			ms = (double)ns / 1e6;
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return ms;
+}
+
+static int run_worker_mode(long pairs)
+{
+	double t, p, w0, w1, spun = 0, warm = 0;
+
+	if (sp_start(NULL))
+		return 1;
+	/* Past the first interval flush: libraries loaded, first symbolization. */
+	while (warm < 3000) {
+		chunk(&t, &p);
+		warm += t;
+	}
+	w0 = worker_ms();
+	for (long i = 0; i < 2 * pairs; i++) {
+		chunk(&t, &p);
+		spun += t;
+	}
+	w1 = worker_ms();
+	sp_stop();
+	if (w0 < 0 || w1 < 0) {
+		fprintf(stderr, "signal_floor: no thread named spanprof\n");
+		return 1;
+	}
+	printf("worker_ms %.3f thread_ms %.3f samples %llu\n", w1 - w0, spun,
+	       (unsigned long long)(spun * hz / 1000.0));
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	long pairs = argc > 3 ? atol(argv[1]) : 0;
+	double on = 0, off = 0, on_p = 0, off_p = 0;
+	uint64_t samples = 0;
+
+	mode = argc > 3 ? argv[2] : "";
+	hz = argc > 3 ? atoi(argv[3]) : 0;
+	if (pairs <= 0 || hz <= 0) {
+		fprintf(stderr, "usage: signal_floor PAIRS perf-ring|perf-signal|itimer|spanprof|"
+				"spanprof-worker|gperf HZ [LIB]\n");
 		return 2;
 	}
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &pa);
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
-	for (long i = 0; i < rounds; i++)
-		sink += spin(1000000);
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &pb);
-	samples = (uint64_t)signals;
-	if (ring) /* PERF_RECORD_SAMPLE with TID only: 8 + 8 bytes each */
-		samples = __atomic_load_n(&ring->data_head, __ATOMIC_ACQUIRE) / 16;
-	printf("main_ms %.3f process_ms %.3f samples %llu\n", ms_between(&a, &b), ms_between(&pa, &pb),
-	       (unsigned long long)samples);
+	if (setup(argc > 4 ? argv[4] : NULL))
+		return 1;
+	if (!strcmp(mode, "spanprof-worker"))
+		return run_worker_mode(pairs);
+	for (long i = 0; i < pairs; i++) {
+		double t, p;
+
+		sampling_on();
+		chunk(&t, &p);
+		samples += sampling_off(t);
+		on += t;
+		on_p += p;
+		chunk(&t, &p);
+		off += t;
+		off_p += p;
+	}
+	printf("on_ms %.3f off_ms %.3f on_process_ms %.3f off_process_ms %.3f samples %llu\n", on,
+	       off, on_p, off_p, (unsigned long long)samples);
 	return 0;
 }
