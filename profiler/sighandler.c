@@ -18,6 +18,7 @@
 #include "ring.h"
 #include "span.h"
 #include "threads.h"
+#include "worker.h"
 
 /* glibc's own entry: the preload layer interposes sigaction() and would
  * take our own registration for an application's. */
@@ -141,7 +142,9 @@ static void take_sample(sp_thread *t, const ucontext_t *uc, uint64_t weight)
 		s->stack_len = n > 0 ? (uint32_t)n : 0;
 	}
 	sp_span_read_current(&s->span);
-	sp_ring_commit(t->ring);
+	/* Once per fill-up: the worker sleeps until then (or 250 ms). */
+	if (sp_ring_commit(t->ring))
+		sp_worker_wake();
 }
 
 static void on_sample(int sig, siginfo_t *si, void *ucv)
