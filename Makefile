@@ -92,7 +92,7 @@ $(CORE_LIB): $(CORE_OBJS)
 # calls from being interposed by the host; exported symbols are the public API
 # and the interposed libc entry points only (-fvisibility=hidden elsewhere).
 $(SHARED_LIB): $(PRELOAD_OBJS) $(CORE_OBJS)
-	$(CC) -shared -Wl,-Bsymbolic -Wl,-soname,libspanprof.so $(LDFLAGS) \
+	$(CC) -shared -Wl,-Bsymbolic -Wl,-z,defs -Wl,-soname,libspanprof.so $(LDFLAGS) \
 	    -o $@ $^ $(SO_LIBS) $(LDLIBS)
 
 $(CLI): $(CLI_OBJS) $(CORE_LIB)

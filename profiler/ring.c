@@ -117,6 +117,17 @@ void sp_ring_rearm(sp_ring *r)
 	atomic_store_explicit(&r->wake_sent, 0, memory_order_relaxed);
 }
 
+size_t sp_ring_used(const sp_ring *r)
+{
+	return (size_t)(atomic_load_explicit(&r->head, memory_order_acquire) -
+			atomic_load_explicit(&r->tail, memory_order_relaxed));
+}
+
+size_t sp_ring_wake_mark(const sp_ring *r)
+{
+	return (size_t)r->wake_mark;
+}
+
 const sp_raw_sample *sp_ring_peek(sp_ring *r)
 {
 	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);

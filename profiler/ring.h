@@ -42,6 +42,9 @@ const sp_raw_sample *sp_ring_peek(sp_ring *r);
 void sp_ring_pop(sp_ring *r);
 /* Consumer: the ring was drained; the next fill-up may ask again. */
 void sp_ring_rearm(sp_ring *r);
+/* Bytes waiting to be consumed, and the fill level that asks for a drain. */
+size_t sp_ring_used(const sp_ring *r);
+size_t sp_ring_wake_mark(const sp_ring *r);
 
 /* Counters; written by the producer, read by anyone. */
 uint64_t sp_ring_taken(const sp_ring *r);

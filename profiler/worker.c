@@ -59,6 +59,8 @@ static struct worker {
 	uint64_t iv_samples;
 	uint64_t last_taken, last_lost, last_trunc;
 	int64_t last_reap;
+	int64_t last_drain;            /* CLOCK_MONOTONIC of the last drain pass */
+	int next_sleep_ms;             /* from the fill rates seen by that pass */
 	bool debug;                    /* SPANPROF_DEBUG_COUNTS */
 } W;
 
@@ -180,18 +182,33 @@ static void ensure_aggregator(void)
 		W.span_times = sp_span_times_new(0);
 }
 
+/* Drain every ring, and plan the next pass: at half the time the fastest
+ * filling ring (at the rate just seen) needs to reach its wake mark, so a
+ * steady ring never has to wake us from its signal handler (a futex wake
+ * there costs the sampled thread a syscall and an IPI). */
 static void drain_all(void)
 {
+	int64_t now = mono_ns(), since = now - W.last_drain;
+	int64_t next_ns = (int64_t)SP_WORKER_IDLE_MS * 1000000;
+
 	for (sp_thread *t = sp_threads_first(); t; t = t->next) {
 		int st = atomic_load(&t->state);
 		const sp_raw_sample *s;
 		sp_ring *ring;
+		size_t used;
 
 		if (st != SP_THREAD_LIVE && st != SP_THREAD_DEAD)
 			continue;
 		ring = t->ring;
 		if (!ring)
 			continue;
+		used = sp_ring_used(ring);
+		if (used && W.last_drain && since > 0) {
+			int64_t to_mark = (int64_t)((double)since * (double)sp_ring_wake_mark(ring) /
+						    (double)used);
+			if (to_mark / 2 < next_ns)
+				next_ns = to_mark / 2;
+		}
 		while ((s = sp_ring_peek(ring))) {
 			if (t->name_epoch != W.seq + 1)
 				refresh_name(t);
@@ -210,6 +227,8 @@ static void drain_all(void)
 		if (st == SP_THREAD_DEAD)
 			sp_threads_release(t);
 	}
+	W.last_drain = now;
+	W.next_sleep_ms = next_ns < 5000000 ? 5 : (int)(next_ns / 1000000);
 }
 
 /* ---- intervals ----------------------------------------------------------- */
@@ -336,15 +355,15 @@ static void check_modules(void)
 	}
 }
 
-/* How long to sleep when nobody wakes us: the idle period, cut short by
- * the end of the interval. A busy ring wakes the worker itself (at its
- * wake mark), so this is only the backstop for slow threads. Each wake-up
- * costs tens of µs on a VM: wake rarely. */
+/* How long to sleep when nobody wakes us: what the last drain planned
+ * (5 ms to SP_WORKER_IDLE_MS), cut short by the end of the interval. Each
+ * wake-up costs tens of µs on a VM: wake no more than the rings need. */
 static int sleep_ms(int64_t now, int64_t interval_ns)
 {
 	int64_t left = (W.iv_start_mono + interval_ns - now) / 1000000 + 1;
+	int plan = W.next_sleep_ms > 0 ? W.next_sleep_ms : SP_WORKER_IDLE_MS;
 
-	return left < 1 ? 1 : left < SP_WORKER_IDLE_MS ? (int)left : SP_WORKER_IDLE_MS;
+	return left < 1 ? 1 : left < plan ? (int)left : plan;
 }
 
 static void *worker_main(void *arg)
@@ -457,6 +476,8 @@ static int setup(sp_error *err)
 	W.iv_samples = 0;
 	sp_threads_totals(&W.last_taken, &W.last_lost);
 	W.last_trunc = 0;
+	W.last_drain = 0;
+	W.next_sleep_ms = 0;
 	W.agg = NULL;
 	W.agg_failed = false;
 	W.span_times = NULL;

@@ -94,6 +94,8 @@ static void test_ring_wake_mark(void **state)
 	int wakes = 0, n;
 
 	(void)state;
+	assert_int_equal(sp_ring_wake_mark(r), 32768);
+	assert_int_equal(sp_ring_used(r), 0);
 	/* Each record: 1000 stack bytes plus headers, about 1.1 KiB. */
 	for (n = 0; n < 25; n++) {
 		assert_non_null(sp_ring_reserve(r, 1000, &buf));
@@ -104,9 +106,11 @@ static void test_ring_wake_mark(void **state)
 		wakes += sp_ring_commit(r);
 	}
 	assert_int_equal(wakes, 1);
+	assert_true(sp_ring_used(r) > 50 * 1000 && sp_ring_used(r) <= 65536);
 	/* Drained and re-armed: the next fill-up asks again. */
 	while (sp_ring_peek(r))
 		sp_ring_pop(r);
+	assert_int_equal(sp_ring_used(r), 0);
 	sp_ring_rearm(r);
 	wakes = 0;
 	for (n = 0; n < 50; n++) {
