@@ -29,13 +29,17 @@ $(DEPS_STAMP): scripts/install-deps.sh
 	@scripts/install-deps.sh build
 	@mkdir -p $(@D) && touch $@
 
+# libcurl: headers only; profiler/curl_dl.c dlopens it when a Pyroscope
+# server is configured, so a preloaded process that never uploads does not
+# map libcurl and its ~28 dependencies (OpenSSL, Kerberos, LDAP...).
+LINK_PKGS  = $(filter-out libcurl,$(PKGS))
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(LINK_PKGS) 2>/dev/null)
 # libspanprof.so does not link libunwind: profiler/unwind.c dlopens
 # libunwind-x86_64.so.8 RTLD_LOCAL, because the shared libunwind.so.8 exports
 # the 36 _Unwind_* symbols of the C++ exception ABI, and preloading it could
 # bind a host's C++ code to that copy instead of libgcc_s.
-SO_LIBS    = $(shell pkg-config --libs $(filter-out libunwind-generic,$(PKGS)) 2>/dev/null)
+SO_LIBS    = $(shell pkg-config --libs $(filter-out libunwind-generic,$(LINK_PKGS)) 2>/dev/null)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CPPFLAGS += -D_GNU_SOURCE -Iinclude -Iprofiler -Isymbolizer -I$(BUILD)/pprof-proto

@@ -9,7 +9,6 @@
  * state; it is never held during a request. */
 #include "export_pyroscope.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -22,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "curl_dl.h"
 #include "pyroscope_prepare.h"
 #include "pyroscope_spill.h"
 #include "upload_queue.h"
@@ -654,7 +654,8 @@ static void destroy(sp_pyroscope *x)
 	sp_upload_queue_clear(&x->q);
 	if (x->curl)
 		curl_easy_cleanup(x->curl);
-	curl_slist_free_all(x->headers);
+	if (x->headers)
+		curl_slist_free_all(x->headers);
 	free(x->url_prefix);
 	pthread_cond_destroy(&x->cond);
 	pthread_mutex_destroy(&x->lock);
@@ -690,6 +691,8 @@ sp_pyroscope *sp_pyroscope_start(sp_pyroscope_config *cfg, sp_error *err)
 		sp_error_set(err, -EINVAL, "pyroscope: no server or name configured");
 		goto fail;
 	}
+	if (sp_curl_load(err))
+		goto fail;
 	pthread_once(&curl_once, curl_init_once);
 	if (setup_curl(x, err))
 		goto fail;

@@ -3,8 +3,9 @@
  * shared/reference/pyroscope-api.md (1.3 name syntax, 1.9 label limits). */
 #include "pyroscope_config.h"
 
+#include "curl_dl.h"
+
 #include <ctype.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -250,6 +251,10 @@ int sp_pyroscope_parse_server(const char *url, char **base, char **user, char **
 				   shown);
 		goto out;
 	}
+	ret = sp_curl_load(err);
+	if (ret)
+		goto out;
+	ret = -EINVAL;
 	h = curl_url();
 	if (!h) {
 		ret = sp_error_set(err, -ENOMEM, "out of memory parsing PYROSCOPE_SERVER_ADDRESS");
@@ -295,19 +300,21 @@ int sp_pyroscope_parse_server(const char *url, char **base, char **user, char **
 	}
 	ret = 0;
 out:
-	curl_free(scheme);
-	curl_free(host);
-	curl_free(port);
-	curl_free(path);
-	curl_free(query);
-	curl_free(frag);
 	if (u)
 		memset(u, 0, strlen(u));
 	if (pw)
 		memset(pw, 0, strlen(pw));
-	curl_free(u);
-	curl_free(pw);
-	curl_url_cleanup(h);
+	if (h) { /* the parts exist only once libcurl is loaded and h made */
+		curl_free(scheme);
+		curl_free(host);
+		curl_free(port);
+		curl_free(path);
+		curl_free(query);
+		curl_free(frag);
+		curl_free(u);
+		curl_free(pw);
+		curl_url_cleanup(h);
+	}
 	return ret;
 }
 

@@ -208,8 +208,9 @@ static uint64_t sampling_off(double on_thread_ms)
 		ring_seen = head;
 		__atomic_store_n(&ring->data_tail, ring->data_head, __ATOMIC_RELEASE);
 	} else if (sp_stop) {
-		/* cpu-clock: one sample per period of this thread's CPU time. */
-		n = (uint64_t)(on_thread_ms * hz / 1000.0);
+		/* cpu-clock: one sample per period of this thread's CPU time;
+		 * counted from the total in main() (no rounding per chunk). */
+		(void)on_thread_ms;
 		sp_stop();
 	} else if (gp_stop) {
 		struct gp_state_buf st;
@@ -325,6 +326,8 @@ int main(int argc, char **argv)
 		off += t;
 		off_p += p;
 	}
+	if (sp_stop)
+		samples = (uint64_t)(on * hz / 1000.0 + 0.5);
 	printf("on_ms %.3f off_ms %.3f on_process_ms %.3f off_process_ms %.3f samples %llu\n", on,
 	       off, on_p, off_p, (unsigned long long)samples);
 	return 0;
