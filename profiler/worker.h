@@ -22,7 +22,8 @@ bool sp_worker_stop(int deadline_ms);
 bool sp_worker_final_flush_from_signal(int deadline_ms);
 
 /* Async-signal-safe, lock-free: wake the worker now (a ring is filling
- * up). Without it the worker drains every SP_WORKER_IDLE_MS. */
+ * up). Otherwise the worker drains on its own schedule: 5 ms to
+ * SP_WORKER_IDLE_MS, planned from the rings' fill rates. */
 void sp_worker_wake(void);
 #define SP_WORKER_IDLE_MS 250
 
