@@ -40,24 +40,30 @@ static void load(void)
 		load_result = -ENOENT;
 		return;
 	}
-	*(void **)&sp_curl.global_init = resolve(lib, "curl_global_init");
-	*(void **)&sp_curl.easy_init = resolve(lib, "curl_easy_init");
-	*(void **)&sp_curl.easy_setopt = resolve(lib, "curl_easy_setopt");
-	*(void **)&sp_curl.easy_perform = resolve(lib, "curl_easy_perform");
-	*(void **)&sp_curl.easy_getinfo = resolve(lib, "curl_easy_getinfo");
-	*(void **)&sp_curl.easy_cleanup = resolve(lib, "curl_easy_cleanup");
-	*(void **)&sp_curl.easy_strerror = resolve(lib, "curl_easy_strerror");
-	*(void **)&sp_curl.slist_append = resolve(lib, "curl_slist_append");
-	*(void **)&sp_curl.slist_free_all = resolve(lib, "curl_slist_free_all");
-	*(void **)&sp_curl.free = resolve(lib, "curl_free");
-	*(void **)&sp_curl.url = resolve(lib, "curl_url");
-	*(void **)&sp_curl.url_cleanup = resolve(lib, "curl_url_cleanup");
-	*(void **)&sp_curl.url_set = resolve(lib, "curl_url_set");
-	*(void **)&sp_curl.url_get = resolve(lib, "curl_url_get");
-	*(void **)&sp_curl.url_strerror = resolve(lib, "curl_url_strerror");
+#define LOAD(field) (*(void **)&sp_curl.field = resolve(lib, "curl_" #field))
+	LOAD(global_init);
+	LOAD(easy_init);
+	LOAD(easy_setopt);
+	LOAD(easy_perform);
+	LOAD(easy_getinfo);
+	LOAD(easy_cleanup);
+	LOAD(easy_strerror);
+	LOAD(slist_append);
+	LOAD(slist_free_all);
+	LOAD(free);
+	LOAD(url);
+	LOAD(url_cleanup);
+	LOAD(url_set);
+	LOAD(url_get);
+	LOAD(url_strerror);
+#undef LOAD
 	/* A library missing any of them is not used at all (never dlclosed:
 	 * a half-resolved table must not be called). */
 	load_result = load_error[0] ? -ENOSYS : 0;
+	/* Once per process, never cleaned up: the host may use curl too, and
+	 * cleanup is not thread-safe. */
+	if (!load_result)
+		sp_curl.global_init(CURL_GLOBAL_DEFAULT);
 }
 
 int sp_curl_load(sp_error *err)

@@ -36,14 +36,14 @@ struct sp_curl_api {
 };
 extern struct sp_curl_api sp_curl;
 
-/* Load libcurl once (thread-safe); later calls return the first result.
- * On failure err says which library was missing and how to install it. */
+/* Load libcurl and run curl_global_init, once (thread-safe); later calls
+ * return the first result. On failure err says which library was missing
+ * and how to install it. */
 int sp_curl_load(sp_error *err);
 
 /* curl.h's own argument-count macros would wrap ours. */
 #undef curl_easy_setopt
 #undef curl_easy_getinfo
-#define curl_global_init (*sp_curl.global_init)
 #define curl_easy_init (*sp_curl.easy_init)
 #define curl_easy_setopt (*sp_curl.easy_setopt)
 #define curl_easy_perform (*sp_curl.easy_perform)

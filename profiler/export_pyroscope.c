@@ -639,14 +639,6 @@ static void reg_del(sp_pyroscope *x)
 
 /* ---- public API ------------------------------------------------------------- */
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init_once(void)
-{
-	/* Never cleaned up: the host may use curl too, and cleanup is not
-	 * thread-safe. */
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 static void destroy(sp_pyroscope *x)
 {
 	if (!x)
@@ -693,7 +685,6 @@ sp_pyroscope *sp_pyroscope_start(sp_pyroscope_config *cfg, sp_error *err)
 	}
 	if (sp_curl_load(err))
 		goto fail;
-	pthread_once(&curl_once, curl_init_once);
 	if (setup_curl(x, err))
 		goto fail;
 	if (x->cfg.spill_dir) {

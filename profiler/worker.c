@@ -41,7 +41,6 @@ static struct worker {
 	pthread_t th;
 	bool started;
 	_Atomic uint32_t wake_seq;     /* futex: bumped by every wake request */
-	uint32_t wake_seen_at_spawn;   /* so a wake before the thread runs counts */
 	_Atomic int stop;
 	_Atomic int64_t deadline_ns;   /* CLOCK_MONOTONIC, for the final flush */
 	_Atomic uint32_t exited;       /* futex: 1 when the thread is done */
@@ -370,23 +369,22 @@ static int sleep_ms(int64_t now, int64_t interval_ns)
 static void *worker_main(void *arg)
 {
 	int64_t interval_ns = (int64_t)W.cfg.upload_interval_s * 1000000000;
-	uint32_t seen = W.wake_seen_at_spawn;
 	int left;
 
 	(void)arg;
 	sp_tls_internal = 1;
 	/* Visible in top -H and perf as ours, not as the application's. */
 	pthread_setname_np(pthread_self(), "spanprof");
+	/* Work first, then sleep: a wake (or stop) requested before this
+	 * thread ran is seen by the first pass. */
 	for (;;) {
+		/* Read before draining: a wake that comes during the pass makes
+		 * the sleep after it return at once. */
+		uint32_t seen = atomic_load_explicit(&W.wake_seq, memory_order_acquire);
 		uint32_t dr;
 		int64_t now;
 		bool stop;
 
-		if (!atomic_load(&W.stop))
-			sleep_until_woken(seen, sleep_ms(mono_ns(), interval_ns));
-		/* Read before draining: a wake that comes during the drain
-		 * makes the next sleep return at once. */
-		seen = atomic_load_explicit(&W.wake_seq, memory_order_acquire);
 		pthread_mutex_lock(&busy_mu);
 		if (atomic_exchange(&W.modules_changed, 0) && W.agg)
 			sp_aggregator_modules_changed(W.agg);
@@ -408,6 +406,7 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&busy_mu);
 		if (stop)
 			break;
+		sleep_until_woken(seen, sleep_ms(mono_ns(), interval_ns));
 	}
 	left = (int)((atomic_load(&W.deadline_ns) - mono_ns()) / 1000000);
 	if (W.pyro)
@@ -452,7 +451,6 @@ static int spawn(void)
 	pthread_attr_init(&attr);
 	pthread_attr_setstack(&attr, stack_mem, WORKER_STACK);
 	sp_tls_internal = 1; /* our pthread_create wrapper: an internal thread */
-	W.wake_seen_at_spawn = atomic_load(&W.wake_seq);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	r = pthread_create(&W.th, &attr, worker_main, NULL);

@@ -193,7 +193,7 @@ floor_run() { # mode -> "thread_us_per_sample samples_per_s" (or worker: "us_per
         "$GPERF" 2>/dev/null ;;
     *) "$T/signal_floor" "$FLOOR_PAIRS" "$1" "$FLOOR_HZ" ;;
   esac | awk '/^worker_ms/ { if ($6 > 0) printf "%.3f\n", $2 * 1000 / $6; next }
-    /^on_ms/ { if ($10 > 0) printf "%.3f %.0f\n", ($2 - $4) * 1000 / $10, $10 * 1000 / $2 }'
+    /^on_ms/ { if ($6 > 0) printf "%.3f %.0f\n", ($2 - $4) * 1000 / $6, $6 * 1000 / $2 }'
 }
 FLOOR_MODES="perf-ring perf-signal itimer spanprof gperf spanprof-worker"
 declare -A FU=() FR=()

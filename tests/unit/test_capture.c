@@ -85,46 +85,43 @@ static void test_ring_full_counts_lost(void **state)
 	sp_ring_free(r);
 }
 
+/* Reserve and commit n records of len stack bytes; returns how many
+ * commits asked for a drain. */
+static int commit_records(sp_ring *r, int n, size_t len)
+{
+	uint8_t *buf;
+	int wakes = 0;
+
+	for (int i = 0; i < n; i++) {
+		assert_non_null(sp_ring_reserve(r, len, &buf));
+		wakes += sp_ring_commit(r);
+	}
+	return wakes;
+}
+
 /* The producer asks for a drain once per fill-up: at the wake mark (half
  * full here), not before, not again until the consumer re-arms. */
 static void test_ring_wake_mark(void **state)
 {
 	sp_ring *r = sp_ring_new(65536, 1024);
-	uint8_t *buf;
-	int wakes = 0, n;
 
 	(void)state;
 	assert_int_equal(sp_ring_wake_mark(r), 32768);
 	assert_int_equal(sp_ring_used(r), 0);
 	/* Each record: 1000 stack bytes plus headers, about 1.1 KiB. */
-	for (n = 0; n < 25; n++) {
-		assert_non_null(sp_ring_reserve(r, 1000, &buf));
-		assert_false(sp_ring_commit(r)); /* < 32 KiB in use */
-	}
-	for (; n < 50; n++) {
-		assert_non_null(sp_ring_reserve(r, 1000, &buf));
-		wakes += sp_ring_commit(r);
-	}
-	assert_int_equal(wakes, 1);
+	assert_int_equal(commit_records(r, 25, 1000), 0); /* < 32 KiB in use */
+	assert_int_equal(commit_records(r, 25, 1000), 1);
 	assert_true(sp_ring_used(r) > 50 * 1000 && sp_ring_used(r) <= 65536);
 	/* Drained and re-armed: the next fill-up asks again. */
 	while (sp_ring_peek(r))
 		sp_ring_pop(r);
 	assert_int_equal(sp_ring_used(r), 0);
 	sp_ring_rearm(r);
-	wakes = 0;
-	for (n = 0; n < 50; n++) {
-		assert_non_null(sp_ring_reserve(r, 1000, &buf));
-		wakes += sp_ring_commit(r);
-	}
-	assert_int_equal(wakes, 1);
+	assert_int_equal(commit_records(r, 50, 1000), 1);
 	/* Not re-armed: still one request outstanding, no second one. */
 	while (sp_ring_peek(r))
 		sp_ring_pop(r);
-	for (n = 0; n < 50; n++) {
-		assert_non_null(sp_ring_reserve(r, 1000, &buf));
-		assert_false(sp_ring_commit(r));
-	}
+	assert_int_equal(commit_records(r, 50, 1000), 0);
 	sp_ring_free(r);
 }
 

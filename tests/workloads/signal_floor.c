@@ -12,9 +12,8 @@
  *   spanprof LIB   libspanprof.so (dlopen'ed), spanprof_start/stop around
  *                  each "on" chunk (rate from SPANPROF_HZ)
  *   gperf LIB      gperftools' libprofiler.so, ProfilerStart/Stop
- * Prints, summed over the pairs: "on_ms A off_ms B on_process_ms C
- * off_process_ms D samples N"; the process columns include the profiler's
- * own threads while the chunk ran. Per-sample cost = (A - B) / N.
+ * Prints, summed over the pairs: "on_ms A off_ms B samples N"; per-sample
+ * cost in the sampled thread = (A - B) / N.
  * And spanprof's worker, which runs on its own thread:
  *   spanprof-worker LIB  spanprof started once (set SPANPROF_UPLOAD_INTERVAL
  *                  short, e.g. 2): spin past the first interval (its one-off
@@ -188,8 +187,9 @@ static void sampling_on(void)
 	}
 }
 
-/* Returns the samples taken while on (where they can be counted). */
-static uint64_t sampling_off(double on_thread_ms)
+/* Returns the samples taken while on, where they can be counted here
+ * (spanprof's are counted from the on-time in main()). */
+static uint64_t sampling_off(void)
 {
 	static uint64_t ring_seen, signals_seen;
 	uint64_t n = 0;
@@ -208,9 +208,6 @@ static uint64_t sampling_off(double on_thread_ms)
 		ring_seen = head;
 		__atomic_store_n(&ring->data_tail, ring->data_head, __ATOMIC_RELEASE);
 	} else if (sp_stop) {
-		/* cpu-clock: one sample per period of this thread's CPU time;
-		 * counted from the total in main() (no rounding per chunk). */
-		(void)on_thread_ms;
 		sp_stop();
 	} else if (gp_stop) {
 		struct gp_state_buf st;
@@ -227,14 +224,14 @@ static uint64_t sampling_off(double on_thread_ms)
 	return n;
 }
 
-static void chunk(double *thread_ms, double *process_ms)
+/* One spinning chunk; returns this thread's CPU ms for it. */
+static double chunk(void)
 {
-	double t0 = now_ms(CLOCK_THREAD_CPUTIME_ID), p0 = now_ms(CLOCK_PROCESS_CPUTIME_ID);
+	double t0 = now_ms(CLOCK_THREAD_CPUTIME_ID);
 
 	for (int i = 0; i < CHUNK_SPINS; i++)
 		sink += spin(1000000);
-	*process_ms = now_ms(CLOCK_PROCESS_CPUTIME_ID) - p0;
-	*thread_ms = now_ms(CLOCK_THREAD_CPUTIME_ID) - t0;
+	return now_ms(CLOCK_THREAD_CPUTIME_ID) - t0;
 }
 
 /* CPU ms of our thread named "spanprof" (the worker), -1 if none. */
@@ -272,20 +269,16 @@ static double worker_ms(void)
 
 static int run_worker_mode(long pairs)
 {
-	double t, p, w0, w1, spun = 0, warm = 0;
+	double w0, w1, spun = 0, warm = 0;
 
 	if (sp_start(NULL))
 		return 1;
 	/* Past the first interval flush: libraries loaded, first symbolization. */
-	while (warm < 3000) {
-		chunk(&t, &p);
-		warm += t;
-	}
+	while (warm < 3000)
+		warm += chunk();
 	w0 = worker_ms();
-	for (long i = 0; i < 2 * pairs; i++) {
-		chunk(&t, &p);
-		spun += t;
-	}
+	for (long i = 0; i < 2 * pairs; i++)
+		spun += chunk();
 	w1 = worker_ms();
 	sp_stop();
 	if (w0 < 0 || w1 < 0) {
@@ -300,7 +293,7 @@ static int run_worker_mode(long pairs)
 int main(int argc, char **argv)
 {
 	long pairs = argc > 3 ? atol(argv[1]) : 0;
-	double on = 0, off = 0, on_p = 0, off_p = 0;
+	double on = 0, off = 0;
 	uint64_t samples = 0;
 
 	mode = argc > 3 ? argv[2] : "";
@@ -315,20 +308,14 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "spanprof-worker"))
 		return run_worker_mode(pairs);
 	for (long i = 0; i < pairs; i++) {
-		double t, p;
-
 		sampling_on();
-		chunk(&t, &p);
-		samples += sampling_off(t);
-		on += t;
-		on_p += p;
-		chunk(&t, &p);
-		off += t;
-		off_p += p;
+		on += chunk();
+		samples += sampling_off();
+		off += chunk();
 	}
+	/* cpu-clock: one sample per period of this thread's CPU time. */
 	if (sp_stop)
 		samples = (uint64_t)(on * hz / 1000.0 + 0.5);
-	printf("on_ms %.3f off_ms %.3f on_process_ms %.3f off_process_ms %.3f samples %llu\n", on,
-	       off, on_p, off_p, (unsigned long long)samples);
+	printf("on_ms %.3f off_ms %.3f samples %llu\n", on, off, (unsigned long long)samples);
 	return 0;
 }
