@@ -49,7 +49,10 @@ ifneq ($(SANITIZE),)
 CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS  += -fsanitize=$(SANITIZE)
 endif
-LDLIBS   += -lstdc++ -ldl -lrt -pthread
+# glibc 2.34+ has dlopen and timer_create in libc itself; -ldl is kept for
+# older toolchains. No -lstdc++: symbolizer/sym_demangle.c looks the C++
+# runtime up at run time.
+LDLIBS   += -ldl -pthread
 
 PROTO_SRC := pprof-proto/profile.proto
 PROTO_C   := $(BUILD)/pprof-proto/profile.pb-c.c

@@ -33,7 +33,7 @@ trap cleanup EXIT
 # shellcheck disable=SC2046
 cc -std=gnu11 -O2 -g -D_GNU_SOURCE -I"$ROOT/profiler" -I"$BUILD/pprof-proto" -o "$T/push" \
   "$ROOT/tests/tools/pyroscope_push.c" "$BUILD/libspanprof_core.a" \
-  $(pkg-config --libs libunwind-generic libdw libelf libprotobuf-c libcurl zlib) -lstdc++ -ldl -pthread
+  $(pkg-config --libs libunwind-generic libdw libelf libprotobuf-c libcurl zlib) -ldl -pthread
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$T/k.pem" \
   -out "$T/c.pem" -days 1 -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1

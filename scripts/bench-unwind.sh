@@ -13,7 +13,7 @@ PKGS="libunwind-generic libdw libelf libprotobuf-c libcurl zlib"
 # shellcheck disable=SC2046
 cc -O2 -g -std=gnu11 -D_GNU_SOURCE -Iinclude -Iprofiler -Isymbolizer -Itests/unit \
    $(pkg-config --cflags $PKGS) -o "$T/bench_unwind" tests/tools/bench_unwind.c \
-   "$BUILD/libspanprof_core.a" $(pkg-config --libs $PKGS) -lstdc++ -ldl -lrt -pthread
+   "$BUILD/libspanprof_core.a" $(pkg-config --libs $PKGS) -ldl -pthread
 N=${1:-20000}
 echo "unwind: worker cost per sample, $N iterations, $(nproc) CPUs"
 "$T/bench_unwind" "$N"

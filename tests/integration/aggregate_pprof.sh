@@ -6,14 +6,14 @@
 # string/memory/malloc internals), taken at arbitrary instructions: the
 # remote unwind must reach _start for (nearly) all of them.
 source "$(dirname "$0")/../lib.sh"
-[ -f "$BUILD/libspanprof_core.a" ] || { echo "no $BUILD/libspanprof_core.a"; exit 77; }
-command -v go >/dev/null || { echo "go not installed"; exit 77; }
+require_file "$BUILD/libspanprof_core.a"
+require_cmd go
 PKGS="libunwind-generic libdw libelf libprotobuf-c libcurl zlib"
 # shellcheck disable=SC2046
 cc -O2 -g -std=gnu11 -D_GNU_SOURCE -I"$ROOT/include" -I"$ROOT/profiler" -I"$ROOT/symbolizer" \
    -I"$ROOT/tests/unit" $(pkg-config --cflags $PKGS) -o "$T/bench_unwind" \
    "$ROOT/tests/tools/bench_unwind.c" "$BUILD/libspanprof_core.a" $(pkg-config --libs $PKGS) \
-   -lstdc++ -ldl -lrt -pthread || fail "cannot build tests/tools/bench_unwind.c"
+   -ldl -pthread || fail "cannot build tests/tools/bench_unwind.c"
 "$T/bench_unwind" 200 --write "$T/cpu.pb.gz" > "$T/bench.txt" || fail "bench_unwind failed"
 check "the remote unwind reached _start" grep -q "^frames: remote [0-9]* (complete)" "$T/bench.txt"
 go tool pprof -raw "$T/cpu.pb.gz" > "$T/raw.txt" 2> "$T/raw.err" || { cat "$T/raw.err"; fail "go tool pprof -raw"; }

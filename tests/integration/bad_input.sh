@@ -6,7 +6,7 @@
 source "$(dirname "$0")/../lib.sh"
 
 [ -x "$SPANPROF" ] || fail "$SPANPROF not built (make all)"
-command -v python3 >/dev/null || { echo "python3 missing: skip"; exit 77; }
+require_cmd python3
 
 # shellcheck disable=SC2046
 cc -std=gnu11 -O1 -D_GNU_SOURCE -I"$ROOT/profiler" -I"$ROOT/include" \

@@ -52,12 +52,9 @@ run_stress() { # name seconds preload
 run_stress normal 20 "$LIBSPANPROF"
 
 ASAN_LIB=$ASAN_BUILD/libspanprof.so
-if [ ! -f "$ASAN_LIB" ]; then
-  echo "SKIP (part): $ASAN_LIB not built (make BUILD=build-asan SANITIZE=address,undefined)"
-  exit 0
-fi
+require_file "$ASAN_LIB"
 libasan=$(cc -print-file-name=libasan.so)
-[ -f "$libasan" ] || skip "libasan.so not found"
+require_file "$libasan"
 # The workload itself is not instrumented; leaks at exit of the forked
 # children are glibc's and the workload's, so leak checking is off here
 # (capture_lifecycle checks the library's own leaks at exit).

@@ -93,14 +93,9 @@ check "/render spans run neither checksum_payload nor count_primes" \
 # per-endpoint flame graphs show (or lack) the functions.
 heaviest_name=$("$SPANPROF" spans --json -n 1 "${profiles[@]}" | sed -n 's/.*"span_name":"\([^"]*\)".*/\1/p')
 check "the heaviest span is a /slow request ($heaviest_name)" [ "$heaviest_name" = /slow ]
-if [ -f "$T/demo/route-slow.svg" ]; then
-  for fn in checksum_payload render_table count_primes; do
-    check "route-slow.svg shows $fn" grep -q "$fn" "$T/demo/route-slow.svg"
-  done
-  if [ -f "$T/demo/route-fast.svg" ]; then
-    check "route-fast.svg shows none of them" \
-      bash -c "! grep -qE 'checksum_payload|render_table|count_primes' '$T/demo/route-fast.svg'"
-  fi
-else
-  echo "note: flamegraph --tag span_name=... not supported; per-route SVG checks skipped"
-fi
+require_file "$T/demo/route-slow.svg" "$T/demo/route-fast.svg"
+for fn in checksum_payload render_table count_primes; do
+  check "route-slow.svg shows $fn" grep -q "$fn" "$T/demo/route-slow.svg"
+done
+check "route-fast.svg shows none of them" \
+  bash -c "! grep -qE 'checksum_payload|render_table|count_primes' '$T/demo/route-fast.svg'"

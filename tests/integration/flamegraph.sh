@@ -7,8 +7,8 @@
 source "$(dirname "$0")/../lib.sh"
 
 [ -x "$SPANPROF" ] || fail "$SPANPROF not built (make all)"
-command -v python3 >/dev/null || { echo "python3 missing: skip"; exit 77; }
-command -v xmllint >/dev/null || { echo "xmllint missing: skip"; exit 77; }
+require_cmd python3
+require_cmd xmllint
 
 # shellcheck disable=SC2046
 cc -std=gnu11 -O1 -D_GNU_SOURCE -I"$ROOT/profiler" -I"$ROOT/include" \
@@ -164,27 +164,24 @@ check "folded --tag" test "$(cat folded_b.txt)" = "start_thread;worker_loop;hand
 rows() { # table rows of a top report, blanks squeezed, sorted
   sed -n '/^ *flat  *flat%/,$p' "$1" | tail -n +2 | sed 's/  */ /g; s/^ //' | sort
 }
-if command -v go >/dev/null; then
-  go tool pprof -top -symbolize=none -nodefraction=0 -edgefraction=0 -nodecount=10000 \
-    test.pb.gz >pprof_top.txt 2>pprof_err.txt || fail "go tool pprof failed: $(cat pprof_err.txt)"
-  check "top rows agree with go tool pprof -top (unsymbolized grouped per module)" \
-    diff -u <(rows pprof_top.txt) <(rows top.txt)
-  check "top summary line agrees with pprof" \
-    test "$(grep '^Showing nodes accounting' top.txt)" = "$(grep '^Showing nodes accounting' pprof_top.txt)"
-  "$SPANPROF" top test.pb.gz --tag span_id=00f067aa0ba902b7 >top_span.txt || fail "top --tag"
-  go tool pprof -top -symbolize=none -nodefraction=0 -nodecount=10000 \
-    -tagfocus=span_id=00f067aa0ba902b7 test.pb.gz >pprof_span.txt 2>/dev/null
-  # pprof keeps percentages of the unfiltered total; ours are of the span's own
-  # total (the span is the whole profile here), so compare values and names.
-  vals() { rows "$1" | awk '{ $2 = $3 = $5 = ""; print }'; }
-  check "top --tag values agree with pprof -tagfocus" diff -u <(vals pprof_span.txt) <(vals top_span.txt)
-  check "top --tag percentages are of the span's total" grep -q '500ms   100%  main$' top_span.txt
-  "$SPANPROF" top heap.pb.gz >top_heap.txt || fail "top heap"
-  go tool pprof -top -nodefraction=0 -symbolize=none heap.pb.gz >pprof_heap.txt 2>/dev/null
-  check "top (bytes) agrees with pprof" diff -u <(rows pprof_heap.txt) <(rows top_heap.txt)
-else
-  echo "go not installed: pprof comparison skipped"
-fi
+require_cmd go chromium
+go tool pprof -top -symbolize=none -nodefraction=0 -edgefraction=0 -nodecount=10000 \
+  test.pb.gz >pprof_top.txt 2>pprof_err.txt || fail "go tool pprof failed: $(cat pprof_err.txt)"
+check "top rows agree with go tool pprof -top (unsymbolized grouped per module)" \
+  diff -u <(rows pprof_top.txt) <(rows top.txt)
+check "top summary line agrees with pprof" \
+  test "$(grep '^Showing nodes accounting' top.txt)" = "$(grep '^Showing nodes accounting' pprof_top.txt)"
+"$SPANPROF" top test.pb.gz --tag span_id=00f067aa0ba902b7 >top_span.txt || fail "top --tag"
+go tool pprof -top -symbolize=none -nodefraction=0 -nodecount=10000 \
+  -tagfocus=span_id=00f067aa0ba902b7 test.pb.gz >pprof_span.txt 2>/dev/null
+# pprof keeps percentages of the unfiltered total; ours are of the span's own
+# total (the span is the whole profile here), so compare values and names.
+vals() { rows "$1" | awk '{ $2 = $3 = $5 = ""; print }'; }
+check "top --tag values agree with pprof -tagfocus" diff -u <(vals pprof_span.txt) <(vals top_span.txt)
+check "top --tag percentages are of the span's total" grep -q '500ms   100%  main$' top_span.txt
+"$SPANPROF" top heap.pb.gz >top_heap.txt || fail "top heap"
+go tool pprof -top -nodefraction=0 -symbolize=none heap.pb.gz >pprof_heap.txt 2>/dev/null
+check "top (bytes) agrees with pprof" diff -u <(rows pprof_heap.txt) <(rows top_heap.txt)
 "$SPANPROF" top test.pb.gz -n 3 >top3.txt || fail "top -n"
 check "top -n 3 prints 3 rows" test "$(sed -n '/^ *flat  *flat%/,$p' top3.txt | tail -n +2 | wc -l)" = 3
 check "top: recursion counted once in cum" grep -Eq '^ +0 +0% +[0-9.]+% +80ms  8.00%  recurse$' top.txt
@@ -222,27 +219,23 @@ if [ -x "$SPANPROF_ASAN" ]; then
   check "ASan build: same top output" test "${PIPESTATUS[0]}${PIPESTATUS[1]}" = 00
 fi
 
-# --- interactivity in a real browser (optional) -------------------------------------
-browser=$(command -v chromium || true)
-if [ -n "$browser" ]; then
-  # frame 3 is main (after all, [truncated], deep_fn): zoom on it, search "square"
-  timeout 120 "$browser" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
-    --disable-background-networking --disable-component-update --disable-sync \
-    --user-data-dir="$T/chrome" --dump-dom "file://$T/test.svg?x=3&s=square" \
-    >dom.html 2>/dev/null
-  if [ -s dom.html ]; then
-    check "chromium: search reports the matched share (400ms of main's 930ms)" \
-      grep -q '>Matched: 43.0%<' dom.html
-    check "chromium: zoom hides frames outside main" \
-      test "$(grep -c 'style="display: none;"' dom.html)" -ge 6
-    check "chromium: root dimmed as a parent of the zoomed frame" \
-      grep -q '<g data-v="1000000000" class="parent">' dom.html
-    check "chromium: matches highlighted" grep -q 'fill="rgb(230,0,230)"' dom.html
-    check "chromium: Reset Zoom shown" bash -c "! grep -q 'class=\"btn hide\"' dom.html"
-  else
-    echo "chromium produced no DOM: interactivity check skipped"
-  fi
+# --- interactivity in a real browser ------------------------------------------------
+browser=$(command -v chromium)
+# frame 3 is main (after all, [truncated], deep_fn): zoom on it, search "square"
+timeout 120 "$browser" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+  --disable-background-networking --disable-component-update --disable-sync \
+  --user-data-dir="$T/chrome" --dump-dom "file://$T/test.svg?x=3&s=square" \
+  >dom.html 2>/dev/null
+if [ -s dom.html ]; then
+  check "chromium: search reports the matched share (400ms of main's 930ms)" \
+    grep -q '>Matched: 43.0%<' dom.html
+  check "chromium: zoom hides frames outside main" \
+    test "$(grep -c 'style="display: none;"' dom.html)" -ge 6
+  check "chromium: root dimmed as a parent of the zoomed frame" \
+    grep -q '<g data-v="1000000000" class="parent">' dom.html
+  check "chromium: matches highlighted" grep -q 'fill="rgb(230,0,230)"' dom.html
+  check "chromium: Reset Zoom shown" bash -c "! grep -q 'class=\"btn hide\"' dom.html"
 else
-  echo "chromium not installed: interactivity check skipped"
+  fail "chromium produced no DOM (see $T/dom.html)"
 fi
 echo "all flamegraph checks passed"

@@ -6,7 +6,7 @@
 source "$(dirname "$0")/../lib.sh"
 
 LIB=$ASAN_BUILD/libspanprof_core.a
-[ -f "$LIB" ] || { echo "skip: $LIB not built (make BUILD=build-asan SANITIZE=address,undefined)"; exit 77; }
+require_file "$LIB"
 shopt -s nullglob
 inputs=("$ROOT"/tests/fuzz/corpus/*)
 [ ${#inputs[@]} -gt 0 ] || fail "tests/fuzz/corpus is empty"

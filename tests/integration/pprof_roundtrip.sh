@@ -6,15 +6,15 @@
 # them must read in pprof unchanged.
 source "$(dirname "$0")/../lib.sh"
 
-command -v go >/dev/null || { echo "skip: go (golang-go) is not installed"; exit 77; }
-[ -f "$BUILD/libspanprof_core.a" ] || { echo "skip: $BUILD/libspanprof_core.a not built"; exit 77; }
+require_cmd go
+require_file "$BUILD/libspanprof_core.a"
 
 TOOL=$T/pprof_tool
 # shellcheck disable=SC2046
 cc -std=gnu11 -O1 -g -D_GNU_SOURCE -I"$ROOT/profiler" -I"$BUILD/pprof-proto" \
   -o "$TOOL" "$ROOT/tests/tools/pprof_tool.c" "$BUILD/libspanprof_core.a" \
   $(pkg-config --cflags --libs libunwind-generic libdw libelf libprotobuf-c libcurl zlib) \
-  -lstdc++ -ldl -pthread || fail "cannot build pprof_tool"
+  -ldl -pthread || fail "cannot build pprof_tool"
 
 # Column sums of the Samples section of `go tool pprof -raw`.
 raw_totals() {
@@ -104,19 +104,13 @@ same "go_heap: -top inuse_space total" "$heap_b" \
   "$("$TOOL" read "$T/go_heap.pb.gz" inuse_space | sed -n 's/^selected inuse_space: //p')"
 
 # 3. renderers from the render branch, when present
-if [ -x "$SPANPROF" ] && "$SPANPROF" top --help >/dev/null 2>&1; then
-  for f in go_cpu go_heap; do
-    "$SPANPROF" top "$T/$f.pb.gz" >"$T/$f.top.txt" 2>&1 || fail "spanprof top $f"
-    grep -q 'main\.' "$T/$f.top.txt" || fail "spanprof top $f shows no main.* function"
-    echo "ok: spanprof top $f"
-    if "$SPANPROF" flamegraph --help >/dev/null 2>&1; then
-      "$SPANPROF" flamegraph "$T/$f.pb.gz" -o "$T/$f.svg" >/dev/null 2>&1 ||
-        "$SPANPROF" flamegraph "$T/$f.pb.gz" >"$T/$f.svg" 2>/dev/null || fail "spanprof flamegraph $f"
-      grep -q 'main\.' "$T/$f.svg" || fail "spanprof flamegraph $f shows no main.* function"
-      echo "ok: spanprof flamegraph $f"
-    fi
-  done
-else
-  echo "note: spanprof top/flamegraph not available yet; renderer checks skipped"
-fi
+require_file "$SPANPROF"
+for f in go_cpu go_heap; do
+  "$SPANPROF" top "$T/$f.pb.gz" >"$T/$f.top.txt" 2>&1 || fail "spanprof top $f"
+  grep -q 'main\.' "$T/$f.top.txt" || fail "spanprof top $f shows no main.* function"
+  echo "ok: spanprof top $f"
+  "$SPANPROF" flamegraph "$T/$f.pb.gz" -o "$T/$f.svg" >/dev/null 2>&1 || fail "spanprof flamegraph $f"
+  grep -q 'main\.' "$T/$f.svg" || fail "spanprof flamegraph $f shows no main.* function"
+  echo "ok: spanprof flamegraph $f"
+done
 echo "pprof_roundtrip: all checks passed"

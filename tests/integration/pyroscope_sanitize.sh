@@ -4,7 +4,7 @@
 # queue spilling to disk, split profiles and span names; then the spilled
 # backlog re-sent. No sanitizer report, no leak, everything accounted for.
 source "$(dirname "$0")/../lib.sh"
-[ -f "$ASAN_BUILD/libspanprof_core.a" ] || { echo "skip: $ASAN_BUILD/libspanprof_core.a not built"; exit 77; }
+require_file "$ASAN_BUILD/libspanprof_core.a"
 BUILD=$ASAN_BUILD
 source "$ROOT/tests/receiver/receiver_lib.sh"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

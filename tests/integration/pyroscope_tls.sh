@@ -5,7 +5,7 @@
 # CA; SPANPROF_PYROSCOPE_INSECURE=1 turns verification off, with a warning.
 source "$(dirname "$0")/../lib.sh"
 source "$ROOT/tests/receiver/receiver_lib.sh"
-command -v openssl >/dev/null || { echo "skip: openssl is not installed"; exit 77; }
+require_cmd openssl
 
 build_receiver
 build_push

@@ -5,14 +5,14 @@
 # (tests/workloads/span_profile_gen.c); go tool pprof cross-checks them.
 source "$(dirname "$0")/../lib.sh"
 
-[ -x "$SPANPROF" ] || { echo "SKIP: $SPANPROF is not built (run make)"; exit 77; }
-[ -f "$BUILD/libspanprof_core.a" ] || { echo "SKIP: $BUILD/libspanprof_core.a not built"; exit 77; }
+require_file "$SPANPROF"
+require_file "$BUILD/libspanprof_core.a"
 
 # shellcheck disable=SC2046
 cc -std=gnu11 -O1 -g -D_GNU_SOURCE -I"$ROOT/profiler" -o "$T/gen" \
   "$ROOT/tests/workloads/span_profile_gen.c" "$BUILD/libspanprof_core.a" \
   $(pkg-config --cflags --libs libunwind-generic libdw libelf libprotobuf-c libcurl zlib) \
-  -lstdc++ -ldl -pthread || fail "cannot build span_profile_gen"
+  -ldl -pthread || fail "cannot build span_profile_gen"
 "$T/gen" "$T" || fail "span_profile_gen failed"
 A=$T/a.pb.gz B=$T/b.pb.gz
 

@@ -5,11 +5,11 @@
 # mapping flags are set, a deleted binary keeps its build-id and address.
 source "$(dirname "$0")/../lib.sh"
 W=$ROOT/tests/workloads
-command -v go >/dev/null || { echo "skip: go not installed"; exit 77; }
+require_cmd go
 [ -x "$SPANPROF" ] || fail "build first: $SPANPROF is missing"
 cd "$T" || exit 1
 
-LIBS="$(pkg-config --libs libdw libelf libprotobuf-c zlib libcurl libunwind-generic) -lstdc++ -ldl -lrt -pthread"
+LIBS="$(pkg-config --libs libdw libelf libprotobuf-c zlib libcurl libunwind-generic) -ldl -pthread"
 gcc -O1 -g -I"$ROOT/profiler" -I"$ROOT/symbolizer" -I"$ROOT/include" -I"$BUILD/pprof-proto" \
   -o symtool "$W/symtool.c" "$BUILD/libspanprof_core.a" $LIBS || fail "build symtool"
 line() { grep -n "@L:$1 " "$W/symtool.c" | head -1 | cut -d: -f1; }

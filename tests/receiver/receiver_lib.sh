@@ -31,7 +31,7 @@ build_push() {
   cc -std=gnu11 -O1 -g $san -D_GNU_SOURCE -I"$ROOT/profiler" -I"$BUILD/pprof-proto" \
     -o "$PUSH" "$ROOT/tests/tools/pyroscope_push.c" "$BUILD/libspanprof_core.a" \
     $(pkg-config --cflags --libs libunwind-generic libdw libelf libprotobuf-c libcurl zlib) \
-    -lstdc++ -ldl -pthread || fail "cannot build pyroscope_push"
+    -ldl -pthread || fail "cannot build pyroscope_push"
 }
 
 # start_receiver DIR [receiver flags...]: sets RECV_PID and RECV_ADDR.
