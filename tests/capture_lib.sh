@@ -1,12 +1,9 @@
 # Helpers for the capture tests (sourced after lib.sh).
 # shellcheck shell=bash
 
-skip() { echo "SKIP: $*"; exit 77; }
-need_built() {
-  [ -x "$SPANPROF" ] || skip "$SPANPROF is not built (run make)"
-  [ -f "$LIBSPANPROF" ] || skip "$LIBSPANPROF is not built (run make)"
-}
-need_go() { command -v go >/dev/null || skip "go is not installed (scripts/install-deps.sh test)"; }
+# A missing build or tool is a failure, not a skip (lib.sh).
+need_built() { require_file "$SPANPROF" "$LIBSPANPROF"; }
+need_go() { require_cmd go; }
 
 # Workloads are built like the binaries they stand for: optimised, and with
 # no frame pointers anywhere.
