@@ -3,6 +3,7 @@
  * shared/reference/pyroscope-api.md (1.3 name syntax, 1.9 label limits). */
 #include "pyroscope_config.h"
 
+#include "config.h"
 #include "curl_dl.h"
 
 #include <ctype.h>
@@ -34,6 +35,8 @@ void sp_pyroscope_config_defaults(sp_pyroscope_config *cfg)
 	cfg->spill_max_bytes = SP_PYRO_DEF_SPILL_MAX_BYTES;
 	cfg->rate_bytes = SP_PYRO_DEF_RATE_BYTES;
 	cfg->burst_bytes = SP_PYRO_DEF_BURST_BYTES;
+	cfg->span_name = true;
+	cfg->trace_id = SP_PYRO_TRACE_ID_AUTO;
 }
 
 void sp_pyroscope_config_free(sp_pyroscope_config *cfg)
@@ -189,6 +192,52 @@ bool sp_pyroscope_valid_tenant(const char *id)
 			return false;
 	}
 	return true;
+}
+
+bool sp_pyroscope_parse_buildinfo(const char *json, int *major, int *minor, int *patch)
+{
+	const char *p = json ? strstr(json, "\"version\"") : NULL;
+	int v[3], i;
+
+	if (!p)
+		return false;
+	p += 9;
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p++ != ':')
+		return false;
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p++ != '"')
+		return false;
+	if (*p == 'v')
+		p++;
+	for (i = 0; i < 3; i++) {
+		char *end;
+		long x;
+
+		if (!isdigit((unsigned char)*p))
+			return false;
+		x = strtol(p, &end, 10);
+		if (x > 100000)
+			return false;
+		v[i] = (int)x;
+		p = end;
+		if (i < 2 && *p++ != '.')
+			return false;
+	}
+	if (*p != '"' && *p != '-' && *p != '+')
+		return false;
+	*major = v[0];
+	*minor = v[1];
+	*patch = v[2];
+	return true;
+}
+
+bool sp_pyroscope_version_keeps_trace_id(int major, int minor, int patch)
+{
+	(void)patch;
+	return major > 2 || (major == 2 && minor >= 1);
 }
 
 /* ---- server address ---------------------------------------------------- */
@@ -878,6 +927,16 @@ int sp_pyroscope_config_from_env(sp_pyroscope_config *cfg, sp_pyroscope_getenv_f
 		      svc_src, v, cfg->app);
 
 	env_bool(&e, "SPANPROF_PYROSCOPE_SPAN_NAME", &cfg->span_name);
+	if ((v = env_get(&e, "SPANPROF_PYROSCOPE_TRACE_ID"))) {
+		bool on;
+
+		if (!strcasecmp(v, "auto"))
+			cfg->trace_id = SP_PYRO_TRACE_ID_AUTO;
+		else if (!sp_config_parse_bool(v, &on))
+			cfg->trace_id = on ? SP_PYRO_TRACE_ID_ALWAYS : SP_PYRO_TRACE_ID_NEVER;
+		else
+			warnf(&e, PFX "SPANPROF_PYROSCOPE_TRACE_ID='%s' is not 1, 0 or auto; using auto", v);
+	}
 	env_bool(&e, "SPANPROF_PYROSCOPE_THREAD_NAME", &cfg->thread_name);
 	env_bool(&e, "SPANPROF_PYROSCOPE_HOSTNAME_TAG", &host_tag);
 

@@ -41,8 +41,9 @@ typedef struct sp_pyroscope_config {
 	size_t n_headers;
 	char *ca_file;
 	bool insecure;
-	bool span_name;   /* keep span_name sample labels (they become series labels) */
-	bool thread_name; /* keep thread_name sample labels (likewise) */
+	bool span_name;   /* keep span_name sample labels (series labels; default on) */
+	bool thread_name; /* keep thread_name sample labels (likewise; default off) */
+	int trace_id;     /* SP_PYRO_TRACE_ID_*: when to send trace_id sample labels */
 	long connect_timeout_ms, timeout_ms;
 	size_t queue_max, queue_max_bytes;
 	long retry_base_ms, retry_max_ms;
@@ -56,6 +57,14 @@ typedef struct sp_pyroscope_config {
 	sp_pyroscope_log_fn log; /* NULL: stderr */
 	void *log_ctx;
 } sp_pyroscope_config;
+
+/* trace_id sample labels: a server before v2.1.0 makes every sample label
+ * but span_id a series label, so each trace would become its own series. */
+enum {
+	SP_PYRO_TRACE_ID_NEVER = 0,
+	SP_PYRO_TRACE_ID_ALWAYS = 1,
+	SP_PYRO_TRACE_ID_AUTO = 2, /* only once the server says it is >= 2.1.0 */
+};
 
 /* Defaults (also the README table). */
 #define SP_PYRO_DEF_TIMEOUT_MS 10000
@@ -126,6 +135,17 @@ char *sp_pyroscope_urlencode(const char *s);
  * spyName and, when sample_rate > 0, sampleRate. malloc'd. */
 char *sp_pyroscope_build_query(const char *name, int64_t from_ns, int64_t until_ns,
 			       long sample_rate);
+
+/* The server version in the JSON of GET /api/v1/status/buildinfo
+ * ({"status":"success","data":{"version":"2.1.0",...}}). True when it is a
+ * release number [v]MAJOR.MINOR.PATCH (a pre-release suffix is allowed);
+ * development builds ("main-1a2b3c4") are unknown. */
+bool sp_pyroscope_parse_buildinfo(const char *json, int *major, int *minor, int *patch);
+
+/* Does a server of this version keep trace_id a sample label rather than a
+ * series label? From v2.1.0 on (grafana/pyroscope #5220; v2.0.3-v2.0.6 do
+ * not have it). */
+bool sp_pyroscope_version_keeps_trace_id(int major, int minor, int patch);
 
 /* dskit's tenant id rule: 1-150 bytes of [A-Za-z0-9!-_.*'()], not "." or "..". */
 bool sp_pyroscope_valid_tenant(const char *id);

@@ -97,7 +97,8 @@ static void test_full_config(void **state)
 	assert_int_equal(cfg.timeout_ms, 2500);
 	assert_int_equal(cfg.queue_max, 8);
 	assert_false(cfg.insecure);
-	assert_false(cfg.span_name);
+	assert_true(cfg.span_name); /* root span names: few values */
+	assert_int_equal(cfg.trace_id, SP_PYRO_TRACE_ID_AUTO);
 	assert_int_equal(w.n, 0);
 	sp_pyroscope_config_free(&cfg);
 }
@@ -139,6 +140,58 @@ static void test_exe_name_fallback(void **state)
 	assert_int_equal(sp_pyroscope_config_from_env(&cfg, fake_get, &e, NULL, NULL, NULL, &err), 0);
 	assert_string_equal(cfg.app, "test_pyroscope_config");
 	sp_pyroscope_config_free(&cfg);
+}
+
+/* The server's version from /api/v1/status/buildinfo decides trace_id. */
+static void test_buildinfo_version(void **state)
+{
+	int a = -1, b = -1, c = -1;
+
+	assert_true(sp_pyroscope_parse_buildinfo(
+		"{\"status\":\"success\",\"data\":{\"version\":\"2.1.0\",\"revision\":\"ab\"}}",
+		&a, &b, &c));
+	assert_int_equal(a * 10000 + b * 100 + c, 20100);
+	assert_true(sp_pyroscope_version_keeps_trace_id(a, b, c));
+	assert_true(sp_pyroscope_parse_buildinfo("{\"data\": {\"version\" : \"v1.13.4\"}}", &a, &b, &c));
+	assert_int_equal(a * 10000 + b * 100 + c, 11304);
+	assert_false(sp_pyroscope_version_keeps_trace_id(a, b, c));
+	assert_true(sp_pyroscope_parse_buildinfo("{\"version\":\"2.2.0-rc.1\"}", &a, &b, &c));
+	assert_true(sp_pyroscope_version_keeps_trace_id(a, b, c));
+	/* #5220 is not in the 2.0 branch: 2.0.3 .. 2.0.6 still promote it */
+	assert_false(sp_pyroscope_version_keeps_trace_id(2, 0, 3));
+	assert_false(sp_pyroscope_version_keeps_trace_id(2, 0, 6));
+	assert_true(sp_pyroscope_version_keeps_trace_id(3, 0, 0));
+	/* development builds, other JSON, garbage: unknown */
+	assert_false(sp_pyroscope_parse_buildinfo("{\"version\":\"main-1a2b3c4\"}", &a, &b, &c));
+	assert_false(sp_pyroscope_parse_buildinfo("{\"version\":\"2.1\"}", &a, &b, &c));
+	assert_false(sp_pyroscope_parse_buildinfo("{\"version\":\"2.1.0x\"}", &a, &b, &c));
+	assert_false(sp_pyroscope_parse_buildinfo("<html>404</html>", &a, &b, &c));
+	assert_false(sp_pyroscope_parse_buildinfo("", &a, &b, &c));
+	assert_false(sp_pyroscope_parse_buildinfo(NULL, &a, &b, &c));
+}
+
+static void test_trace_id_setting(void **state)
+{
+	static const struct {
+		const char *value;
+		int want;
+	} cases[] = { { NULL, SP_PYRO_TRACE_ID_AUTO }, { "1", SP_PYRO_TRACE_ID_ALWAYS },
+		      { "0", SP_PYRO_TRACE_ID_NEVER },   { "auto", SP_PYRO_TRACE_ID_AUTO },
+		      { "maybe", SP_PYRO_TRACE_ID_AUTO } };
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fake_env e = { { "PYROSCOPE_SERVER_ADDRESS", "http://h:4040",
+					cases[i].value ? "SPANPROF_PYROSCOPE_TRACE_ID" : NULL,
+					cases[i].value, NULL } };
+		sp_pyroscope_config cfg;
+		struct warns w;
+		sp_error err;
+
+		assert_int_equal(load(&e, &cfg, &w, &err), 0);
+		assert_int_equal(cfg.trace_id, cases[i].want);
+		assert_int_equal(w.n, cases[i].value && !strcmp(cases[i].value, "maybe") ? 1 : 0);
+		sp_pyroscope_config_free(&cfg);
+	}
 }
 
 /* Every refusal: one message that names the variable. */
@@ -200,14 +253,15 @@ static void test_too_many_labels(void **state)
 	struct warns w;
 	sp_error err;
 
-	/* 30 label names per series, 4 taken by the server: 26 tags fit. */
-	for (int i = 0; i < 26; i++)
+	/* 30 label names per series, 4 taken by the server and span_name by
+	 * default: 25 tags fit. */
+	for (int i = 0; i < 25; i++)
 		snprintf(tags + strlen(tags), sizeof(tags) - strlen(tags), "%sk%d=v", i ? "," : "", i);
 	assert_int_equal(load(&e, &cfg, &w, &err), 0);
 	sp_pyroscope_config_free(&cfg);
-	strcat(tags, ",k26=v");
+	strcat(tags, ",k25=v");
 	assert_int_equal(load(&e, &cfg, &w, &err), -EINVAL);
-	assert_non_null(strstr(err.msg, "27 labels"));
+	assert_non_null(strstr(err.msg, "26 labels"));
 }
 
 static void test_bad_numbers_keep_defaults(void **state)
@@ -340,6 +394,8 @@ int main(void)
 		cmocka_unit_test(test_no_server),
 		cmocka_unit_test(test_full_config),
 		cmocka_unit_test(test_service_name_sources),
+		cmocka_unit_test(test_buildinfo_version),
+		cmocka_unit_test(test_trace_id_setting),
 		cmocka_unit_test(test_exe_name_fallback),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_too_many_labels),
