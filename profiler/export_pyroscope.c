@@ -767,13 +767,13 @@ static const char *real_getenv(void *ctx, const char *name)
 	return secure_getenv(name);
 }
 
-sp_pyroscope *sp_pyroscope_from_env(const char *default_service, sp_error *err)
+sp_pyroscope *sp_pyroscope_from_env(const char *service, sp_error *err)
 {
 	sp_pyroscope_config cfg;
 	sp_pyroscope *x;
 	int ret;
 
-	ret = sp_pyroscope_config_from_env(&cfg, real_getenv, NULL, default_service, NULL, NULL,
+	ret = sp_pyroscope_config_from_env(&cfg, real_getenv, NULL, service, NULL, NULL,
 					   err);
 	if (ret == 1) {
 		if (err)

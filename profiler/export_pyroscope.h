@@ -27,12 +27,13 @@ typedef struct sp_pyroscope_stats {
 	uint64_t encode_cpu_ns;     /* CPU time spent in sp_pyroscope_enqueue */
 } sp_pyroscope_stats;
 
-/* From the environment (PYROSCOPE_SERVER_ADDRESS, PYROSCOPE_APPLICATION_NAME,
- * OTEL_SERVICE_NAME, PYROSCOPE_TAGS, auth, tenant, TLS options...).
+/* From the environment (PYROSCOPE_SERVER_ADDRESS, PYROSCOPE_TAGS, auth,
+ * tenant, TLS options...). service: the profiler's service name
+ * (sp_service_name), or NULL to resolve it the same way here.
  * Returns NULL with err->msg[0] == '\0' when no server is configured, NULL
  * with a message on bad configuration (the caller logs it once and carries
  * on with local files), or a started exporter. */
-sp_pyroscope *sp_pyroscope_from_env(const char *default_service, sp_error *err);
+sp_pyroscope *sp_pyroscope_from_env(const char *service, sp_error *err);
 
 /* Queue one profile for upload (encoded and copied; the caller keeps p).
  * profile_type: "cpu" or "memory". from/until: wall-clock ns of the interval.

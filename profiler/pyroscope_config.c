@@ -799,63 +799,6 @@ static int env_secret(const struct env *e, const char *name, char **dst, sp_erro
 	return *dst ? 0 : sp_error_set(err, -ENOMEM, "out of memory");
 }
 
-static char *exe_name(void)
-{
-	char buf[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-	const char *base;
-
-	if (n <= 0)
-		return strdup(program_invocation_short_name);
-	buf[n] = '\0';
-	base = strrchr(buf, '/');
-	return strdup(base ? base + 1 : buf);
-}
-
-/* OTEL_RESOURCE_ATTRIBUTES=k=v,k=v (values percent-encoded): find key. */
-static char *otel_attr(const char *attrs, const char *key)
-{
-	const char *p = attrs;
-	size_t klen = strlen(key);
-
-	while (p && *p) {
-		const char *end = p + strcspn(p, ","), *k = p, *eq;
-		size_t len = (size_t)(end - p);
-
-		trim(&k, &len);
-		eq = memchr(k, '=', len);
-		if (eq) {
-			const char *v = eq + 1;
-			size_t kl = (size_t)(eq - k), vl = len - kl - 1;
-
-			trim(&k, &kl);
-			trim(&v, &vl);
-			if (kl == klen && !strncmp(k, key, klen)) {
-				char *out = malloc(vl + 1);
-				size_t o = 0;
-
-				if (!out)
-					return NULL;
-				for (size_t i = 0; i < vl; i++) {
-					if (v[i] == '%' && i + 2 < vl &&
-					    isxdigit((unsigned char)v[i + 1]) &&
-					    isxdigit((unsigned char)v[i + 2])) {
-						char h[3] = { v[i + 1], v[i + 2], 0 };
-						out[o++] = (char)strtol(h, NULL, 16);
-						i += 2;
-					} else {
-						out[o++] = v[i];
-					}
-				}
-				out[o] = '\0';
-				return out;
-			}
-		}
-		p = *end ? end + 1 : end;
-	}
-	return NULL;
-}
-
 static int build_name(sp_pyroscope_config *cfg, const char *labels)
 {
 	free(cfg->name);
@@ -869,7 +812,7 @@ static int build_name(sp_pyroscope_config *cfg, const char *labels)
 }
 
 int sp_pyroscope_config_from_env(sp_pyroscope_config *cfg, sp_pyroscope_getenv_fn getenv_fn,
-				 void *env_ctx, const char *default_service,
+				 void *env_ctx, const char *service,
 				 sp_pyroscope_log_fn warn, void *warn_ctx, sp_error *err)
 {
 	struct env e = { getenv_fn, env_ctx, warn, warn_ctx };
@@ -901,30 +844,22 @@ int sp_pyroscope_config_from_env(sp_pyroscope_config *cfg, sp_pyroscope_getenv_f
 	if (ret)
 		goto out;
 
-	/* Service name: the tracer's service.name must match for trace links. */
-	if ((v = env_get(&e, "PYROSCOPE_APPLICATION_NAME")))
-		svc_src = "PYROSCOPE_APPLICATION_NAME";
-	else if ((v = env_get(&e, "OTEL_SERVICE_NAME")))
-		svc_src = "OTEL_SERVICE_NAME";
-	else if ((v = default_service) && *v)
-		svc_src = "the service name";
-	if (v)
-		cfg->app = sp_pyroscope_sanitize_service(v, &changed);
-	if (!cfg->app) {
-		tmp = exe_name();
-		svc_src = "the executable name";
-		cfg->app = sp_pyroscope_sanitize_service(tmp ? tmp : "spanprof", &changed);
-		if (!cfg->app)
-			cfg->app = strdup("unknown_service");
-		v = tmp ? tmp : "?";
+	/* Service name: the tracer's service.name must match for trace links,
+	 * and the local files and links use the same one (sp_service_name). */
+	{
+		char svc[SP_PYRO_MAX_LABEL_VALUE + 1];
+
+		svc_src = sp_service_name(getenv_fn, env_ctx, service, NULL, svc, sizeof(svc),
+					  &changed);
+		cfg->app = strdup(svc);
+		if (!cfg->app) {
+			ret = sp_error_set(err, -ENOMEM, "out of memory");
+			goto out;
+		}
+		if (changed)
+			warnf(&e, PFX "service name from %s has characters Pyroscope refuses (allowed: letters, digits, _ . / -); sending '%.100s' (trace links need the tracer's service.name to match)",
+			      svc_src, cfg->app);
 	}
-	if (!cfg->app) {
-		ret = sp_error_set(err, -ENOMEM, "out of memory");
-		goto out;
-	}
-	if (changed)
-		warnf(&e, PFX "%s '%.100s' has characters Pyroscope refuses (allowed: letters, digits, _ . / -); sending '%.100s' (trace links need the tracer's service.name to match)",
-		      svc_src, v, cfg->app);
 
 	env_bool(&e, "SPANPROF_PYROSCOPE_SPAN_NAME", &cfg->span_name);
 	if ((v = env_get(&e, "SPANPROF_PYROSCOPE_TRACE_ID"))) {
@@ -964,7 +899,7 @@ int sp_pyroscope_config_from_env(sp_pyroscope_config *cfg, sp_pyroscope_getenv_f
 	v = env_get(&e, "OTEL_RESOURCE_ATTRIBUTES");
 	if (v && !list_has_key(labels, "service_namespace", 17)) {
 		free(tmp);
-		tmp = otel_attr(v, "service.namespace");
+		tmp = sp_config_otel_attr(v, "service.namespace");
 		if (tmp && *tmp) {
 			if (!sp_pyroscope_valid_value(tmp, strlen(tmp))) {
 				ret = sp_error_set(err, -EINVAL,

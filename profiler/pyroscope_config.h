@@ -89,10 +89,11 @@ void sp_pyroscope_config_defaults(sp_pyroscope_config *cfg);
  * with defaults), or -EINVAL with one line in err naming the variable and
  * what to do. Bad numbers and booleans are not fatal: they are reported
  * through warn and the default is kept. Secrets never appear in messages.
- * default_service: used when neither PYROSCOPE_APPLICATION_NAME nor
- * OTEL_SERVICE_NAME is set (NULL: the executable name). */
+ * service: the service name already resolved by sp_service_name (the
+ * profiler passes its own, so files, links and Pyroscope agree), or NULL to
+ * resolve it here from the same environment. */
 int sp_pyroscope_config_from_env(sp_pyroscope_config *cfg, sp_pyroscope_getenv_fn getenv_fn,
-				 void *env_ctx, const char *default_service,
+				 void *env_ctx, const char *service,
 				 sp_pyroscope_log_fn warn, void *warn_ctx, sp_error *err);
 
 void sp_pyroscope_config_free(sp_pyroscope_config *cfg);

@@ -213,7 +213,7 @@ int main(int argc, char **argv)
 		default: return 2;
 		}
 	}
-	x = sp_pyroscope_from_env("pyroscope_push", &err);
+	x = sp_pyroscope_from_env(NULL, &err);
 	if (!x && err.msg[0])
 		fprintf(stderr, "spanprof: %s\n", err.msg);
 	if (x && !quiet)
@@ -272,7 +272,7 @@ int main(int argc, char **argv)
 
 			r1 = x ? sp_pyroscope_enqueue(x, p, "cpu", from, from + 1000000000LL) : 0;
 			sp_pyroscope_shutdown(x, 0); /* inert in the child */
-			mine = sp_pyroscope_from_env("pyroscope_push", &cerr);
+			mine = sp_pyroscope_from_env(NULL, &cerr);
 			if (mine)
 				r2 = sp_pyroscope_enqueue(mine, p, "cpu", from, from + 1000000000LL);
 			sp_pyroscope_shutdown_stats(mine, 5000, &st);

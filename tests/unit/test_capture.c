@@ -228,7 +228,8 @@ static void test_config_env(void **state)
 	assert_int_equal(c.upload_interval_s, 10);  /* default after a bad value */
 	assert_int_equal(c.stack_bytes, 32768);     /* default after out of range */
 	assert_int_equal(c.engine, SP_ENGINE_TIMER);
-	assert_string_equal(c.service, "my_service_1");
+	/* cleaned as Pyroscope wants it; file names also turn '/' into '_' */
+	assert_string_equal(c.service, "my_service/1");
 	assert_int_equal(c.retention_mb, 0);
 	assert_int_equal(c.retention_hours, 24);
 	/* The ring grows with the rate (fewer worker wake-ups): 512 KiB at ~1 kHz. */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "pyroscope_config.h"
 
 /* A fake environment: NULL-terminated name/value pairs. */
@@ -45,7 +46,7 @@ static int load(struct fake_env *e, sp_pyroscope_config *cfg, struct warns *w, s
 {
 	memset(w, 0, sizeof(*w));
 	memset(err, 0, sizeof(*err));
-	return sp_pyroscope_config_from_env(cfg, fake_get, e, "fallback-svc", collect, w, err);
+	return sp_pyroscope_config_from_env(cfg, fake_get, e, NULL, collect, w, err);
 }
 
 static void test_no_server(void **state)
@@ -103,43 +104,77 @@ static void test_full_config(void **state)
 	sp_pyroscope_config_free(&cfg);
 }
 
+/* One order for files, links and Pyroscope (sp_service_name): SPANPROF_SERVICE
+ * > PYROSCOPE_APPLICATION_NAME > OTEL_SERVICE_NAME > service.name in
+ * OTEL_RESOURCE_ATTRIBUTES > the executable name; a name given by the
+ * caller (the profiler's own) is used as it is. */
 static void test_service_name_sources(void **state)
 {
-	struct fake_env otel = { { "PYROSCOPE_SERVER_ADDRESS", "http://h:4040",
-				   "OTEL_SERVICE_NAME", "otel-svc", NULL } };
-	struct fake_env def = { { "PYROSCOPE_SERVER_ADDRESS", "http://h:4040", NULL } };
-	struct fake_env bad = { { "PYROSCOPE_SERVER_ADDRESS", "http://h:4040",
-				  "PYROSCOPE_APPLICATION_NAME", " my app:v1 ", NULL } };
+	static const struct {
+		const char *kv[8];
+		const char *want;
+	} cases[] = {
+		{ { "SPANPROF_SERVICE", "sp", "PYROSCOPE_APPLICATION_NAME", "pa", "OTEL_SERVICE_NAME",
+		    "otel", "OTEL_RESOURCE_ATTRIBUTES", "service.name=attr" }, "sp" },
+		{ { "PYROSCOPE_APPLICATION_NAME", "pa", "OTEL_SERVICE_NAME", "otel",
+		    "OTEL_RESOURCE_ATTRIBUTES", "service.name=attr" }, "pa" },
+		{ { "OTEL_SERVICE_NAME", "otel", "OTEL_RESOURCE_ATTRIBUTES", "service.name=attr" },
+		  "otel" },
+		{ { "OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=prod, service.name = billing%2Fapi ,x=y" },
+		  "billing/api" },
+		{ { "SPANPROF_SERVICE", "  ", "OTEL_SERVICE_NAME", "otel" }, "otel" },
+		{ { NULL }, "test_pyroscope_config" },
+	};
 	sp_pyroscope_config cfg;
 	struct warns w;
 	sp_error err;
+	char name[64];
 
-	assert_int_equal(load(&otel, &cfg, &w, &err), 0);
-	assert_string_equal(cfg.app, "otel-svc");
-	assert_non_null(strstr(cfg.name, "otel-svc{hostname="));
-	sp_pyroscope_config_free(&cfg);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fake_env e = { { "PYROSCOPE_SERVER_ADDRESS", "http://h:4040", NULL } };
 
-	assert_int_equal(load(&def, &cfg, &w, &err), 0);
-	assert_string_equal(cfg.app, "fallback-svc");
-	sp_pyroscope_config_free(&cfg);
+		memcpy(&e.kv[2], cases[i].kv, sizeof(cases[i].kv));
+		assert_int_equal(load(&e, &cfg, &w, &err), 0);
+		if (strcmp(cfg.app, cases[i].want))
+			fail_msg("case %zu: app '%s', want '%s'", i, cfg.app, cases[i].want);
+		/* the profiler's resolver agrees */
+		sp_service_name(fake_get, &e, NULL, NULL, name, sizeof(name), NULL);
+		assert_string_equal(name, cases[i].want);
+		assert_int_equal(w.n, 0);
+		sp_pyroscope_config_free(&cfg);
+	}
+
+	/* The caller's name wins: the profiler passes the one it uses. */
+	{
+		struct fake_env e = { { "PYROSCOPE_SERVER_ADDRESS", "http://h:4040",
+					"OTEL_SERVICE_NAME", "otel", NULL } };
+
+		memset(&w, 0, sizeof(w));
+		assert_int_equal(sp_pyroscope_config_from_env(&cfg, fake_get, &e, "mine", collect, &w,
+							      &err), 0);
+		assert_string_equal(cfg.app, "mine");
+		assert_non_null(strstr(cfg.name, "mine{hostname="));
+		sp_pyroscope_config_free(&cfg);
+		assert_string_equal(sp_service_name(fake_get, &e, "mine", NULL, name, sizeof(name),
+						    NULL), "spanprof_options.service");
+		assert_string_equal(sp_service_name(fake_get, &e, NULL, NULL, name, sizeof(name),
+						    NULL), "OTEL_SERVICE_NAME");
+	}
 
 	/* Characters the server refuses are replaced, with one warning. */
-	assert_int_equal(load(&bad, &cfg, &w, &err), 0);
-	assert_string_equal(cfg.app, "my_app_v1");
-	assert_int_equal(w.n, 1);
-	assert_non_null(strstr(w.last, "my_app_v1"));
-	sp_pyroscope_config_free(&cfg);
-}
+	{
+		struct fake_env bad = { { "PYROSCOPE_SERVER_ADDRESS", "http://h:4040",
+					  "PYROSCOPE_APPLICATION_NAME", " my app:v1 ", NULL } };
+		bool changed = false;
 
-static void test_exe_name_fallback(void **state)
-{
-	struct fake_env e = { { "PYROSCOPE_SERVER_ADDRESS", "http://h:4040", NULL } };
-	sp_pyroscope_config cfg;
-	sp_error err;
-
-	assert_int_equal(sp_pyroscope_config_from_env(&cfg, fake_get, &e, NULL, NULL, NULL, &err), 0);
-	assert_string_equal(cfg.app, "test_pyroscope_config");
-	sp_pyroscope_config_free(&cfg);
+		assert_int_equal(load(&bad, &cfg, &w, &err), 0);
+		assert_string_equal(cfg.app, "my_app_v1");
+		assert_int_equal(w.n, 1);
+		assert_non_null(strstr(w.last, "my_app_v1"));
+		sp_pyroscope_config_free(&cfg);
+		sp_service_name(fake_get, &bad, NULL, NULL, name, sizeof(name), &changed);
+		assert_true(changed);
+	}
 }
 
 /* The server's version from /api/v1/status/buildinfo decides trace_id. */
@@ -396,7 +431,6 @@ int main(void)
 		cmocka_unit_test(test_service_name_sources),
 		cmocka_unit_test(test_buildinfo_version),
 		cmocka_unit_test(test_trace_id_setting),
-		cmocka_unit_test(test_exe_name_fallback),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_too_many_labels),
 		cmocka_unit_test(test_bad_numbers_keep_defaults),
