@@ -31,6 +31,66 @@ int sp_config_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
 	return 0;
 }
 
+int sp_config_parse_duration_s(const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+	static const struct {
+		const char *unit;
+		int64_t ms;
+	} units[] = { { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 } };
+	int64_t total_ms = 0;
+	const char *p = s;
+
+	if (!s)
+		return -EINVAL;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (!*p)
+		return -EINVAL;
+	/* A bare number is seconds (as before units were accepted). */
+	{
+		int r = sp_config_parse_int(p, lo, hi, out);
+
+		if (r != -EINVAL)
+			return r;
+	}
+	while (*p && *p != ' ' && *p != '\t') {
+		char *end;
+		long long v;
+		size_t i;
+
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		errno = 0;
+		v = strtoll(p, &end, 10);
+		if (errno || v > 1000000000LL)
+			return -ERANGE;
+		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+			size_t n = strlen(units[i].unit);
+
+			/* "m" must not swallow the "m" of "ms" */
+			if (!strncmp(end, units[i].unit, n) &&
+			    !(n == 1 && end[0] == 'm' && end[1] == 's'))
+				break;
+		}
+		if (i == sizeof(units) / sizeof(units[0]))
+			return -EINVAL;
+		total_ms += v * units[i].ms;
+		if (total_ms > hi * 1000)
+			return -ERANGE;
+		p = end + strlen(units[i].unit);
+	}
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p)
+		return -EINVAL;
+	if (total_ms % 1000)
+		return -EINVAL; /* whole seconds only */
+	if (total_ms / 1000 < lo)
+		return -ERANGE;
+	*out = total_ms / 1000;
+	return 0;
+}
+
 int sp_config_parse_bool(const char *s, bool *out)
 {
 	static const char *const yes[] = { "1", "true", "yes", "on" };
@@ -238,8 +298,23 @@ void sp_config_load(sp_config *c, const spanprof_options *opts)
 	env_int("SPANPROF_HZ", 1, 10000, 100, &v);
 	c->hz = (int)v;
 	env_str("SPANPROF_OUTPUT", "./spanprof-out", c->output_dir, sizeof(c->output_dir));
-	env_int("SPANPROF_UPLOAD_INTERVAL", 1, 3600, 10, &v);
-	c->upload_interval_s = (int)v;
+	/* SPANPROF_UPLOAD_INTERVAL, else the Pyroscope SDKs' name for it. */
+	c->upload_interval_s = 10;
+	for (size_t i = 0; i < 2; i++) {
+		const char *name = i ? "PYROSCOPE_UPLOAD_INTERVAL" : "SPANPROF_UPLOAD_INTERVAL";
+		int r;
+
+		s = getenv(name);
+		if (!s || !*s)
+			continue;
+		r = sp_config_parse_duration_s(s, 1, 3600, &v);
+		if (!r)
+			c->upload_interval_s = (int)v;
+		else
+			sp_log("%s=%s is not a duration of 1 s to 1 h in whole seconds (10, 10s, 1m, 1m30s); using %d s",
+			       name, s, c->upload_interval_s);
+		break;
+	}
 	env_int("SPANPROF_STACK_BYTES", 1024, 262144, 32768, &v);
 	c->stack_bytes = (size_t)v;
 	env_int("SPANPROF_RING_KB", 16, 65536, 0, &v);

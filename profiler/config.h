@@ -21,7 +21,7 @@ typedef struct sp_config {
 	int hz;                    /* SPANPROF_HZ, 1..10000, default 100 */
 	char output_dir[4096];     /* SPANPROF_OUTPUT, default ./spanprof-out */
 	char service[128];         /* sp_service_name(): the one service name */
-	int upload_interval_s;     /* SPANPROF_UPLOAD_INTERVAL, 1..3600, default 10 */
+	int upload_interval_s;     /* SPANPROF_UPLOAD_INTERVAL / PYROSCOPE_UPLOAD_INTERVAL, 1 s..1 h, default 10 s */
 	size_t stack_bytes;        /* SPANPROF_STACK_BYTES, 1024..262144, default 32768 */
 	size_t ring_bytes;         /* SPANPROF_RING_KB (KiB), per thread; default 128 KiB */
 	enum sp_engine_choice engine; /* SPANPROF_ENGINE=auto|perf|timer */
@@ -43,6 +43,10 @@ void sp_config_load(sp_config *c, const spanprof_options *opts);
  * leaving *out unchanged. */
 int sp_config_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out);
 int sp_config_parse_bool(const char *s, bool *out);
+/* A duration in whole seconds: a bare number (seconds) or number+unit
+ * terms, ms, s, m, h, e.g. "10s", "1m", "1m30s", "1500ms" is refused (not
+ * whole seconds). Bounds in seconds. */
+int sp_config_parse_duration_s(const char *s, int64_t lo, int64_t hi, int64_t *out);
 
 /* Environment lookup, so tests can hand in a fake environment. */
 typedef const char *(*sp_config_getenv_fn)(void *ctx, const char *name);

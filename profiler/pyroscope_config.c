@@ -5,6 +5,7 @@
 
 #include "config.h"
 #include "curl_dl.h"
+#include "log.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -17,7 +18,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#define PFX "spanprof: pyroscope: "
+#define PFX "pyroscope: "
 
 void sp_pyroscope_config_defaults(sp_pyroscope_config *cfg)
 {
@@ -404,53 +405,67 @@ static bool list_has_key(const char *list, const char *k, size_t klen)
 	return false;
 }
 
+/* One rejected pair: say why, drop it, keep the rest. */
+static void tag_dropped(sp_pyroscope_log_fn warn, void *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void tag_dropped(sp_pyroscope_log_fn warn, void *ctx, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int n = snprintf(line, sizeof(line), PFX);
+
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (warn)
+		warn(ctx, line);
+	else
+		sp_log("%s", line);
+}
+
 int sp_pyroscope_parse_tags(const char *tags, const char *what, char **out, size_t *n,
-			    sp_error *err)
+			    sp_pyroscope_log_fn warn, void *warn_ctx, sp_error *err)
 {
 	const char *p = tags;
 
 	while (p && *p) {
 		const char *end = p + strcspn(p, ","), *eq, *k = p, *v;
 		size_t len = (size_t)(end - p), klen, vlen;
+		int shown;
 
 		trim(&k, &len);
+		shown = (int)(len > 64 ? 64 : len);
 		if (len == 0)
 			goto next; /* tolerate "a=b," and "a=b,,c=d" */
 		eq = memchr(k, '=', len);
-		if (!eq)
-			return sp_error_set(err, -EINVAL,
-					    "%s: '%.*s' is not key=value (write e.g. env=prod,region=eu)",
-					    what, (int)(len > 64 ? 64 : len), k);
+		if (!eq) {
+			tag_dropped(warn, warn_ctx, "%s: '%.*s' is not key=value (write e.g. env=prod,region=eu); dropped",
+				    what, shown, k);
+			goto next;
+		}
 		klen = (size_t)(eq - k);
 		v = eq + 1;
 		vlen = len - klen - 1;
 		trim(&k, &klen);
 		trim(&v, &vlen);
 		if (klen == 0)
-			return sp_error_set(err, -EINVAL, "%s: '%.*s' has an empty key", what,
-					    (int)(len > 64 ? 64 : len), k);
-		if (!sp_pyroscope_valid_key(k, klen))
-			return sp_error_set(err, -EINVAL,
-					    "%s: key '%.*s' may only use letters, digits, '_' and '.' (Pyroscope refuses others)",
-					    what, (int)(klen > 64 ? 64 : klen), k);
-		if (klen >= 2 && k[0] == '_' && k[1] == '_')
-			return sp_error_set(err, -EINVAL,
-					    "%s: key '%.*s' is reserved (keys starting with '__' belong to the server)",
-					    what, (int)(klen > 64 ? 64 : klen), k);
-		if (klen == 12 && !strncmp(k, "service_name", 12))
-			return sp_error_set(err, -EINVAL,
-					    "%s: set the service with PYROSCOPE_APPLICATION_NAME, not a service_name tag",
-					    what);
-		if (memchr(v, '}', vlen) || !sp_pyroscope_valid_value(v, vlen))
-			return sp_error_set(err, -EINVAL,
-					    "%s: value of '%.*s' must be valid UTF-8 of at most %d bytes without '}' (Pyroscope has no escaping)",
-					    what, (int)(klen > 64 ? 64 : klen), k, SP_PYRO_MAX_LABEL_VALUE);
-		if (list_has_key(*out, k, klen))
-			return sp_error_set(err, -EINVAL, "%s: key '%.*s' is given twice", what,
-					    (int)(klen > 64 ? 64 : klen), k);
-		if (append_pair(out, k, klen, v, vlen))
+			tag_dropped(warn, warn_ctx, "%s: '%.*s' has an empty key; dropped", what, shown, k);
+		else if (!sp_pyroscope_valid_key(k, klen))
+			tag_dropped(warn, warn_ctx, "%s: key '%.*s' may only use letters, digits, '_' and '.' (Pyroscope refuses others); dropped",
+				    what, (int)(klen > 64 ? 64 : klen), k);
+		else if (klen >= 2 && k[0] == '_' && k[1] == '_')
+			tag_dropped(warn, warn_ctx, "%s: key '%.*s' is reserved (keys starting with '__' belong to the server); dropped",
+				    what, (int)(klen > 64 ? 64 : klen), k);
+		else if (memchr(v, '}', vlen) || !sp_pyroscope_valid_value(v, vlen))
+			tag_dropped(warn, warn_ctx, "%s: value of '%.*s' must be valid UTF-8 of at most %d bytes without ',' or '}' (Pyroscope has no escaping); dropped",
+				    what, (int)(klen > 64 ? 64 : klen), k, SP_PYRO_MAX_LABEL_VALUE);
+		else if (list_has_key(*out, k, klen))
+			tag_dropped(warn, warn_ctx, "%s: key '%.*s' is given twice; the first one is kept",
+				    what, (int)(klen > 64 ? 64 : klen), k);
+		else if (append_pair(out, k, klen, v, vlen))
 			return sp_error_set(err, -ENOMEM, "out of memory");
-		(*n)++;
+		else
+			(*n)++;
 next:
 		p = *end ? end + 1 : end;
 	}
@@ -739,7 +754,7 @@ static void warnf(const struct env *e, const char *fmt, ...)
 	if (e->warn)
 		e->warn(e->warn_ctx, line);
 	else
-		fprintf(stderr, "%s\n", line);
+		sp_log("%s", line);
 }
 
 static void env_long(const struct env *e, const char *name, long *dst, long min, long max)
@@ -875,10 +890,32 @@ int sp_pyroscope_config_from_env(sp_pyroscope_config *cfg, sp_pyroscope_getenv_f
 	env_bool(&e, "SPANPROF_PYROSCOPE_THREAD_NAME", &cfg->thread_name);
 	env_bool(&e, "SPANPROF_PYROSCOPE_HOSTNAME_TAG", &host_tag);
 
+	/* PYROSCOPE_TAGS (Go, Python, Ruby SDKs) and PYROSCOPE_LABELS (Java, .NET) */
 	ret = sp_pyroscope_parse_tags(env_get(&e, "PYROSCOPE_TAGS"), "PYROSCOPE_TAGS", &labels,
-				      &cfg->n_labels, err);
+				      &cfg->n_labels, warn, warn_ctx, err);
+	if (!ret)
+		ret = sp_pyroscope_parse_tags(env_get(&e, "PYROSCOPE_LABELS"), "PYROSCOPE_LABELS",
+					      &labels, &cfg->n_labels, warn, warn_ctx, err);
 	if (ret)
 		goto out;
+	/* A service_name label wins over the name on the server (1.3): links
+	 * must query what the server files the profiles under. */
+	{
+		const char *sn = labels ? strstr(labels, "service_name=") : NULL;
+
+		while (sn && sn != labels && sn[-1] != ',')
+			sn = strstr(sn + 1, "service_name=");
+		if (sn) {
+			size_t vl = strcspn(sn + 13, ",");
+
+			free(cfg->app);
+			cfg->app = strndup(sn + 13, vl);
+			if (!cfg->app) {
+				ret = sp_error_set(err, -ENOMEM, "out of memory");
+				goto out;
+			}
+		}
+	}
 	if (host_tag && !list_has_key(labels, "hostname", 8)) {
 		char host[256] = "";
 		const char *h = host;

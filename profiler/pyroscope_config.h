@@ -118,12 +118,14 @@ bool sp_pyroscope_valid_key(const char *key, size_t len);
 bool sp_pyroscope_valid_value(const char *value, size_t len);
 bool sp_pyroscope_valid_utf8(const char *s, size_t len);
 
-/* Parse `k=v,k=v` (PYROSCOPE_TAGS): appends "k=v" pairs to *out as
- * "k=v,k=v" (trimmed), counting them in *n. what names the source for the
- * message. Refuses bad syntax, bad keys, reserved keys, duplicates, values
- * with ',' or '}' (the server has no escaping). */
+/* Parse `k=v,k=v` (PYROSCOPE_TAGS, PYROSCOPE_LABELS): appends "k=v" pairs to
+ * *out as "k=v,k=v" (trimmed), counting them in *n. A pair the server would
+ * refuse (bad syntax or key, reserved key, a value with ',' or '}': the
+ * server has no escaping) or a repeated key is dropped with one line through
+ * warn (NULL: the logger) naming `what`; the rest are kept. service_name is
+ * allowed: the server files the profile under it. 0 or -ENOMEM. */
 int sp_pyroscope_parse_tags(const char *tags, const char *what, char **out, size_t *n,
-			    sp_error *err);
+			    sp_pyroscope_log_fn warn, void *warn_ctx, sp_error *err);
 
 /* Extra headers: a JSON object of strings, or `Name=Value,Name: Value`. */
 int sp_pyroscope_parse_headers(const char *s, sp_pyroscope_header **out, size_t *n,

@@ -241,14 +241,6 @@ static void test_refusals(void **state)
 		{ "PYROSCOPE_SERVER_ADDRESS", "http://h:99999", "not a valid URL" },
 		{ "PYROSCOPE_SERVER_ADDRESS", "http://h:4040/?x=1", "query or fragment" },
 		{ "PYROSCOPE_SERVER_ADDRESS", "http://h a:4040", "spaces" },
-		{ "PYROSCOPE_TAGS", "env", "'env' is not key=value" },
-		{ "PYROSCOPE_TAGS", "=prod", "empty key" },
-		{ "PYROSCOPE_TAGS", "bad-key=v", "key 'bad-key'" },
-		{ "PYROSCOPE_TAGS", "__name__=v", "reserved" },
-		{ "PYROSCOPE_TAGS", "service_name=v", "PYROSCOPE_APPLICATION_NAME" },
-		{ "PYROSCOPE_TAGS", "k=a}b", "without '}'" },
-		{ "PYROSCOPE_TAGS", "k=\xff", "valid UTF-8" },
-		{ "PYROSCOPE_TAGS", "k=1,k=2", "given twice" },
 		{ "PYROSCOPE_TENANT_ID", "a b", "PYROSCOPE_TENANT_ID" },
 		{ "PYROSCOPE_TENANT_ID", "..", "PYROSCOPE_TENANT_ID" },
 		{ "PYROSCOPE_HTTP_HEADERS", "{\"X\": 1}", "not a JSON object of strings" },
@@ -277,6 +269,60 @@ static void test_refusals(void **state)
 				 cases[i].value, ret, err.msg, cases[i].expect);
 		assert_null(cfg.server); /* freed on failure */
 	}
+}
+
+/* A bad tag is dropped with one line; the others and the upload stay. */
+static void test_tags_dropped(void **state)
+{
+	static const struct {
+		const char *tags, *expect;
+	} cases[] = {
+		{ "env", "'env' is not key=value" },
+		{ "=prod", "empty key" },
+		{ "bad-key=v", "key 'bad-key'" },
+		{ "__name__=v", "reserved" },
+		{ "k=a}b", "without ',' or '}'" },
+		{ "k=\xff", "valid UTF-8" },
+		{ "ok=2", "'ok' is given twice" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char tags[128];
+		struct fake_env e = { { "PYROSCOPE_SERVER_ADDRESS", "http://h:4040", "PYROSCOPE_TAGS",
+					tags, "SPANPROF_PYROSCOPE_HOSTNAME_TAG", "0", NULL } };
+		sp_pyroscope_config cfg;
+		struct warns w;
+		sp_error err;
+
+		snprintf(tags, sizeof(tags), "ok=1,%s,last=3", cases[i].tags);
+		assert_int_equal(load(&e, &cfg, &w, &err), 0);
+		if (w.n != 1 || !strstr(w.last, cases[i].expect) || !strstr(w.last, "PYROSCOPE_TAGS"))
+			fail_msg("%s: %d warnings, last \"%s\" (want \"%s\")", tags, w.n, w.last,
+				 cases[i].expect);
+		assert_string_equal(cfg.name, "test_pyroscope_config{ok=1,last=3}");
+		assert_int_equal(cfg.n_labels, 2);
+		sp_pyroscope_config_free(&cfg);
+	}
+}
+
+/* PYROSCOPE_LABELS (the Java/.NET name) adds to PYROSCOPE_TAGS; a
+ * service_name label is what the server files the profile under, so the
+ * links query it too. */
+static void test_labels_and_service_name(void **state)
+{
+	struct fake_env e = { { "PYROSCOPE_SERVER_ADDRESS", "http://h:4040",
+				"PYROSCOPE_APPLICATION_NAME", "app", "PYROSCOPE_TAGS", "env=prod",
+				"PYROSCOPE_LABELS", "region=eu, env=dev,service_name=billing",
+				"SPANPROF_PYROSCOPE_HOSTNAME_TAG", "0", NULL } };
+	sp_pyroscope_config cfg;
+	struct warns w;
+	sp_error err;
+
+	assert_int_equal(load(&e, &cfg, &w, &err), 0);
+	assert_string_equal(cfg.name, "billing{env=prod,region=eu,service_name=billing}");
+	assert_string_equal(cfg.app, "billing");
+	assert_int_equal(w.n, 1);
+	assert_non_null(strstr(w.last, "PYROSCOPE_LABELS: key 'env' is given twice"));
+	sp_pyroscope_config_free(&cfg);
 }
 
 static void test_too_many_labels(void **state)
@@ -430,6 +476,8 @@ int main(void)
 		cmocka_unit_test(test_full_config),
 		cmocka_unit_test(test_service_name_sources),
 		cmocka_unit_test(test_buildinfo_version),
+		cmocka_unit_test(test_tags_dropped),
+		cmocka_unit_test(test_labels_and_service_name),
 		cmocka_unit_test(test_trace_id_setting),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_too_many_labels),
