@@ -926,6 +926,26 @@ int sp_pyroscope_server_version(sp_pyroscope *x, int wait_ms, char *buf, size_t 
 	return ret;
 }
 
+/* Under the lock: one line at exit, what reached the server and what did not. */
+static void exit_summary(sp_pyroscope *x, size_t left, size_t spilled, int deadline_ms)
+{
+	char tail[600] = "";
+
+	if (spilled)
+		snprintf(tail, sizeof(tail), "; %zu not uploaded within the %d ms shutdown deadline: %zu spilled to %s (sent by the next run), %zu dropped",
+			 left + spilled, deadline_ms, spilled, x->cfg.spill_dir, left);
+	else if (left)
+		snprintf(tail, sizeof(tail), "; %zu not uploaded within the %d ms shutdown deadline: dropped",
+			 left, deadline_ms);
+	/* One line at exit: what reached the server and what did not. */
+	if (x->cfg.log || x->st.failed || x->st.dropped || left)
+		logf_(x, "at exit: %" PRIu64 " profiles sent to %s, %" PRIu64 " failed, %" PRIu64 " dropped%s",
+		      x->st.sent, x->cfg.server, x->st.failed, x->st.dropped, tail);
+	else
+		sp_log_info(PFX "at exit: %" PRIu64 " profiles sent to %s, 0 failed, 0 dropped",
+			    x->st.sent, x->cfg.server);
+}
+
 void sp_pyroscope_shutdown_stats(sp_pyroscope *x, int deadline_ms, sp_pyroscope_stats *final)
 {
 	sp_upload_item *it, *next;
@@ -943,8 +963,32 @@ void sp_pyroscope_shutdown_stats(sp_pyroscope *x, int deadline_ms, sp_pyroscope_
 	__atomic_store_n(&x->stopping, true, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&x->cond);
 	pthread_mutex_unlock(&x->lock);
-	if (x->thread_started)
-		pthread_join(x->thread, NULL);
+	if (x->thread_started) {
+		struct timespec ts;
+
+		/* libcurl sees the abort only at its next progress call (up to
+		 * about a second when idle): past the deadline, leave the thread
+		 * and what it uses, and report without waiting. */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += (deadline_ms > 0 ? deadline_ms : 0) / 1000;
+		ts.tv_nsec += ((deadline_ms > 0 ? deadline_ms : 0) % 1000 + 20) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		if (pthread_timedjoin_np(x->thread, NULL, &ts)) {
+			pthread_mutex_lock(&x->lock);
+			left = x->q.mem_count;
+			x->st.dropped += left;
+			exit_summary(x, left, 0, deadline_ms);
+			fill_counts(x);
+			if (final)
+				*final = x->st;
+			pthread_mutex_unlock(&x->lock);
+			pthread_detach(x->thread);
+			return;
+		}
+	}
 
 	/* What is left in memory: to disk when we can, else it is lost. */
 	pthread_mutex_lock(&x->lock);
@@ -967,23 +1011,7 @@ void sp_pyroscope_shutdown_stats(sp_pyroscope *x, int deadline_ms, sp_pyroscope_
 		x->st.dropped++;
 		left++;
 	}
-	{
-		char tail[600] = "";
-
-		if (spilled)
-			snprintf(tail, sizeof(tail), "; %zu not uploaded within the %d ms shutdown deadline: %zu spilled to %s (sent by the next run), %zu dropped",
-				 left + spilled, deadline_ms, spilled, x->cfg.spill_dir, left);
-		else if (left)
-			snprintf(tail, sizeof(tail), "; %zu not uploaded within the %d ms shutdown deadline: dropped",
-				 left, deadline_ms);
-		/* One line at exit: what reached the server and what did not. */
-		if (x->cfg.log || x->st.failed || x->st.dropped || left)
-			logf_(x, "at exit: %" PRIu64 " profiles sent to %s, %" PRIu64 " failed, %" PRIu64 " dropped%s",
-			      x->st.sent, x->cfg.server, x->st.failed, x->st.dropped, tail);
-		else
-			sp_log_info(PFX "at exit: %" PRIu64 " profiles sent to %s, 0 failed, 0 dropped",
-				    x->st.sent, x->cfg.server);
-	}
+	exit_summary(x, left, spilled, deadline_ms);
 	fill_counts(x);
 	if (final)
 		*final = x->st;
