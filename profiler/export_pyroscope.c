@@ -937,8 +937,9 @@ static void exit_summary(sp_pyroscope *x, size_t left, size_t spilled, int deadl
 	else if (left)
 		snprintf(tail, sizeof(tail), "; %zu not uploaded within the %d ms shutdown deadline: dropped",
 			 left, deadline_ms);
-	/* One line at exit: what reached the server and what did not. */
-	if (x->cfg.log || x->st.failed || x->st.dropped || left)
+	/* One line at exit: what reached the server and what did not; only
+	 * informational when everything did. */
+	if (x->cfg.log || x->st.failed || x->st.dropped || left || spilled)
 		logf_(x, "at exit: %" PRIu64 " profiles sent to %s, %" PRIu64 " failed, %" PRIu64 " dropped%s",
 		      x->st.sent, x->cfg.server, x->st.failed, x->st.dropped, tail);
 	else
