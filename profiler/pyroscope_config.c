@@ -950,8 +950,9 @@ int sp_pyroscope_config_from_env(sp_pyroscope_config *cfg, sp_pyroscope_getenv_f
 			cfg->n_labels++;
 		}
 	}
+	/* trace_id forced on may meet a server that makes it a series label */
 	max_labels = SP_PYRO_MAX_SERIES_LABELS - SP_PYRO_BASE_LABELS - (cfg->span_name ? 1 : 0) -
-		     (cfg->thread_name ? 1 : 0);
+		     (cfg->thread_name ? 1 : 0) - (cfg->trace_id == SP_PYRO_TRACE_ID_ALWAYS ? 1 : 0);
 	if (cfg->n_labels > max_labels) {
 		ret = sp_error_set(err, -EINVAL,
 				   "PYROSCOPE_TAGS: %zu labels (hostname included) but Pyroscope allows %zu per series; remove some",
