@@ -221,14 +221,35 @@ static int collect(const char *dir, const struct name_set *before, const char *s
 	int r = CLI_OK;
 	size_t used = 0;
 
+	char name[128], file_svc[128], shared[128] = "";
+	bool named = false, shared_ok = true;
+
 	if (!merged)
 		return CLI_RUNTIME_ERROR;
+	/* The command's files carry the service name it resolved itself (after
+	 * any exec: `sh -c ./work` gives work's); the merge takes the same. */
+	snprintf(name, sizeof(name), "%s", svc);
 	list_intervals(dir, &now);
 	if (now.n)
 		qsort(now.v, now.n, sizeof(*now.v), cmp_str);
 	for (size_t i = 0; i < now.n; i++) {
+		pid_t file_pid;
+
 		if (in_set(before, now.v[i]))
 			continue;
+		/* The command's own pid first; else the one name all the new
+		 * files share (a shell that forked its child). */
+		if (!named && sp_output_interval_service(now.v[i], file_svc, sizeof(file_svc),
+							 &file_pid)) {
+			if (file_pid == pid) {
+				snprintf(name, sizeof(name), "%s", file_svc);
+				named = true;
+			} else if (!shared[0]) {
+				snprintf(shared, sizeof(shared), "%s", file_svc);
+			} else if (strcmp(shared, file_svc)) {
+				shared_ok = false;
+			}
+		}
 		snprintf(path, sizeof(path), "%s/%s", dir, now.v[i]);
 		src = NULL;
 		if (sp_pprof_read_file(path, &src, &err)) {
@@ -243,6 +264,8 @@ static int collect(const char *dir, const struct name_set *before, const char *s
 		sp_profile_free(src);
 	}
 	free_set(&now);
+	if (!named && shared[0] && shared_ok)
+		snprintf(name, sizeof(name), "%s", shared);
 
 	if (!used || !merged->n_samples) {
 		if (!quiet)
@@ -250,7 +273,9 @@ static int collect(const char *dir, const struct name_set *before, const char *s
 				  "little CPU, or exited with _exit before the first interval)", dir);
 		goto out;
 	}
-	snprintf(out, sizeof(out), "%s/%s-%d.pb.gz", dir, svc, (int)pid);
+	svc = name;
+	sp_config_sanitize_name(svc, file_svc, sizeof(file_svc));
+	snprintf(out, sizeof(out), "%s/%s-%d.pb.gz", dir, file_svc, (int)pid);
 	if (sp_pprof_write_file(merged, out, &err)) {
 		cli_error("record: %s", err.msg);
 		r = CLI_RUNTIME_ERROR;
@@ -266,7 +291,7 @@ static int collect(const char *dir, const struct name_set *before, const char *s
 			.from_ns = merged->time_nanos,
 			.until_ns = merged->time_nanos + merged->duration_nanos,
 		};
-		snprintf(links, sizeof(links), "%s/%s-%d.links.jsonl", dir, svc, (int)pid);
+		snprintf(links, sizeof(links), "%s/%s-%d.links.jsonl", dir, file_svc, (int)pid);
 		if (sp_links_write(merged, &lc, links, &err)) {
 			cli_error("record: span links not written: %s", err.msg);
 			links[0] = '\0';
@@ -276,7 +301,7 @@ static int collect(const char *dir, const struct name_set *before, const char *s
 	if (svg_opt)
 		snprintf(svg, sizeof(svg), "%s", svg_opt);
 	else
-		snprintf(svg, sizeof(svg), "%s/%s-%d.svg", dir, svc, (int)pid);
+		snprintf(svg, sizeof(svg), "%s/%s-%d.svg", dir, file_svc, (int)pid);
 	if (write_svg(merged, svg, svc, &err)) {
 		cli_error("record: flame graph not written: %s", err.msg);
 		svg[0] = '\0';
@@ -393,8 +418,10 @@ int cli_record(int argc, char **argv)
 		return CLI_RUNTIME_ERROR;
 	}
 	list_intervals(absdir, &before);
-	sp_config_sanitize_name(strrchr(argv[optind], '/') ? strrchr(argv[optind], '/') + 1
-							   : argv[optind], svc, sizeof(svc));
+	/* The name the command will resolve for itself, were it not to exec. */
+	sp_service_name(NULL, NULL, NULL,
+			strrchr(argv[optind], '/') ? strrchr(argv[optind], '/') + 1 : argv[optind],
+			svc, sizeof(svc), NULL);
 
 	old = getenv("LD_PRELOAD");
 	/* After what is there: a sanitizer runtime must stay first. */
@@ -433,8 +460,6 @@ int cli_record(int argc, char **argv)
 			setenv("SPANPROF_ENGINE", "timer", 1);
 		if (quiet)
 			setenv("SPANPROF_QUIET", "1", 1);
-		if (!getenv("SPANPROF_SERVICE"))
-			setenv("SPANPROF_SERVICE", svc, 1);
 		execvp(argv[optind], argv + optind);
 		fprintf(stderr, "spanprof: record: cannot run %s: %s\n", argv[optind],
 			strerror(errno));

@@ -1,13 +1,16 @@
 /* SPANPROF_* environment parsing with bounds and safe defaults. */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
+#include "pyroscope_config.h"
 
 int sp_config_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
 {
@@ -25,6 +28,66 @@ int sp_config_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
 	if (errno == ERANGE || v < lo || v > hi)
 		return -ERANGE;
 	*out = v;
+	return 0;
+}
+
+int sp_config_parse_duration_s(const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+	static const struct {
+		const char *unit;
+		int64_t ms;
+	} units[] = { { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 } };
+	int64_t total_ms = 0;
+	const char *p = s;
+
+	if (!s)
+		return -EINVAL;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (!*p)
+		return -EINVAL;
+	/* A bare number is seconds (as before units were accepted). */
+	{
+		int r = sp_config_parse_int(p, lo, hi, out);
+
+		if (r != -EINVAL)
+			return r;
+	}
+	while (*p && *p != ' ' && *p != '\t') {
+		char *end;
+		long long v;
+		size_t i;
+
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		errno = 0;
+		v = strtoll(p, &end, 10);
+		if (errno || v > 1000000000LL)
+			return -ERANGE;
+		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+			size_t n = strlen(units[i].unit);
+
+			/* "m" must not swallow the "m" of "ms" */
+			if (!strncmp(end, units[i].unit, n) &&
+			    !(n == 1 && end[0] == 'm' && end[1] == 's'))
+				break;
+		}
+		if (i == sizeof(units) / sizeof(units[0]))
+			return -EINVAL;
+		total_ms += v * units[i].ms;
+		if (total_ms > hi * 1000)
+			return -ERANGE;
+		p = end + strlen(units[i].unit);
+	}
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p)
+		return -EINVAL;
+	if (total_ms % 1000)
+		return -EINVAL; /* whole seconds only */
+	if (total_ms / 1000 < lo)
+		return -ERANGE;
+	*out = total_ms / 1000;
 	return 0;
 }
 
@@ -63,6 +126,126 @@ void sp_config_sanitize_name(const char *in, char *out, size_t outlen)
 	out[n] = '\0';
 	if (!n || !strcmp(out, ".") || !strcmp(out, ".."))
 		snprintf(out, outlen, "process");
+}
+
+void sp_config_exe_name(char *out, size_t outlen)
+{
+	extern char *program_invocation_short_name;
+	char buf[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+	const char *base = program_invocation_short_name;
+
+	if (n > 0) {
+		buf[n] = '\0';
+		base = strrchr(buf, '/') ? strrchr(buf, '/') + 1 : buf;
+	}
+	snprintf(out, outlen, "%s", base ? base : "");
+}
+
+char *sp_config_otel_attr(const char *attrs, const char *key)
+{
+	const char *p = attrs;
+	size_t klen = strlen(key);
+
+	while (p && *p) {
+		const char *end = p + strcspn(p, ","), *k = p, *eq;
+		size_t len = (size_t)(end - p);
+
+		eq = memchr(k, '=', len);
+		if (eq) {
+			const char *v = eq + 1;
+			size_t kl = (size_t)(eq - k), vl = len - kl - 1;
+
+			while (kl && isspace((unsigned char)*k))
+				k++, kl--;
+			while (kl && isspace((unsigned char)k[kl - 1]))
+				kl--;
+			while (vl && isspace((unsigned char)*v))
+				v++, vl--;
+			while (vl && isspace((unsigned char)v[vl - 1]))
+				vl--;
+			if (kl == klen && !strncmp(k, key, klen)) {
+				char *out = malloc(vl + 1);
+				size_t o = 0;
+
+				if (!out)
+					return NULL;
+				for (size_t i = 0; i < vl; i++) {
+					if (v[i] == '%' && i + 2 < vl &&
+					    isxdigit((unsigned char)v[i + 1]) &&
+					    isxdigit((unsigned char)v[i + 2])) {
+						char h[3] = { v[i + 1], v[i + 2], 0 };
+						out[o++] = (char)strtol(h, NULL, 16);
+						i += 2;
+					} else {
+						out[o++] = v[i];
+					}
+				}
+				out[o] = '\0';
+				return out;
+			}
+		}
+		p = *end ? end + 1 : end;
+	}
+	return NULL;
+}
+
+static const char *process_getenv(void *ctx, const char *name)
+{
+	(void)ctx;
+	return getenv(name);
+}
+
+const char *sp_service_name(sp_config_getenv_fn get, void *ctx, const char *explicit_name,
+			    const char *fallback, char *out, size_t outlen, bool *changed)
+{
+	static const char *const vars[] = { "SPANPROF_SERVICE", "PYROSCOPE_APPLICATION_NAME",
+					    "OTEL_SERVICE_NAME" };
+	const char *src = NULL, *v = NULL;
+	char *attr = NULL, exe[256], *clean;
+	bool ch = false;
+
+	if (!get)
+		get = process_getenv;
+	if (explicit_name && *explicit_name) {
+		v = explicit_name;
+		src = "spanprof_options.service";
+	}
+	for (size_t i = 0; !v && i < sizeof(vars) / sizeof(vars[0]); i++) {
+		const char *e = get(ctx, vars[i]);
+
+		if (e && e[strspn(e, " \t")]) {
+			v = e;
+			src = vars[i];
+		}
+	}
+	if (!v) {
+		const char *attrs = get(ctx, "OTEL_RESOURCE_ATTRIBUTES");
+
+		attr = attrs ? sp_config_otel_attr(attrs, "service.name") : NULL;
+		if (attr && attr[strspn(attr, " \t")]) {
+			v = attr;
+			src = "service.name in OTEL_RESOURCE_ATTRIBUTES";
+		}
+	}
+	if (!v && fallback && *fallback) {
+		v = fallback;
+		src = "the command name";
+	}
+	if (!v) {
+		sp_config_exe_name(exe, sizeof(exe));
+		v = exe;
+		src = "the executable name";
+	}
+	clean = sp_pyroscope_sanitize_service(v, &ch);
+	snprintf(out, outlen, "%s", clean ? clean : "unknown_service");
+	if (!clean)
+		ch = true;
+	free(clean);
+	free(attr);
+	if (changed)
+		*changed = ch;
+	return src;
 }
 
 static void env_int(const char *name, int64_t lo, int64_t hi, int64_t def, int64_t *out)
@@ -109,15 +292,29 @@ void sp_config_load(sp_config *c, const spanprof_options *opts)
 {
 	int64_t v;
 	const char *s;
-	extern char *program_invocation_short_name;
 
 	memset(c, 0, sizeof(*c));
 
 	env_int("SPANPROF_HZ", 1, 10000, 100, &v);
 	c->hz = (int)v;
 	env_str("SPANPROF_OUTPUT", "./spanprof-out", c->output_dir, sizeof(c->output_dir));
-	env_int("SPANPROF_UPLOAD_INTERVAL", 1, 3600, 10, &v);
-	c->upload_interval_s = (int)v;
+	/* SPANPROF_UPLOAD_INTERVAL, else the Pyroscope SDKs' name for it. */
+	c->upload_interval_s = 10;
+	for (size_t i = 0; i < 2; i++) {
+		const char *name = i ? "PYROSCOPE_UPLOAD_INTERVAL" : "SPANPROF_UPLOAD_INTERVAL";
+		int r;
+
+		s = getenv(name);
+		if (!s || !*s)
+			continue;
+		r = sp_config_parse_duration_s(s, 1, 3600, &v);
+		if (!r)
+			c->upload_interval_s = (int)v;
+		else
+			sp_log("%s=%s is not a duration of 1 s to 1 h in whole seconds (10, 10s, 1m, 1m30s); using %d s",
+			       name, s, c->upload_interval_s);
+		break;
+	}
 	env_int("SPANPROF_STACK_BYTES", 1024, 262144, 32768, &v);
 	c->stack_bytes = (size_t)v;
 	env_int("SPANPROF_RING_KB", 16, 65536, 0, &v);
@@ -148,12 +345,15 @@ void sp_config_load(sp_config *c, const spanprof_options *opts)
 			sp_log("SPANPROF_ENGINE=%s is not one of auto, perf, timer; using auto", s);
 	}
 
-	s = getenv("SPANPROF_SERVICE");
-	if (!s || !*s)
-		s = getenv("OTEL_SERVICE_NAME");
-	if (!s || !*s)
-		s = program_invocation_short_name;
-	sp_config_sanitize_name(s, c->service, sizeof(c->service));
+	{
+		bool changed;
+		const char *src = sp_service_name(NULL, NULL, opts ? opts->service : NULL, NULL,
+						  c->service, sizeof(c->service), &changed);
+
+		if (changed)
+			sp_log("service name from %s has characters Pyroscope refuses (allowed: letters, digits, _ . / -); using '%s'",
+			       src, c->service);
+	}
 
 	if (opts) {
 		if (opts->hz > 0 && opts->hz <= 10000)
@@ -162,8 +362,6 @@ void sp_config_load(sp_config *c, const spanprof_options *opts)
 			sp_log("spanprof_options.hz=%d is outside 1..10000; using %d", opts->hz, c->hz);
 		if (opts->output_dir && *opts->output_dir)
 			snprintf(c->output_dir, sizeof(c->output_dir), "%s", opts->output_dir);
-		if (opts->service && *opts->service)
-			sp_config_sanitize_name(opts->service, c->service, sizeof(c->service));
 		if (opts->upload_interval_s > 0 && opts->upload_interval_s <= 3600)
 			c->upload_interval_s = opts->upload_interval_s;
 		if (opts->stack_bytes >= 1024 && opts->stack_bytes <= 262144)

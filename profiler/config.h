@@ -20,8 +20,8 @@ enum sp_engine_choice {
 typedef struct sp_config {
 	int hz;                    /* SPANPROF_HZ, 1..10000, default 100 */
 	char output_dir[4096];     /* SPANPROF_OUTPUT, default ./spanprof-out */
-	char service[128];         /* SPANPROF_SERVICE / OTEL_SERVICE_NAME / exe name */
-	int upload_interval_s;     /* SPANPROF_UPLOAD_INTERVAL, 1..3600, default 10 */
+	char service[128];         /* sp_service_name(): the one service name */
+	int upload_interval_s;     /* SPANPROF_UPLOAD_INTERVAL / PYROSCOPE_UPLOAD_INTERVAL, 1 s..1 h, default 10 s */
 	size_t stack_bytes;        /* SPANPROF_STACK_BYTES, 1024..262144, default 32768 */
 	size_t ring_bytes;         /* SPANPROF_RING_KB (KiB), per thread; default 128 KiB */
 	enum sp_engine_choice engine; /* SPANPROF_ENGINE=auto|perf|timer */
@@ -43,6 +43,33 @@ void sp_config_load(sp_config *c, const spanprof_options *opts);
  * leaving *out unchanged. */
 int sp_config_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out);
 int sp_config_parse_bool(const char *s, bool *out);
+/* A duration in whole seconds: a bare number (seconds) or number+unit
+ * terms, ms, s, m, h, e.g. "10s", "1m", "1m30s", "1500ms" is refused (not
+ * whole seconds). Bounds in seconds. */
+int sp_config_parse_duration_s(const char *s, int64_t lo, int64_t hi, int64_t *out);
+
+/* Environment lookup, so tests can hand in a fake environment. */
+typedef const char *(*sp_config_getenv_fn)(void *ctx, const char *name);
+
+/* The service name. One resolution for interval files, links files and
+ * Pyroscope alike, first match wins:
+ *   explicit (spanprof_options.service) > SPANPROF_SERVICE >
+ *   PYROSCOPE_APPLICATION_NAME > OTEL_SERVICE_NAME > service.name in
+ *   OTEL_RESOURCE_ATTRIBUTES > fallback > the executable's name
+ * (/proc/self/exe: after exec, the new program's). The result is cleaned to
+ * what Pyroscope accepts ([A-Za-z0-9_./-], others become '_'); *changed
+ * (may be NULL) says whether that altered it. get NULL: the process
+ * environment. Returns what it came from, for messages ("OTEL_SERVICE_NAME",
+ * "the executable name", ...). */
+const char *sp_service_name(sp_config_getenv_fn get, void *ctx, const char *explicit_name,
+			    const char *fallback, char *out, size_t outlen, bool *changed);
+
+/* OTEL_RESOURCE_ATTRIBUTES value (k=v,k=v, values percent-encoded): the
+ * decoded value of key, malloc'd, or NULL when absent (or out of memory). */
+char *sp_config_otel_attr(const char *attrs, const char *key);
+
+/* Basename of /proc/self/exe (program_invocation_short_name if unreadable). */
+void sp_config_exe_name(char *out, size_t outlen);
 
 /* "name" made safe for a file name: [A-Za-z0-9._-], others become '_'. */
 void sp_config_sanitize_name(const char *in, char *out, size_t outlen);

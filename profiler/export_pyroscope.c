@@ -22,11 +22,12 @@
 #include <unistd.h>
 
 #include "curl_dl.h"
+#include "log.h"
 #include "pyroscope_prepare.h"
 #include "pyroscope_spill.h"
 #include "upload_queue.h"
 
-#define PFX "spanprof: pyroscope: "
+#define PFX "pyroscope: "
 #define MAX_PARTS 64
 #define FUTURE_SLACK_NS (570LL * 1000000000) /* server: reject_newer_than 10 min */
 
@@ -67,13 +68,18 @@ struct sp_pyroscope {
 	size_t n_refused_logged;
 	bool outage;           /* a retryable failure was logged, no success since */
 	uint64_t outage_failures;
+	/* What the server said of its version (GET /api/v1/status/buildinfo,
+	 * asked once by the exporter thread before its first upload). */
+	bool version_done;     /* asked (or not needed); under the lock */
+	bool keep_trace_id;    /* atomic: the server keeps trace_id a sample label */
+	char server_version[32];
 
 	/* exporter thread only */
 	CURL *curl;
 	struct curl_slist *headers;
 	char *url_prefix; /* server + "/ingest?" */
 	char errbuf[CURL_ERROR_SIZE];
-	char resp[512];
+	char resp[1024];
 	size_t resp_len;
 	long retry_after_ms;
 	uint64_t req_bytes;  /* request bytes of the current attempt */
@@ -119,7 +125,7 @@ static void logf_(sp_pyroscope *x, const char *fmt, ...)
 	if (x->cfg.log)
 		x->cfg.log(x->cfg.log_ctx, line);
 	else
-		fprintf(stderr, "%s\n", line);
+		sp_log("%s", line);
 }
 
 /* Under the lock. */
@@ -488,10 +494,52 @@ static void settle(sp_pyroscope *x, sp_upload_item *it, const struct result *r)
 	}
 }
 
+/* Exporter thread, before the first upload: ask the server its version
+ * once. Any failure (old server without the route, a proxy, a timeout)
+ * leaves it unknown, and unknown means trace_id is not sent. */
+static void ask_version(sp_pyroscope *x)
+{
+	CURL *h = x->curl;
+	char *url = NULL;
+	long status = 0;
+	int major, minor, patch;
+	bool keep = false;
+	CURLcode rc;
+
+	if (x->cfg.trace_id != SP_PYRO_TRACE_ID_AUTO ||
+	    asprintf(&url, "%s/api/v1/status/buildinfo", x->cfg.server) < 0)
+		goto out;
+	x->resp_len = 0;
+	x->resp[0] = '\0';
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
+			 x->cfg.timeout_ms < 5000 ? x->cfg.timeout_ms : 5000L);
+	rc = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_setopt(h, CURLOPT_POST, 1L);
+	if (rc == CURLE_OK && status == 200 &&
+	    sp_pyroscope_parse_buildinfo(x->resp, &major, &minor, &patch)) {
+		keep = sp_pyroscope_version_keeps_trace_id(major, minor, patch);
+		pthread_mutex_lock(&x->lock);
+		snprintf(x->server_version, sizeof(x->server_version), "%d.%d.%d", major, minor,
+			 patch);
+		pthread_mutex_unlock(&x->lock);
+	}
+out:
+	free(url);
+	__atomic_store_n(&x->keep_trace_id, keep, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&x->lock);
+	x->version_done = true;
+	pthread_cond_broadcast(&x->cond);
+	pthread_mutex_unlock(&x->lock);
+}
+
 static void *exporter_main(void *arg)
 {
 	sp_pyroscope *x = arg;
 
+	ask_version(x);
 	pthread_mutex_lock(&x->lock);
 	for (;;) {
 		sp_upload_item *it;
@@ -719,13 +767,13 @@ static const char *real_getenv(void *ctx, const char *name)
 	return secure_getenv(name);
 }
 
-sp_pyroscope *sp_pyroscope_from_env(const char *default_service, sp_error *err)
+sp_pyroscope *sp_pyroscope_from_env(const char *service, sp_error *err)
 {
 	sp_pyroscope_config cfg;
 	sp_pyroscope *x;
 	int ret;
 
-	ret = sp_pyroscope_config_from_env(&cfg, real_getenv, NULL, default_service, NULL, NULL,
+	ret = sp_pyroscope_config_from_env(&cfg, real_getenv, NULL, service, NULL, NULL,
 					   err);
 	if (ret == 1) {
 		if (err)
@@ -772,6 +820,9 @@ int sp_pyroscope_enqueue(sp_pyroscope *x, const sp_profile *p, const char *profi
 	}
 	o.keep_span_name = x->cfg.span_name;
 	o.keep_thread_name = x->cfg.thread_name;
+	o.keep_trace_id = x->cfg.trace_id == SP_PYRO_TRACE_ID_ALWAYS ||
+			  (x->cfg.trace_id == SP_PYRO_TRACE_ID_AUTO &&
+			   __atomic_load_n(&x->keep_trace_id, __ATOMIC_ACQUIRE));
 	o.max_samples = x->cfg.max_samples;
 	o.max_bytes = x->cfg.max_profile_bytes;
 	o.max_parts = MAX_PARTS;
@@ -821,7 +872,7 @@ int sp_pyroscope_enqueue(sp_pyroscope *x, const sp_profile *p, const char *profi
 	}
 	if (n > 1)
 		x->st.split += n - 1;
-	pthread_cond_signal(&x->cond);
+	pthread_cond_broadcast(&x->cond); /* the exporter, or a version waiter */
 out:
 	x->st.encode_cpu_ns += thread_cpu_ns() - cpu0;
 	pthread_mutex_unlock(&x->lock);
@@ -852,6 +903,50 @@ const char *sp_pyroscope_server(const sp_pyroscope *x)
 	return x ? x->cfg.server : NULL;
 }
 
+int sp_pyroscope_server_version(sp_pyroscope *x, int wait_ms, char *buf, size_t len)
+{
+	struct timespec ts;
+	int64_t until = mono_ms() + (wait_ms > 0 ? wait_ms : 0);
+	int ret;
+
+	if (len)
+		buf[0] = '\0';
+	if (!x || x->pid != getpid())
+		return 0;
+	ts.tv_sec = until / 1000;
+	ts.tv_nsec = (until % 1000) * 1000000;
+	pthread_mutex_lock(&x->lock);
+	while (!x->version_done && !x->stopping &&
+	       pthread_cond_timedwait(&x->cond, &x->lock, &ts) != ETIMEDOUT)
+		;
+	ret = x->server_version[0] ? 1 : 0;
+	if (len)
+		snprintf(buf, len, "%s", x->server_version);
+	pthread_mutex_unlock(&x->lock);
+	return ret;
+}
+
+/* Under the lock: one line at exit, what reached the server and what did not. */
+static void exit_summary(sp_pyroscope *x, size_t left, size_t spilled, int deadline_ms)
+{
+	char tail[600] = "";
+
+	if (spilled)
+		snprintf(tail, sizeof(tail), "; %zu not uploaded within the %d ms shutdown deadline: %zu spilled to %s (sent by the next run), %zu dropped",
+			 left + spilled, deadline_ms, spilled, x->cfg.spill_dir, left);
+	else if (left)
+		snprintf(tail, sizeof(tail), "; %zu not uploaded within the %d ms shutdown deadline: dropped",
+			 left, deadline_ms);
+	/* One line at exit: what reached the server and what did not; only
+	 * informational when everything did. */
+	if (x->cfg.log || x->st.failed || x->st.dropped || left || spilled)
+		logf_(x, "at exit: %" PRIu64 " profiles sent to %s, %" PRIu64 " failed, %" PRIu64 " dropped%s",
+		      x->st.sent, x->cfg.server, x->st.failed, x->st.dropped, tail);
+	else
+		sp_log_info(PFX "at exit: %" PRIu64 " profiles sent to %s, 0 failed, 0 dropped",
+			    x->st.sent, x->cfg.server);
+}
+
 void sp_pyroscope_shutdown_stats(sp_pyroscope *x, int deadline_ms, sp_pyroscope_stats *final)
 {
 	sp_upload_item *it, *next;
@@ -867,10 +962,34 @@ void sp_pyroscope_shutdown_stats(sp_pyroscope *x, int deadline_ms, sp_pyroscope_
 	__atomic_store_n(&x->deadline_ms, mono_ms() + (deadline_ms > 0 ? deadline_ms : 0),
 			 __ATOMIC_RELEASE);
 	__atomic_store_n(&x->stopping, true, __ATOMIC_RELEASE);
-	pthread_cond_signal(&x->cond);
+	pthread_cond_broadcast(&x->cond);
 	pthread_mutex_unlock(&x->lock);
-	if (x->thread_started)
-		pthread_join(x->thread, NULL);
+	if (x->thread_started) {
+		struct timespec ts;
+
+		/* libcurl sees the abort only at its next progress call (up to
+		 * about a second when idle): past the deadline, leave the thread
+		 * and what it uses, and report without waiting. */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += (deadline_ms > 0 ? deadline_ms : 0) / 1000;
+		ts.tv_nsec += ((deadline_ms > 0 ? deadline_ms : 0) % 1000 + 20) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		if (pthread_timedjoin_np(x->thread, NULL, &ts)) {
+			pthread_mutex_lock(&x->lock);
+			left = x->q.mem_count;
+			x->st.dropped += left;
+			exit_summary(x, left, 0, deadline_ms);
+			fill_counts(x);
+			if (final)
+				*final = x->st;
+			pthread_mutex_unlock(&x->lock);
+			pthread_detach(x->thread);
+			return;
+		}
+	}
 
 	/* What is left in memory: to disk when we can, else it is lost. */
 	pthread_mutex_lock(&x->lock);
@@ -893,12 +1012,7 @@ void sp_pyroscope_shutdown_stats(sp_pyroscope *x, int deadline_ms, sp_pyroscope_
 		x->st.dropped++;
 		left++;
 	}
-	if (spilled)
-		logf_(x, "%zu profiles not uploaded within the %d ms shutdown deadline: %zu spilled to %s (sent by the next run), %zu dropped",
-		      left + spilled, deadline_ms, spilled, x->cfg.spill_dir, left);
-	else if (left)
-		logf_(x, "%zu profiles not uploaded within the %d ms shutdown deadline: dropped", left,
-		      deadline_ms);
+	exit_summary(x, left, spilled, deadline_ms);
 	fill_counts(x);
 	if (final)
 		*final = x->st;

@@ -27,18 +27,20 @@ typedef struct sp_pyroscope_stats {
 	uint64_t encode_cpu_ns;     /* CPU time spent in sp_pyroscope_enqueue */
 } sp_pyroscope_stats;
 
-/* From the environment (PYROSCOPE_SERVER_ADDRESS, PYROSCOPE_APPLICATION_NAME,
- * OTEL_SERVICE_NAME, PYROSCOPE_TAGS, auth, tenant, TLS options...).
+/* From the environment (PYROSCOPE_SERVER_ADDRESS, PYROSCOPE_TAGS, auth,
+ * tenant, TLS options...). service: the profiler's service name
+ * (sp_service_name), or NULL to resolve it the same way here.
  * Returns NULL with err->msg[0] == '\0' when no server is configured, NULL
  * with a message on bad configuration (the caller logs it once and carries
  * on with local files), or a started exporter. */
-sp_pyroscope *sp_pyroscope_from_env(const char *default_service, sp_error *err);
+sp_pyroscope *sp_pyroscope_from_env(const char *service, sp_error *err);
 
 /* Queue one profile for upload (encoded and copied; the caller keeps p).
  * profile_type: "cpu" or "memory". from/until: wall-clock ns of the interval.
- * Never waits for the network. span_name labels are stripped unless
- * SPANPROF_PYROSCOPE_SPAN_NAME=1 (Pyroscope makes them series labels);
- * span_id/trace_id stay. Over the server's limits the profile is split into
+ * Never waits for the network. span_id and span_name labels are sent
+ * (SPANPROF_PYROSCOPE_SPAN_NAME=0 strips span_name); trace_id only with
+ * SPANPROF_PYROSCOPE_TRACE_ID=1 or to a server that said it is >= 2.1.0,
+ * since older ones make every trace a series of its own. Over the server's limits the profile is split into
  * several requests. Returns 0 (also for an empty profile, which is not
  * sent), -EINVAL for a profile Pyroscope would refuse (logged once, counted
  * as failed), -ECHILD in a forked child. */
@@ -65,6 +67,12 @@ void sp_pyroscope_shutdown(sp_pyroscope *x, int deadline_ms);
 /* Start from an explicit configuration (see pyroscope_config.h); takes over
  * *cfg's contents (cfg is zeroed, also on failure). NULL + message on error. */
 sp_pyroscope *sp_pyroscope_start(sp_pyroscope_config *cfg, sp_error *err);
+
+/* The server's version as it reported it ("2.1.0"), waiting up to wait_ms
+ * for the exporter thread to have asked. Returns 1 when known, 0 when not
+ * (no answer, an unparsable one, or not asked: SPANPROF_PYROSCOPE_TRACE_ID
+ * set). trace_id labels are sent only to a server known to be >= 2.1.0. */
+int sp_pyroscope_server_version(sp_pyroscope *x, int wait_ms, char *buf, size_t len);
 
 /* sp_pyroscope_shutdown that also reports the final counters. */
 void sp_pyroscope_shutdown_stats(sp_pyroscope *x, int deadline_ms, sp_pyroscope_stats *final);

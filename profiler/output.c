@@ -120,6 +120,33 @@ bool sp_output_is_interval_name(const char *name)
 	return dashes == 3 && p > name;
 }
 
+bool sp_output_interval_service(const char *name, char *svc, size_t len, pid_t *pid)
+{
+	const char *p, *pid_start;
+	size_t n;
+
+	if (!sp_output_is_interval_name(name) || strstr(name, ".tmp."))
+		return false;
+	/* "<service>-<pid>-<time>-<seq>.suffix": the service may hold dashes,
+	 * the other three fields do not. */
+	p = name + strlen(name) - (ends_with(name, ".pb.gz") ? 6 : 12);
+	for (int dashes = 0; dashes < 3; dashes++) {
+		while (p > name && p[-1] != '-')
+			p--;
+		if (p == name)
+			return false;
+		pid_start = p;
+		p--;
+	}
+	n = (size_t)(p - name);
+	if (n >= len)
+		return false;
+	memcpy(svc, name, n);
+	svc[n] = '\0';
+	*pid = (pid_t)strtol(pid_start, NULL, 10);
+	return true;
+}
+
 /* A writer's temp file ("<interval name>.tmp.<pid>.<n>") left behind by a
  * process killed mid-write. */
 static bool is_temp_name(const char *name)

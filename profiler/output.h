@@ -35,6 +35,10 @@ void sp_output_links_path(const sp_output *o, unsigned seq, char *buf, size_t le
 /* True for names this module writes (profiles, links files, temp files). */
 bool sp_output_is_interval_name(const char *name);
 
+/* The <service> and <pid> parts of an interval file name (false when it
+ * is not one): what a `spanprof record` finds its command's files under. */
+bool sp_output_interval_service(const char *name, char *svc, size_t len, pid_t *pid);
+
 /* Delete the oldest interval files (any service or pid in the directory)
  * until the total size and age bounds hold; never deletes `keep`. Temp files
  * of killed writers older than 10 minutes go too.

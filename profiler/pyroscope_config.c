@@ -3,7 +3,9 @@
  * shared/reference/pyroscope-api.md (1.3 name syntax, 1.9 label limits). */
 #include "pyroscope_config.h"
 
+#include "config.h"
 #include "curl_dl.h"
+#include "log.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -16,7 +18,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#define PFX "spanprof: pyroscope: "
+#define PFX "pyroscope: "
 
 void sp_pyroscope_config_defaults(sp_pyroscope_config *cfg)
 {
@@ -34,6 +36,8 @@ void sp_pyroscope_config_defaults(sp_pyroscope_config *cfg)
 	cfg->spill_max_bytes = SP_PYRO_DEF_SPILL_MAX_BYTES;
 	cfg->rate_bytes = SP_PYRO_DEF_RATE_BYTES;
 	cfg->burst_bytes = SP_PYRO_DEF_BURST_BYTES;
+	cfg->span_name = true;
+	cfg->trace_id = SP_PYRO_TRACE_ID_AUTO;
 }
 
 void sp_pyroscope_config_free(sp_pyroscope_config *cfg)
@@ -189,6 +193,52 @@ bool sp_pyroscope_valid_tenant(const char *id)
 			return false;
 	}
 	return true;
+}
+
+bool sp_pyroscope_parse_buildinfo(const char *json, int *major, int *minor, int *patch)
+{
+	const char *p = json ? strstr(json, "\"version\"") : NULL;
+	int v[3], i;
+
+	if (!p)
+		return false;
+	p += 9;
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p++ != ':')
+		return false;
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p++ != '"')
+		return false;
+	if (*p == 'v')
+		p++;
+	for (i = 0; i < 3; i++) {
+		char *end;
+		long x;
+
+		if (!isdigit((unsigned char)*p))
+			return false;
+		x = strtol(p, &end, 10);
+		if (x > 100000)
+			return false;
+		v[i] = (int)x;
+		p = end;
+		if (i < 2 && *p++ != '.')
+			return false;
+	}
+	if (*p != '"' && *p != '-' && *p != '+')
+		return false;
+	*major = v[0];
+	*minor = v[1];
+	*patch = v[2];
+	return true;
+}
+
+bool sp_pyroscope_version_keeps_trace_id(int major, int minor, int patch)
+{
+	(void)patch;
+	return major > 2 || (major == 2 && minor >= 1);
 }
 
 /* ---- server address ---------------------------------------------------- */
@@ -355,53 +405,67 @@ static bool list_has_key(const char *list, const char *k, size_t klen)
 	return false;
 }
 
+/* One rejected pair: say why, drop it, keep the rest. */
+static void tag_dropped(sp_pyroscope_log_fn warn, void *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void tag_dropped(sp_pyroscope_log_fn warn, void *ctx, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int n = snprintf(line, sizeof(line), PFX);
+
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (warn)
+		warn(ctx, line);
+	else
+		sp_log("%s", line);
+}
+
 int sp_pyroscope_parse_tags(const char *tags, const char *what, char **out, size_t *n,
-			    sp_error *err)
+			    sp_pyroscope_log_fn warn, void *warn_ctx, sp_error *err)
 {
 	const char *p = tags;
 
 	while (p && *p) {
 		const char *end = p + strcspn(p, ","), *eq, *k = p, *v;
 		size_t len = (size_t)(end - p), klen, vlen;
+		int shown;
 
 		trim(&k, &len);
+		shown = (int)(len > 64 ? 64 : len);
 		if (len == 0)
 			goto next; /* tolerate "a=b," and "a=b,,c=d" */
 		eq = memchr(k, '=', len);
-		if (!eq)
-			return sp_error_set(err, -EINVAL,
-					    "%s: '%.*s' is not key=value (write e.g. env=prod,region=eu)",
-					    what, (int)(len > 64 ? 64 : len), k);
+		if (!eq) {
+			tag_dropped(warn, warn_ctx, "%s: '%.*s' is not key=value (write e.g. env=prod,region=eu); dropped",
+				    what, shown, k);
+			goto next;
+		}
 		klen = (size_t)(eq - k);
 		v = eq + 1;
 		vlen = len - klen - 1;
 		trim(&k, &klen);
 		trim(&v, &vlen);
 		if (klen == 0)
-			return sp_error_set(err, -EINVAL, "%s: '%.*s' has an empty key", what,
-					    (int)(len > 64 ? 64 : len), k);
-		if (!sp_pyroscope_valid_key(k, klen))
-			return sp_error_set(err, -EINVAL,
-					    "%s: key '%.*s' may only use letters, digits, '_' and '.' (Pyroscope refuses others)",
-					    what, (int)(klen > 64 ? 64 : klen), k);
-		if (klen >= 2 && k[0] == '_' && k[1] == '_')
-			return sp_error_set(err, -EINVAL,
-					    "%s: key '%.*s' is reserved (keys starting with '__' belong to the server)",
-					    what, (int)(klen > 64 ? 64 : klen), k);
-		if (klen == 12 && !strncmp(k, "service_name", 12))
-			return sp_error_set(err, -EINVAL,
-					    "%s: set the service with PYROSCOPE_APPLICATION_NAME, not a service_name tag",
-					    what);
-		if (memchr(v, '}', vlen) || !sp_pyroscope_valid_value(v, vlen))
-			return sp_error_set(err, -EINVAL,
-					    "%s: value of '%.*s' must be valid UTF-8 of at most %d bytes without '}' (Pyroscope has no escaping)",
-					    what, (int)(klen > 64 ? 64 : klen), k, SP_PYRO_MAX_LABEL_VALUE);
-		if (list_has_key(*out, k, klen))
-			return sp_error_set(err, -EINVAL, "%s: key '%.*s' is given twice", what,
-					    (int)(klen > 64 ? 64 : klen), k);
-		if (append_pair(out, k, klen, v, vlen))
+			tag_dropped(warn, warn_ctx, "%s: '%.*s' has an empty key; dropped", what, shown, k);
+		else if (!sp_pyroscope_valid_key(k, klen))
+			tag_dropped(warn, warn_ctx, "%s: key '%.*s' may only use letters, digits, '_' and '.' (Pyroscope refuses others); dropped",
+				    what, (int)(klen > 64 ? 64 : klen), k);
+		else if (klen >= 2 && k[0] == '_' && k[1] == '_')
+			tag_dropped(warn, warn_ctx, "%s: key '%.*s' is reserved (keys starting with '__' belong to the server); dropped",
+				    what, (int)(klen > 64 ? 64 : klen), k);
+		else if (memchr(v, '}', vlen) || !sp_pyroscope_valid_value(v, vlen))
+			tag_dropped(warn, warn_ctx, "%s: value of '%.*s' must be valid UTF-8 of at most %d bytes without ',' or '}' (Pyroscope has no escaping); dropped",
+				    what, (int)(klen > 64 ? 64 : klen), k, SP_PYRO_MAX_LABEL_VALUE);
+		else if (list_has_key(*out, k, klen))
+			tag_dropped(warn, warn_ctx, "%s: key '%.*s' is given twice; the first one is kept",
+				    what, (int)(klen > 64 ? 64 : klen), k);
+		else if (append_pair(out, k, klen, v, vlen))
 			return sp_error_set(err, -ENOMEM, "out of memory");
-		(*n)++;
+		else
+			(*n)++;
 next:
 		p = *end ? end + 1 : end;
 	}
@@ -690,7 +754,7 @@ static void warnf(const struct env *e, const char *fmt, ...)
 	if (e->warn)
 		e->warn(e->warn_ctx, line);
 	else
-		fprintf(stderr, "%s\n", line);
+		sp_log("%s", line);
 }
 
 static void env_long(const struct env *e, const char *name, long *dst, long min, long max)
@@ -750,63 +814,6 @@ static int env_secret(const struct env *e, const char *name, char **dst, sp_erro
 	return *dst ? 0 : sp_error_set(err, -ENOMEM, "out of memory");
 }
 
-static char *exe_name(void)
-{
-	char buf[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-	const char *base;
-
-	if (n <= 0)
-		return strdup(program_invocation_short_name);
-	buf[n] = '\0';
-	base = strrchr(buf, '/');
-	return strdup(base ? base + 1 : buf);
-}
-
-/* OTEL_RESOURCE_ATTRIBUTES=k=v,k=v (values percent-encoded): find key. */
-static char *otel_attr(const char *attrs, const char *key)
-{
-	const char *p = attrs;
-	size_t klen = strlen(key);
-
-	while (p && *p) {
-		const char *end = p + strcspn(p, ","), *k = p, *eq;
-		size_t len = (size_t)(end - p);
-
-		trim(&k, &len);
-		eq = memchr(k, '=', len);
-		if (eq) {
-			const char *v = eq + 1;
-			size_t kl = (size_t)(eq - k), vl = len - kl - 1;
-
-			trim(&k, &kl);
-			trim(&v, &vl);
-			if (kl == klen && !strncmp(k, key, klen)) {
-				char *out = malloc(vl + 1);
-				size_t o = 0;
-
-				if (!out)
-					return NULL;
-				for (size_t i = 0; i < vl; i++) {
-					if (v[i] == '%' && i + 2 < vl &&
-					    isxdigit((unsigned char)v[i + 1]) &&
-					    isxdigit((unsigned char)v[i + 2])) {
-						char h[3] = { v[i + 1], v[i + 2], 0 };
-						out[o++] = (char)strtol(h, NULL, 16);
-						i += 2;
-					} else {
-						out[o++] = v[i];
-					}
-				}
-				out[o] = '\0';
-				return out;
-			}
-		}
-		p = *end ? end + 1 : end;
-	}
-	return NULL;
-}
-
 static int build_name(sp_pyroscope_config *cfg, const char *labels)
 {
 	free(cfg->name);
@@ -820,7 +827,7 @@ static int build_name(sp_pyroscope_config *cfg, const char *labels)
 }
 
 int sp_pyroscope_config_from_env(sp_pyroscope_config *cfg, sp_pyroscope_getenv_fn getenv_fn,
-				 void *env_ctx, const char *default_service,
+				 void *env_ctx, const char *service,
 				 sp_pyroscope_log_fn warn, void *warn_ctx, sp_error *err)
 {
 	struct env e = { getenv_fn, env_ctx, warn, warn_ctx };
@@ -852,39 +859,63 @@ int sp_pyroscope_config_from_env(sp_pyroscope_config *cfg, sp_pyroscope_getenv_f
 	if (ret)
 		goto out;
 
-	/* Service name: the tracer's service.name must match for trace links. */
-	if ((v = env_get(&e, "PYROSCOPE_APPLICATION_NAME")))
-		svc_src = "PYROSCOPE_APPLICATION_NAME";
-	else if ((v = env_get(&e, "OTEL_SERVICE_NAME")))
-		svc_src = "OTEL_SERVICE_NAME";
-	else if ((v = default_service) && *v)
-		svc_src = "the service name";
-	if (v)
-		cfg->app = sp_pyroscope_sanitize_service(v, &changed);
-	if (!cfg->app) {
-		tmp = exe_name();
-		svc_src = "the executable name";
-		cfg->app = sp_pyroscope_sanitize_service(tmp ? tmp : "spanprof", &changed);
-		if (!cfg->app)
-			cfg->app = strdup("unknown_service");
-		v = tmp ? tmp : "?";
+	/* Service name: the tracer's service.name must match for trace links,
+	 * and the local files and links use the same one (sp_service_name). */
+	{
+		char svc[SP_PYRO_MAX_LABEL_VALUE + 1];
+
+		svc_src = sp_service_name(getenv_fn, env_ctx, service, NULL, svc, sizeof(svc),
+					  &changed);
+		cfg->app = strdup(svc);
+		if (!cfg->app) {
+			ret = sp_error_set(err, -ENOMEM, "out of memory");
+			goto out;
+		}
+		if (changed)
+			warnf(&e, PFX "service name from %s has characters Pyroscope refuses (allowed: letters, digits, _ . / -); sending '%.100s' (trace links need the tracer's service.name to match)",
+			      svc_src, cfg->app);
 	}
-	if (!cfg->app) {
-		ret = sp_error_set(err, -ENOMEM, "out of memory");
-		goto out;
-	}
-	if (changed)
-		warnf(&e, PFX "%s '%.100s' has characters Pyroscope refuses (allowed: letters, digits, _ . / -); sending '%.100s' (trace links need the tracer's service.name to match)",
-		      svc_src, v, cfg->app);
 
 	env_bool(&e, "SPANPROF_PYROSCOPE_SPAN_NAME", &cfg->span_name);
+	if ((v = env_get(&e, "SPANPROF_PYROSCOPE_TRACE_ID"))) {
+		bool on;
+
+		if (!strcasecmp(v, "auto"))
+			cfg->trace_id = SP_PYRO_TRACE_ID_AUTO;
+		else if (!sp_config_parse_bool(v, &on))
+			cfg->trace_id = on ? SP_PYRO_TRACE_ID_ALWAYS : SP_PYRO_TRACE_ID_NEVER;
+		else
+			warnf(&e, PFX "SPANPROF_PYROSCOPE_TRACE_ID='%s' is not 1, 0 or auto; using auto", v);
+	}
 	env_bool(&e, "SPANPROF_PYROSCOPE_THREAD_NAME", &cfg->thread_name);
 	env_bool(&e, "SPANPROF_PYROSCOPE_HOSTNAME_TAG", &host_tag);
 
+	/* PYROSCOPE_TAGS (Go, Python, Ruby SDKs) and PYROSCOPE_LABELS (Java, .NET) */
 	ret = sp_pyroscope_parse_tags(env_get(&e, "PYROSCOPE_TAGS"), "PYROSCOPE_TAGS", &labels,
-				      &cfg->n_labels, err);
+				      &cfg->n_labels, warn, warn_ctx, err);
+	if (!ret)
+		ret = sp_pyroscope_parse_tags(env_get(&e, "PYROSCOPE_LABELS"), "PYROSCOPE_LABELS",
+					      &labels, &cfg->n_labels, warn, warn_ctx, err);
 	if (ret)
 		goto out;
+	/* A service_name label wins over the name on the server (1.3): links
+	 * must query what the server files the profiles under. */
+	{
+		const char *sn = labels ? strstr(labels, "service_name=") : NULL;
+
+		while (sn && sn != labels && sn[-1] != ',')
+			sn = strstr(sn + 1, "service_name=");
+		if (sn) {
+			size_t vl = strcspn(sn + 13, ",");
+
+			free(cfg->app);
+			cfg->app = strndup(sn + 13, vl);
+			if (!cfg->app) {
+				ret = sp_error_set(err, -ENOMEM, "out of memory");
+				goto out;
+			}
+		}
+	}
 	if (host_tag && !list_has_key(labels, "hostname", 8)) {
 		char host[256] = "";
 		const char *h = host;
@@ -905,7 +936,7 @@ int sp_pyroscope_config_from_env(sp_pyroscope_config *cfg, sp_pyroscope_getenv_f
 	v = env_get(&e, "OTEL_RESOURCE_ATTRIBUTES");
 	if (v && !list_has_key(labels, "service_namespace", 17)) {
 		free(tmp);
-		tmp = otel_attr(v, "service.namespace");
+		tmp = sp_config_otel_attr(v, "service.namespace");
 		if (tmp && *tmp) {
 			if (!sp_pyroscope_valid_value(tmp, strlen(tmp))) {
 				ret = sp_error_set(err, -EINVAL,
@@ -919,8 +950,9 @@ int sp_pyroscope_config_from_env(sp_pyroscope_config *cfg, sp_pyroscope_getenv_f
 			cfg->n_labels++;
 		}
 	}
+	/* trace_id forced on may meet a server that makes it a series label */
 	max_labels = SP_PYRO_MAX_SERIES_LABELS - SP_PYRO_BASE_LABELS - (cfg->span_name ? 1 : 0) -
-		     (cfg->thread_name ? 1 : 0);
+		     (cfg->thread_name ? 1 : 0) - (cfg->trace_id == SP_PYRO_TRACE_ID_ALWAYS ? 1 : 0);
 	if (cfg->n_labels > max_labels) {
 		ret = sp_error_set(err, -EINVAL,
 				   "PYROSCOPE_TAGS: %zu labels (hostname included) but Pyroscope allows %zu per series; remove some",

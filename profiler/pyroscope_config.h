@@ -41,8 +41,9 @@ typedef struct sp_pyroscope_config {
 	size_t n_headers;
 	char *ca_file;
 	bool insecure;
-	bool span_name;   /* keep span_name sample labels (they become series labels) */
-	bool thread_name; /* keep thread_name sample labels (likewise) */
+	bool span_name;   /* keep span_name sample labels (series labels; default on) */
+	bool thread_name; /* keep thread_name sample labels (likewise; default off) */
+	int trace_id;     /* SP_PYRO_TRACE_ID_*: when to send trace_id sample labels */
 	long connect_timeout_ms, timeout_ms;
 	size_t queue_max, queue_max_bytes;
 	long retry_base_ms, retry_max_ms;
@@ -56,6 +57,14 @@ typedef struct sp_pyroscope_config {
 	sp_pyroscope_log_fn log; /* NULL: stderr */
 	void *log_ctx;
 } sp_pyroscope_config;
+
+/* trace_id sample labels: a server before v2.1.0 makes every sample label
+ * but span_id a series label, so each trace would become its own series. */
+enum {
+	SP_PYRO_TRACE_ID_NEVER = 0,
+	SP_PYRO_TRACE_ID_ALWAYS = 1,
+	SP_PYRO_TRACE_ID_AUTO = 2, /* only once the server says it is >= 2.1.0 */
+};
 
 /* Defaults (also the README table). */
 #define SP_PYRO_DEF_TIMEOUT_MS 10000
@@ -80,10 +89,11 @@ void sp_pyroscope_config_defaults(sp_pyroscope_config *cfg);
  * with defaults), or -EINVAL with one line in err naming the variable and
  * what to do. Bad numbers and booleans are not fatal: they are reported
  * through warn and the default is kept. Secrets never appear in messages.
- * default_service: used when neither PYROSCOPE_APPLICATION_NAME nor
- * OTEL_SERVICE_NAME is set (NULL: the executable name). */
+ * service: the service name already resolved by sp_service_name (the
+ * profiler passes its own, so files, links and Pyroscope agree), or NULL to
+ * resolve it here from the same environment. */
 int sp_pyroscope_config_from_env(sp_pyroscope_config *cfg, sp_pyroscope_getenv_fn getenv_fn,
-				 void *env_ctx, const char *default_service,
+				 void *env_ctx, const char *service,
 				 sp_pyroscope_log_fn warn, void *warn_ctx, sp_error *err);
 
 void sp_pyroscope_config_free(sp_pyroscope_config *cfg);
@@ -108,12 +118,14 @@ bool sp_pyroscope_valid_key(const char *key, size_t len);
 bool sp_pyroscope_valid_value(const char *value, size_t len);
 bool sp_pyroscope_valid_utf8(const char *s, size_t len);
 
-/* Parse `k=v,k=v` (PYROSCOPE_TAGS): appends "k=v" pairs to *out as
- * "k=v,k=v" (trimmed), counting them in *n. what names the source for the
- * message. Refuses bad syntax, bad keys, reserved keys, duplicates, values
- * with ',' or '}' (the server has no escaping). */
+/* Parse `k=v,k=v` (PYROSCOPE_TAGS, PYROSCOPE_LABELS): appends "k=v" pairs to
+ * *out as "k=v,k=v" (trimmed), counting them in *n. A pair the server would
+ * refuse (bad syntax or key, reserved key, a value with ',' or '}': the
+ * server has no escaping) or a repeated key is dropped with one line through
+ * warn (NULL: the logger) naming `what`; the rest are kept. service_name is
+ * allowed: the server files the profile under it. 0 or -ENOMEM. */
 int sp_pyroscope_parse_tags(const char *tags, const char *what, char **out, size_t *n,
-			    sp_error *err);
+			    sp_pyroscope_log_fn warn, void *warn_ctx, sp_error *err);
 
 /* Extra headers: a JSON object of strings, or `Name=Value,Name: Value`. */
 int sp_pyroscope_parse_headers(const char *s, sp_pyroscope_header **out, size_t *n,
@@ -126,6 +138,17 @@ char *sp_pyroscope_urlencode(const char *s);
  * spyName and, when sample_rate > 0, sampleRate. malloc'd. */
 char *sp_pyroscope_build_query(const char *name, int64_t from_ns, int64_t until_ns,
 			       long sample_rate);
+
+/* The server version in the JSON of GET /api/v1/status/buildinfo
+ * ({"status":"success","data":{"version":"2.1.0",...}}). True when it is a
+ * release number [v]MAJOR.MINOR.PATCH (a pre-release suffix is allowed);
+ * development builds ("main-1a2b3c4") are unknown. */
+bool sp_pyroscope_parse_buildinfo(const char *json, int *major, int *minor, int *patch);
+
+/* Does a server of this version keep trace_id a sample label rather than a
+ * series label? From v2.1.0 on (grafana/pyroscope #5220; v2.0.3-v2.0.6 do
+ * not have it). */
+bool sp_pyroscope_version_keeps_trace_id(int major, int minor, int patch);
 
 /* dskit's tenant id rule: 1-150 bytes of [A-Za-z0-9!-_.*'()], not "." or "..". */
 bool sp_pyroscope_valid_tenant(const char *id);

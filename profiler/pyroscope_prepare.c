@@ -237,16 +237,22 @@ static int fix_strings(struct prep *c)
 	return 0;
 }
 
-/* Pyroscope turns every sample string label but span_id/trace_id/profile_id
- * into a series label: the per-request span name and the thread name would
- * multiply series, so they are sent only when asked for. */
+/* Pyroscope turns every sample string label but span_id (and, from v2.1.0,
+ * trace_id) into a series label. span_name (one value per root span name)
+ * is wanted by default; thread_name multiplies series by threads and
+ * trace_id, on an older server, makes every trace a series of its own. */
 static bool drop_label(const struct prep *c, const sp_label *l)
 {
+	const char *k;
+
 	if (!l->str)
 		return false;
-	if (!c->o->keep_span_name && !strcmp(vstr(c, l->key), "span_name"))
-		return true;
-	return !c->o->keep_thread_name && !strcmp(vstr(c, l->key), "thread_name");
+	k = vstr(c, l->key);
+	if (!strcmp(k, "span_name"))
+		return !c->o->keep_span_name;
+	if (!strcmp(k, "trace_id"))
+		return !c->o->keep_trace_id;
+	return !c->o->keep_thread_name && !strcmp(k, "thread_name");
 }
 
 static int filter_labels(struct prep *c)

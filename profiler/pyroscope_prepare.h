@@ -1,5 +1,6 @@
 /* Turning one interval profile into request bodies Pyroscope accepts:
- * one profile type per request, span_name labels stripped unless wanted,
+ * one profile type per request, labels that would multiply series stripped
+ * unless wanted (trace_id, thread_name; span_name when asked),
  * strings made valid UTF-8, time set, and profiles over the server's sample
  * or size limits split into several smaller ones (the server sums them).
  * Rules: shared/reference/pyroscope-api.md 1.7, 1.9, 4, 5.1. */
@@ -16,6 +17,7 @@
 typedef struct sp_pyroscope_prep {
 	bool keep_span_name;
 	bool keep_thread_name;
+	bool keep_trace_id;
 	size_t max_samples;     /* per request (server: 16 000) */
 	size_t max_bytes;       /* uncompressed pprof per request */
 	size_t max_parts;       /* give up beyond this many requests */

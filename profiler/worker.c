@@ -44,6 +44,7 @@ static struct worker {
 	_Atomic int stop;
 	_Atomic int64_t deadline_ns;   /* CLOCK_MONOTONIC, for the final flush */
 	_Atomic uint32_t exited;       /* futex: 1 when the thread is done */
+	_Atomic int final_written;     /* the last interval is on disk (or had no samples) */
 	_Atomic uint32_t drain_req, drain_done;
 	_Atomic int modules_changed;
 
@@ -403,12 +404,17 @@ static void *worker_main(void *arg)
 		}
 		if (stop || now - W.iv_start_mono >= interval_ns)
 			flush_interval();
+		if (stop)
+			atomic_store(&W.final_written, 1);
 		pthread_mutex_unlock(&busy_mu);
 		if (stop)
 			break;
 		sleep_until_woken(seen, sleep_ms(mono_ns(), interval_ns));
 	}
+	/* Uploads get what is left of the deadline, minus a margin for the
+	 * exporter's own teardown, so the caller sees the worker finish. */
 	left = (int)((atomic_load(&W.deadline_ns) - mono_ns()) / 1000000);
+	left -= left / 10 < 100 ? left / 10 : 100;
 	if (W.pyro)
 		sp_pyroscope_shutdown(W.pyro, left > 0 ? left : 0);
 	W.pyro = NULL;
@@ -486,6 +492,7 @@ static int setup(sp_error *err)
 	W.logged_write_error = false;
 	atomic_store(&W.stop, 0);
 	atomic_store(&W.exited, 0);
+	atomic_store(&W.final_written, 0);
 	atomic_store(&W.modules_changed, 0);
 	W.debug = W.cfg.debug_counts[0] != '\0' && sp_debug_counts_reset() == 0;
 	sp_handler_timing = W.debug;
@@ -540,8 +547,12 @@ bool sp_worker_stop(int deadline_ms)
 	wake();
 	done = futex_wait_until(&W.exited, 1, atomic_load(&W.deadline_ns));
 	if (!done) {
-		sp_log("final flush did not finish within %d ms (SPANPROF_FLUSH_TIMEOUT_MS); "
-		       "the last interval may be missing", deadline_ms);
+		if (atomic_load(&W.final_written))
+			sp_log("uploads did not finish within %d ms (SPANPROF_FLUSH_TIMEOUT_MS); "
+			       "the last interval is in %s", deadline_ms, W.cfg.output_dir);
+		else
+			sp_log("final flush did not finish within %d ms (SPANPROF_FLUSH_TIMEOUT_MS); "
+			       "the last interval may be missing", deadline_ms);
 		pthread_detach(W.th);
 		W.started = false;
 		return false;

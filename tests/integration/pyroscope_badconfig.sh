@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Bad configuration: malformed URL, unknown scheme, bad tag syntax give one
-# clear line at start-up and no exporter; an unreachable host gives one line
+# Bad configuration: malformed URL or unknown scheme give one clear line at
+# start-up and no exporter; a bad tag is dropped with a line, the rest kept; an unreachable host gives one line
 # naming it (plus the shutdown summary). In every case the host program
 # keeps running, finishes its work and exits normally, within the deadline.
 source "$(dirname "$0")/../lib.sh"
 source "$ROOT/tests/receiver/receiver_lib.sh"
 
+build_receiver
 build_push
 
 run() { # run NAME expected-substring env...
@@ -31,10 +32,15 @@ one_line no_scheme "has no scheme: write http://pyro.example:4040" \
 one_line unknown_scheme "unknown scheme 'ftp'" PYROSCOPE_SERVER_ADDRESS=ftp://pyro.example/
 one_line no_host "is not a valid URL" PYROSCOPE_SERVER_ADDRESS=http://
 one_line bad_port "is not a valid URL" PYROSCOPE_SERVER_ADDRESS=http://pyro.example:99999
-one_line tag_syntax "PYROSCOPE_TAGS: 'team' is not key=value" \
-  PYROSCOPE_SERVER_ADDRESS=http://127.0.0.1:1 PYROSCOPE_TAGS=env=prod,team
-one_line tag_key "key 'my-key' may only use letters" \
-  PYROSCOPE_SERVER_ADDRESS=http://127.0.0.1:1 PYROSCOPE_TAGS=my-key=1
+# A bad tag is dropped with one line; the upload goes on with the others.
+start_receiver "$T/tags.r"
+run tag_dropped "PYROSCOPE_TAGS: 'team' is not key=value (write e.g. env=prod,region=eu); dropped" \
+  PYROSCOPE_SERVER_ADDRESS="http://$RECV_ADDR" PYROSCOPE_TAGS=env=prod,team,my-key=1,zone=a
+stop_receiver
+check "tag_dropped: one line per bad tag, then the exit summary" [ "$(wc -l <"$T/tag_dropped.err")" = 3 ]
+check "tag_dropped: the bad key named" grep -q "key 'my-key' may only use letters" "$T/tag_dropped.err"
+check "tag_dropped: 3 profiles uploaded with the good tags" \
+  [ "$(index "$T/tags.r" "sorted(set((len(idx), e['labels']['env'], e['labels']['zone'], 'team' in e['labels']) for e in idx))")" = "(3, 'prod', 'a', False)" ]
 one_line secret_url "unknown scheme" PYROSCOPE_SERVER_ADDRESS=gopher://bob:pw-SECRET@pyro.example
 check "credentials in a bad URL are not printed" bash -c "! grep -q SECRET '$T/secret_url.err'"
 
@@ -43,7 +49,7 @@ unreachable() { # NAME URL: started, one failure line naming the host, bounded e
     SPANPROF_PYROSCOPE_RETRY_BASE_MS=100 SPANPROF_PYROSCOPE_RETRY_MAX_MS=200
   [ "$(grep -c 'failed (' "$T/$1.err")" = 1 ] || fail "$1: failure reported more than once"
   [ "$(wc -l <"$T/$1.err")" -le 2 ] || fail "$1: more than the failure and the shutdown summary"
-  grep -q "3 profiles not uploaded within the 1000 ms shutdown deadline" "$T/$1.err" ||
+  grep -q "at exit: 0 profiles sent to $2, 0 failed, 3 dropped; 3 not uploaded within the 1000 ms shutdown deadline: dropped" "$T/$1.err" ||
     fail "$1: no shutdown summary"
   [ "$(stat_of "$T/$1.out" shutdown_ms)" -le 2000 ] || fail "$1: shutdown took $(stat_of "$T/$1.out" shutdown_ms) ms"
   echo "ok: $1"

@@ -3,7 +3,8 @@
 # PYROSCOPE_SERVER_ADDRESS pointing at the test receiver. Every interval the
 # profiler writes locally arrives once, in order, as process_cpu under the
 # configured service name, and `go tool pprof` finds the same totals in the
-# uploaded profile as in the local file; span_id labels arrive intact.
+# uploaded profile as in the local file; span_id labels arrive intact,
+# with span_name and without trace_id (the receiver models a 2.0.2 server).
 source "$(dirname "$0")/../lib.sh"
 source "$ROOT/tests/receiver/receiver_lib.sh"
 
@@ -39,5 +40,7 @@ for f in $(index "$T/r" "[e['file'] for e in idx]"); do
 done
 echo "ok: go tool pprof totals of every uploaded interval equal the local file's"
 check "span_id labels arrive (16 hex)" bash -c "for f in $T/r/*.pb*; do go tool pprof -raw \$f 2>/dev/null; done | grep -o 'span_id:\[[^]]*\]' | sort -u | grep -qE '^span_id:\[[0-9a-f]{16}\]$'"
-check "span_name stripped from uploads" bash -c "! (for f in $T/r/*.pb*; do go tool pprof -raw \$f 2>/dev/null; done | grep -q 'span_name:')"
+check "span_name (root span name) sent" bash -c "for f in $T/r/*.pb*; do go tool pprof -raw \$f 2>/dev/null; done | grep -q 'span_name:\[GET /users\]'"
+check "trace_id not sent to a 2.0.2 server" bash -c "! (for f in $T/r/*.pb*; do go tool pprof -raw \$f 2>/dev/null; done | grep -q 'trace_id:')"
+check "at most 3 series: one per span name, one without" [ "$(index "$T/r" "len(set(s for e in idx for s in e['series']))")" -le 3 ]
 echo PASS

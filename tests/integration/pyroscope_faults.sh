@@ -49,8 +49,8 @@ assert s["closed"] == 1 and s["stalled"] == 1, s
 assert any("client left" in m for m in ev), ev   # the client gave up, nothing stored
 assert not s["pending_faults"], s["pending_faults"]
 EOF
-check "one outage line, one recovery line" \
-  [ "$(grep -c 'failed (' "$T/err1") $(grep -c 'work again' "$T/err1") $(wc -l <"$T/err1")" = "1 1 2" ]
+check "one outage line, one recovery line, one at exit" \
+  [ "$(grep -c 'failed (' "$T/err1") $(grep -c 'work again' "$T/err1") $(grep -c 'at exit: ' "$T/err1") $(wc -l <"$T/err1")" = "1 1 1 3" ]
 # A 2.5 s stall and 1 s timeouts: an enqueue that waited on the network
 # would take a second or more.
 check "enqueue never waited for the network (max $(stat_of "$T/out1" max_enqueue_us) us)" \

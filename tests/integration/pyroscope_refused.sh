@@ -22,8 +22,9 @@ check "all six counted as failed, none sent" \
   [ "$(stat_of "$T/out1" failed) $(stat_of "$T/out1" sent) $(stat_of "$T/out1" dropped)" = "6 0 0" ]
 check "receiver saw exactly 6 requests" python3 -c "
 import json; s = json.load(open('$T/stats1')); assert s['requests'] == 6 and s['accepted'] == 0, s"
-check "one line per status, two lines in all" \
-  [ "$(grep -c 'HTTP 400' "$T/err1") $(grep -c 'HTTP 422' "$T/err1") $(wc -l <"$T/err1")" = "1 1 2" ]
+check "one line per status, one at exit, three lines in all" \
+  [ "$(grep -c 'HTTP 400' "$T/err1") $(grep -c 'HTTP 422' "$T/err1") $(wc -l <"$T/err1")" = "1 1 3" ]
+check "the exit line counts the 6 failures" grep -q "at exit: 0 profiles sent to .*, 6 failed, 0 dropped" "$T/err1"
 check "the line carries the server's message and says it will not retry" \
   grep -q "refused a cpu profile with HTTP 422: injected failure 422; not retrying" "$T/err1"
 
@@ -35,6 +36,6 @@ stop_receiver
 cat "$T/out2" "$T/err2"
 check "3 requests, no retries, 3 failed" \
   [ "$(stat_of "$T/out2" requests) $(stat_of "$T/out2" retried) $(stat_of "$T/out2" failed)" = "3 0 3" ]
-check "one line naming the cause" \
-  [ "$(grep -c 'HTTP 422: profile has 300 samples, over the limit of 100' "$T/err2") $(wc -l <"$T/err2")" = "1 1" ]
+check "one line naming the cause, one at exit" \
+  [ "$(grep -c 'HTTP 422: profile has 300 samples, over the limit of 100' "$T/err2") $(grep -c 'at exit: 0 profiles sent to .*, 3 failed' "$T/err2") $(wc -l <"$T/err2")" = "1 1 2" ]
 echo PASS

@@ -34,7 +34,8 @@ SPANPROF_PYROSCOPE_CA_FILE="$T/ca.pem" "$PUSH" --intervals 2 --period-ms 20 >"$T
   fail "push exited $?"
 cat "$T/ok.out" "$T/ok.err"
 check "uploaded over HTTPS with the CA file" [ "$(stat_of "$T/ok.out" sent) $(count)" = "2 2" ]
-check "quiet when all is well" [ ! -s "$T/ok.err" ]
+check "quiet when all is well: only the line at exit" \
+  [ "$(sed 's/^spanprof\[[0-9]*\]: //' "$T/ok.err")" = "pyroscope: at exit: 2 profiles sent to $(sed -n 's/^exporter server=\([^ ]*\).*/\1/p' "$T/ok.out"), 0 failed, 0 dropped" ]
 
 # 2. not verifiable: system CAs only, then an unrelated CA
 for how in system other; do

@@ -2,7 +2,8 @@
 # Upload to the Pyroscope test receiver: every interval arrives once, CPU and
 # memory as separate requests with the right name labels, a valid pprof
 # (read by `go tool pprof`) whose totals equal the local file's, span_id /
-# trace_id labels intact, span_name only when asked for; tenant, basic auth
+# span_name labels intact, trace_id not sent to a server before 2.1.0
+# (pyroscope_series.sh has the rest); tenant, basic auth
 # and extra headers sent, credentials never printed; profiles over the
 # server's sample limit split losslessly.
 source "$(dirname "$0")/../lib.sh"
@@ -26,7 +27,8 @@ cat "$T/out1" "$T/err1"
 stop_receiver
 
 check "8 requests accepted" [ "$(index "$T/r1" 'len(idx)')" = 8 ]
-check "no errors printed" [ ! -s "$T/err1" ]
+check "no errors printed, one line at exit" \
+  [ "$(sed 's/^spanprof\[[0-9]*\]: //' "$T/err1")" = "pyroscope: at exit: 8 profiles sent to http://$RECV_ADDR, 0 failed, 0 dropped" ]
 check "stats: 8 sent, nothing retried, dropped or failed" \
   [ "$(stat_of "$T/out1" sent) $(stat_of "$T/out1" retried) $(stat_of "$T/out1" dropped) $(stat_of "$T/out1" failed)" = "8 0 0 0" ]
 froms=$(sed -n 's/^enqueued kind=cpu from=\([0-9]*\).*/\1/p' "$T/out1" | paste -sd' ')
@@ -47,8 +49,8 @@ check "tenant header" [ "$(index "$T/r1" "sorted(set(e['tenant'] for e in idx))"
 check "basic auth user" [ "$(index "$T/r1" "sorted(set(e['auth'] for e in idx))")" = "basic:stack42" ]
 check "extra header" [ "$(index "$T/r1" "sorted(set(e['headers'].get('X-Test-Header') for e in idx))")" = "yes" ]
 check "raw gzip pprof body, octet-stream" [ "$(index "$T/r1" "sorted(set((e['format'],e['gzip'],e['content_type']) for e in idx))")" = "('pprof', True, 'application/octet-stream')" ]
-check "span labels kept, span_name stripped" \
-  [ "$(index "$T/r1" "sorted(set(' '.join(e['sample_label_keys']) for e in idx))")" = "span_id trace_id" ]
+check "span_id and span_name kept, trace_id stripped (receiver is 2.0.2)" \
+  [ "$(index "$T/r1" "sorted(set(' '.join(e['sample_label_keys']) for e in idx))")" = "span_id span_name" ]
 check "secret never printed" bash -c "! grep -q SECRET '$T/out1' '$T/err1'"
 
 # go tool pprof reads every stored profile; totals equal the local files.
@@ -61,19 +63,19 @@ for f in $(index "$T/r1" "[e['file'] for e in idx]"); do
   got=$(raw_totals "$T/r1/$f")
   [ -n "$got" ] && [ "$got" = "$want" ] || fail "$f: go tool pprof totals [$got], local file [$want]"
   keys=$(raw_label_keys "$T/r1/$f")
-  [ "$keys" = "span_id trace_id" ] || fail "$f: sample labels [$keys]"
+  [ "$keys" = "span_id span_name" ] || fail "$f: sample labels [$keys]"
   i=$((i + 1))
 done
-echo "ok: go tool pprof reads all 8; totals equal the local files; span_id/trace_id intact"
+echo "ok: go tool pprof reads all 8; totals equal the local files; span_id/span_name intact"
 check "span_id values are 16 hex" bash -c "go tool pprof -raw '$T/r1/$(index "$T/r1" "idx[0]['file']")' 2>/dev/null | grep -o 'span_id:\[[^]]*\]' | sort -u | grep -qvE '^span_id:\[[0-9a-f]{16}\]$' && exit 1 || exit 0"
 
-# 2. span_name sent when enabled (it becomes a series label).
+# 2. span_name stripped when asked (it is a series label).
 start_receiver "$T/r2"
-PYROSCOPE_SERVER_ADDRESS="http://$RECV_ADDR" SPANPROF_PYROSCOPE_SPAN_NAME=1 \
+PYROSCOPE_SERVER_ADDRESS="http://$RECV_ADDR" SPANPROF_PYROSCOPE_SPAN_NAME=0 \
   "$PUSH" --intervals 1 --span-names >"$T/out2" 2>&1 || fail "push exited $?"
 stop_receiver
-check "span_name kept with SPANPROF_PYROSCOPE_SPAN_NAME=1" \
-  [ "$(index "$T/r2" "' '.join(idx[0]['sample_label_keys'])")" = "span_id span_name trace_id" ]
+check "span_name stripped with SPANPROF_PYROSCOPE_SPAN_NAME=0" \
+  [ "$(index "$T/r2" "' '.join(idx[0]['sample_label_keys'])")" = "span_id" ]
 check "service name falls back to the executable name" \
   [ "$(index "$T/r2" "idx[0]['service_name']")" = "pyroscope_push" ]
 

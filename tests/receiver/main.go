@@ -5,10 +5,18 @@
 //
 //	receiver -dir DIR [-addr 127.0.0.1:0] [-port-file F] [-tls-cert C -tls-key K]
 //	         [-multitenancy] [-basic-auth user:pass] [-faults 500,429,stall:3000,close,ok]
+//	         [-version 2.0.2|2.1.0|none]
 //
 // Stored: DIR/NNNNNN.pb(.gz) per accepted request with a profile, and
 // DIR/index.json, an array of entries (name, service_name, labels, from,
-// until, sample types, totals, ...), rewritten after each one.
+// until, sample types, totals, series, ...), rewritten after each one.
+//
+// Series: like the server's distributor (pkg/model/pprofsplit), every sample
+// string label but span_id (profile_id is renamed to it) becomes a series
+// label; trace_id too before v2.1.0 (grafana/pyroscope #5220 is in v2.1.0,
+// not in v2.0.3-v2.0.6). -version picks the behaviour and what
+// GET /api/v1/status/buildinfo reports; "none" serves no such route (404),
+// like a server behind a proxy that only passes /ingest.
 //
 // Control (never affected by faults):
 //
@@ -59,6 +67,7 @@ var (
 	flagMaxSamples   = flag.Int("max-samples", 16000, "samples per profile (422 above)")
 	flagBurst        = flag.Float64("burst-bytes", 2<<20, "rate-limit burst in bytes (429 above)")
 	flagRate         = flag.Float64("rate-bytes", 4<<20, "rate limit in bytes per second")
+	flagVersion      = flag.String("version", "2.0.2", "server version to model and report (none: no buildinfo route)")
 )
 
 const maxSampleLabels = 100
@@ -95,6 +104,7 @@ type entry struct {
 	SpanSamples int               `json:"span_id_samples"`
 	SpanIDs     int               `json:"distinct_span_ids"`
 	SampleKeys  []string          `json:"sample_label_keys"`
+	Series      []string          `json:"series"`
 	Ingested    bool              `json:"ingested"`
 }
 
@@ -117,10 +127,11 @@ type server struct {
 	stalled  int
 	tokens   float64
 	last     time.Time
+	series   map[string]bool // distinct series of the tenant(s) so far
 }
 
 func newServer() *server {
-	s := &server{byStatus: map[string]int{}, tokens: *flagBurst, last: time.Now()}
+	s := &server{byStatus: map[string]int{}, tokens: *flagBurst, last: time.Now(), series: map[string]bool{}}
 	s.faults = splitList(*flagFaults)
 	return s
 }
@@ -308,6 +319,57 @@ func isHex(s string) bool {
 		}
 	}
 	return true
+}
+
+// ---- version (buildinfo) -------------------------------------------------------
+
+// promotesTraceID: does the modelled server make trace_id a series label?
+// Unknown versions are modelled as old.
+func promotesTraceID() bool {
+	v := strings.TrimPrefix(*flagVersion, "v")
+	var major, minor int
+	if _, err := fmt.Sscanf(v, "%d.%d", &major, &minor); err != nil {
+		return true
+	}
+	return major < 2 || (major == 2 && minor < 1)
+}
+
+// GET /api/v1/status/buildinfo as the server's grpc-gateway renders
+// status.v1.GetBuildInfoResponse.
+func (s *server) buildinfo(w http.ResponseWriter, r *http.Request) {
+	if *flagVersion == "none" {
+		http.NotFound(w, r)
+		return
+	}
+	if r.Method != http.MethodGet {
+		w.WriteHeader(405)
+		return
+	}
+	b, _ := json.Marshal(map[string]interface{}{"status": "success", "data": map[string]string{
+		"version": *flagVersion, "revision": "0000000", "branch": "release", "buildUser": "",
+		"buildDate": "", "goVersion": "go1.25"}})
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(b)
+	s.note(200, "buildinfo", "", "")
+}
+
+// seriesKey: the label set as {k="v",...}, sorted.
+func seriesKey(labels map[string]string) string {
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%s=%q", k, labels[k])
+	}
+	b.WriteByte('}')
+	return b.String()
 }
 
 // ---- the handler ------------------------------------------------------------
@@ -511,8 +573,11 @@ func (s *server) ingest(w http.ResponseWriter, r *http.Request) {
 	maxNames := 0
 	keySet := map[string]bool{}
 	spanIDs := map[string]bool{}
+	series := map[string]bool{}
+	traceIsSeries := promotesTraceID()
 	for _, smp := range keep {
 		extra := map[string]bool{}
+		sl := map[string]string{}
 		hasSpan := false
 		for _, l := range smp.labels {
 			if l.str == 0 {
@@ -528,7 +593,9 @@ func (s *server) ingest(w http.ResponseWriter, r *http.Request) {
 				}
 				continue
 			case "trace_id":
-				continue
+				if !traceIsSeries {
+					continue
+				}
 			}
 			if len(k) > 1024 || len(v) > 2048 || !utf8.ValidString(v) {
 				s.fail(w, 422, fmt.Sprintf("sample label %q is over the name/value limits", k), name, "labels")
@@ -537,7 +604,14 @@ func (s *server) ingest(w http.ResponseWriter, r *http.Request) {
 			if _, base := labels[k]; !base {
 				extra[k] = true
 			}
+			sl[k] = v
 		}
+		for k, v := range labels {
+			if _, ok := sl[k]; !ok {
+				sl[k] = v
+			}
+		}
+		series[tenant+seriesKey(sl)] = true
 		if hasSpan {
 			e.SpanSamples++
 		}
@@ -590,6 +664,15 @@ func (s *server) ingest(w http.ResponseWriter, r *http.Request) {
 		e.SampleKeys = append(e.SampleKeys, k)
 	}
 	sort.Strings(e.SampleKeys)
+	for k := range series {
+		e.Series = append(e.Series, strings.TrimPrefix(k, tenant))
+	}
+	sort.Strings(e.Series)
+	s.mu.Lock()
+	for k := range series {
+		s.series[k] = true
+	}
+	s.mu.Unlock()
 	e.Ingested = len(keep) > 0
 	if !e.Ingested {
 		s.note(200, "empty", "accepted a profile without samples: nothing ingested", name)
@@ -716,7 +799,7 @@ func (s *server) control(w http.ResponseWriter, r *http.Request) {
 		}
 		b, _ := json.MarshalIndent(map[string]interface{}{
 			"requests": s.requests, "accepted": accepted, "ingested": ingested,
-			"by_status": s.byStatus, "closed": s.closed, "stalled": s.stalled,
+			"by_status": s.byStatus, "closed": s.closed, "stalled": s.stalled, "series": len(s.series),
 			"pending_faults": s.faults, "events": s.events,
 		}, "", " ")
 		s.mu.Unlock()
@@ -742,6 +825,7 @@ func main() {
 	mux.HandleFunc("/ingest", s.ingest)
 	mux.HandleFunc("/pyroscope/ingest", s.ingest)
 	mux.HandleFunc("/control/", s.control)
+	mux.HandleFunc("/api/v1/status/buildinfo", s.buildinfo)
 	ln, err := net.Listen("tcp", *flagAddr)
 	if err != nil {
 		log.Fatal(err)

@@ -6,6 +6,12 @@
  *                  [--period-ms M] [--deadline-ms D] [--span-names]
  *                  [--bad-utf8] [--repeat R] [--local-dir DIR] [--quiet]
  *                  [--base-from UNIX_S] [--shape tree|random] [--fork]
+ *                  [--unique-traces] [--wait-version MS]
+ *
+ * --unique-traces: every labelled sample gets a trace and span of its own
+ * (a busy service: thousands of requests per interval), instead of 97.
+ * --wait-version: wait up to MS for the exporter to have asked the server
+ * its version, print "server_version=..." (empty: unknown), then send.
  *
  * --fork: halfway, fork; the child checks that its copy of the exporter is
  * inert (enqueue -ECHILD), starts its own from the environment, sends one
@@ -27,6 +33,9 @@
 #include <unistd.h>
 
 #include "export_pyroscope.h"
+/* Weak, so the tool still links against a core from before this API (to
+ * show a test failing on an older build for the right reason). */
+#pragma weak sp_pyroscope_server_version
 #include "pprof.h"
 #include "profile.h"
 
@@ -54,6 +63,7 @@ static uint64_t rnd(void)
  * one near its leaf end, like a real call tree. "random": every frame drawn
  * at random, 8-32 deep, the worst case for compression. */
 static int shape_tree = 1;
+static int unique_traces;
 
 static sp_profile *build(const char *kind, int interval, int stacks, int repeat, int span_names,
 			 int bad_utf8, int64_t period_ns)
@@ -134,9 +144,13 @@ static sp_profile *build(const char *kind, int interval, int stacks, int repeat,
 			int64_t count = 1 + (interval * 7 + s + r) % 5;
 
 			if ((s + r) % 3) {
-				snprintf(span, sizeof(span), "%016" PRIx64, 0x1000 + (uint64_t)((s + r) % 97));
+				uint64_t id = unique_traces ?
+					(uint64_t)interval << 32 | (uint64_t)s * (uint64_t)repeat + (uint64_t)r :
+					(uint64_t)((s + r) % 97);
+
+				snprintf(span, sizeof(span), "%016" PRIx64, 0x1000 + id);
 				snprintf(trace, sizeof(trace), "%016" PRIx64 "%016" PRIx64, (uint64_t)0xabc,
-					 0x2000 + (uint64_t)((s + r) % 97));
+					 0x2000 + id);
 				lbl[nl++] = sp_profile_str_label(p, "span_id", span);
 				lbl[nl++] = sp_profile_str_label(p, "trace_id", trace);
 				if (span_names)
@@ -167,10 +181,11 @@ int main(int argc, char **argv)
 		{ "period-ms", 1, 0, 'p' }, { "deadline-ms", 1, 0, 'd' }, { "span-names", 0, 0, 's' },
 		{ "bad-utf8", 0, 0, 'u' },  { "repeat", 1, 0, 'r' },      { "local-dir", 1, 0, 'l' },
 		{ "quiet", 0, 0, 'q' },     { "base-from", 1, 0, 'b' },   { "shape", 1, 0, 'S' },
-		{ "fork", 0, 0, 'f' },      { 0, 0, 0, 0 },
+		{ "fork", 0, 0, 'f' },      { "unique-traces", 0, 0, 'U' },
+		{ "wait-version", 1, 0, 'W' }, { 0, 0, 0, 0 },
 	};
 	int intervals = 5, stacks = 50, period_ms = 100, deadline_ms = 5000, span_names = 0;
-	int bad_utf8 = 0, repeat = 1, quiet = 0, do_fork = 0, c, i;
+	int bad_utf8 = 0, repeat = 1, quiet = 0, do_fork = 0, wait_version = -1, c, i;
 	pid_t child = -1;
 	const char *kinds = "cpu", *local_dir = NULL;
 	int64_t max_enqueue = 0, t0, base_s = now_ns(CLOCK_REALTIME) / 1000000000 - 100000;
@@ -193,14 +208,25 @@ int main(int argc, char **argv)
 		case 'b': base_s = atoll(optarg); break;
 		case 'S': shape_tree = strcmp(optarg, "random") != 0; break;
 		case 'f': do_fork = 1; break;
+		case 'U': unique_traces = 1; break;
+		case 'W': wait_version = atoi(optarg); break;
 		default: return 2;
 		}
 	}
-	x = sp_pyroscope_from_env("pyroscope_push", &err);
+	x = sp_pyroscope_from_env(NULL, &err);
 	if (!x && err.msg[0])
 		fprintf(stderr, "spanprof: %s\n", err.msg);
 	if (x && !quiet)
 		printf("exporter server=%s app=%s\n", sp_pyroscope_server(x), sp_pyroscope_app_name(x));
+	if (x && wait_version >= 0) {
+		char ver[32];
+
+		if (sp_pyroscope_server_version)
+			sp_pyroscope_server_version(x, wait_version, ver, sizeof(ver));
+		else
+			snprintf(ver, sizeof(ver), "?");
+		printf("server_version=%s\n", ver);
+	}
 	for (i = 0; i < intervals; i++) {
 		const char *ks[2] = { "cpu", "memory" };
 		int k;
@@ -246,7 +272,7 @@ int main(int argc, char **argv)
 
 			r1 = x ? sp_pyroscope_enqueue(x, p, "cpu", from, from + 1000000000LL) : 0;
 			sp_pyroscope_shutdown(x, 0); /* inert in the child */
-			mine = sp_pyroscope_from_env("pyroscope_push", &cerr);
+			mine = sp_pyroscope_from_env(NULL, &cerr);
 			if (mine)
 				r2 = sp_pyroscope_enqueue(mine, p, "cpu", from, from + 1000000000LL);
 			sp_pyroscope_shutdown_stats(mine, 5000, &st);

@@ -228,7 +228,8 @@ static void test_config_env(void **state)
 	assert_int_equal(c.upload_interval_s, 10);  /* default after a bad value */
 	assert_int_equal(c.stack_bytes, 32768);     /* default after out of range */
 	assert_int_equal(c.engine, SP_ENGINE_TIMER);
-	assert_string_equal(c.service, "my_service_1");
+	/* cleaned as Pyroscope wants it; file names also turn '/' into '_' */
+	assert_string_equal(c.service, "my_service/1");
 	assert_int_equal(c.retention_mb, 0);
 	assert_int_equal(c.retention_hours, 24);
 	/* The ring grows with the rate (fewer worker wake-ups): 512 KiB at ~1 kHz. */
@@ -253,6 +254,43 @@ static void test_config_env(void **state)
 	unsetenv("SPANPROF_ENGINE");
 	unsetenv("SPANPROF_SERVICE");
 	unsetenv("SPANPROF_RETENTION_MB");
+}
+
+/* SPANPROF_UPLOAD_INTERVAL / PYROSCOPE_UPLOAD_INTERVAL take units. */
+static void test_upload_interval(void **state)
+{
+	static const struct {
+		const char *s;
+		int ret;
+		int64_t v;
+	} cases[] = {
+		{ "10", 0, 10 },      { "10s", 0, 10 },     { "1m", 0, 60 },   { "1m30s", 0, 90 },
+		{ " 2m ", 0, 120 },   { "1h", 0, 3600 },    { "2000ms", 0, 2 }, { "1500ms", -EINVAL, 0 },
+		{ "0", -ERANGE, 0 },  { "2h", -ERANGE, 0 }, { "10x", -EINVAL, 0 }, { "s", -EINVAL, 0 },
+		{ "", -EINVAL, 0 },   { "1 m", -EINVAL, 0 },
+	};
+	sp_config c;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int64_t v = -1;
+		int r = sp_config_parse_duration_s(cases[i].s, 1, 3600, &v);
+
+		if (r != cases[i].ret || (r == 0 && v != cases[i].v))
+			fail_msg("'%s': %d %lld, want %d %lld", cases[i].s, r, (long long)v,
+				 cases[i].ret, (long long)cases[i].v);
+	}
+	setenv("PYROSCOPE_UPLOAD_INTERVAL", "15s", 1);
+	sp_config_load(&c, NULL);
+	assert_int_equal(c.upload_interval_s, 15);
+	setenv("SPANPROF_UPLOAD_INTERVAL", "1m", 1); /* ours wins */
+	sp_config_load(&c, NULL);
+	assert_int_equal(c.upload_interval_s, 60);
+	setenv("SPANPROF_UPLOAD_INTERVAL", "soon", 1);
+	sp_config_load(&c, NULL);
+	assert_int_equal(c.upload_interval_s, 10);
+	unsetenv("SPANPROF_UPLOAD_INTERVAL");
+	unsetenv("PYROSCOPE_UPLOAD_INTERVAL");
 }
 
 static void test_sanitize(void **state)
@@ -386,6 +424,7 @@ int main(void)
 		cmocka_unit_test(test_ring_wake_mark_big_records),
 		cmocka_unit_test(test_parse_int),
 		cmocka_unit_test(test_config_env),
+		cmocka_unit_test(test_upload_interval),
 		cmocka_unit_test(test_sanitize),
 		cmocka_unit_test(test_interval_names),
 		cmocka_unit_test(test_retention),

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "pyroscope_config.h"
 
 /* A fake environment: NULL-terminated name/value pairs. */
@@ -45,7 +46,7 @@ static int load(struct fake_env *e, sp_pyroscope_config *cfg, struct warns *w, s
 {
 	memset(w, 0, sizeof(*w));
 	memset(err, 0, sizeof(*err));
-	return sp_pyroscope_config_from_env(cfg, fake_get, e, "fallback-svc", collect, w, err);
+	return sp_pyroscope_config_from_env(cfg, fake_get, e, NULL, collect, w, err);
 }
 
 static void test_no_server(void **state)
@@ -97,48 +98,135 @@ static void test_full_config(void **state)
 	assert_int_equal(cfg.timeout_ms, 2500);
 	assert_int_equal(cfg.queue_max, 8);
 	assert_false(cfg.insecure);
-	assert_false(cfg.span_name);
+	assert_true(cfg.span_name); /* root span names: few values */
+	assert_int_equal(cfg.trace_id, SP_PYRO_TRACE_ID_AUTO);
 	assert_int_equal(w.n, 0);
 	sp_pyroscope_config_free(&cfg);
 }
 
+/* One order for files, links and Pyroscope (sp_service_name): SPANPROF_SERVICE
+ * > PYROSCOPE_APPLICATION_NAME > OTEL_SERVICE_NAME > service.name in
+ * OTEL_RESOURCE_ATTRIBUTES > the executable name; a name given by the
+ * caller (the profiler's own) is used as it is. */
 static void test_service_name_sources(void **state)
 {
-	struct fake_env otel = { { "PYROSCOPE_SERVER_ADDRESS", "http://h:4040",
-				   "OTEL_SERVICE_NAME", "otel-svc", NULL } };
-	struct fake_env def = { { "PYROSCOPE_SERVER_ADDRESS", "http://h:4040", NULL } };
-	struct fake_env bad = { { "PYROSCOPE_SERVER_ADDRESS", "http://h:4040",
-				  "PYROSCOPE_APPLICATION_NAME", " my app:v1 ", NULL } };
+	static const struct {
+		const char *kv[8];
+		const char *want;
+	} cases[] = {
+		{ { "SPANPROF_SERVICE", "sp", "PYROSCOPE_APPLICATION_NAME", "pa", "OTEL_SERVICE_NAME",
+		    "otel", "OTEL_RESOURCE_ATTRIBUTES", "service.name=attr" }, "sp" },
+		{ { "PYROSCOPE_APPLICATION_NAME", "pa", "OTEL_SERVICE_NAME", "otel",
+		    "OTEL_RESOURCE_ATTRIBUTES", "service.name=attr" }, "pa" },
+		{ { "OTEL_SERVICE_NAME", "otel", "OTEL_RESOURCE_ATTRIBUTES", "service.name=attr" },
+		  "otel" },
+		{ { "OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=prod, service.name = billing%2Fapi ,x=y" },
+		  "billing/api" },
+		{ { "SPANPROF_SERVICE", "  ", "OTEL_SERVICE_NAME", "otel" }, "otel" },
+		{ { NULL }, "test_pyroscope_config" },
+	};
 	sp_pyroscope_config cfg;
 	struct warns w;
 	sp_error err;
+	char name[64];
 
-	assert_int_equal(load(&otel, &cfg, &w, &err), 0);
-	assert_string_equal(cfg.app, "otel-svc");
-	assert_non_null(strstr(cfg.name, "otel-svc{hostname="));
-	sp_pyroscope_config_free(&cfg);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fake_env e = { { "PYROSCOPE_SERVER_ADDRESS", "http://h:4040", NULL } };
 
-	assert_int_equal(load(&def, &cfg, &w, &err), 0);
-	assert_string_equal(cfg.app, "fallback-svc");
-	sp_pyroscope_config_free(&cfg);
+		memcpy(&e.kv[2], cases[i].kv, sizeof(cases[i].kv));
+		assert_int_equal(load(&e, &cfg, &w, &err), 0);
+		if (strcmp(cfg.app, cases[i].want))
+			fail_msg("case %zu: app '%s', want '%s'", i, cfg.app, cases[i].want);
+		/* the profiler's resolver agrees */
+		sp_service_name(fake_get, &e, NULL, NULL, name, sizeof(name), NULL);
+		assert_string_equal(name, cases[i].want);
+		assert_int_equal(w.n, 0);
+		sp_pyroscope_config_free(&cfg);
+	}
+
+	/* The caller's name wins: the profiler passes the one it uses. */
+	{
+		struct fake_env e = { { "PYROSCOPE_SERVER_ADDRESS", "http://h:4040",
+					"OTEL_SERVICE_NAME", "otel", NULL } };
+
+		memset(&w, 0, sizeof(w));
+		assert_int_equal(sp_pyroscope_config_from_env(&cfg, fake_get, &e, "mine", collect, &w,
+							      &err), 0);
+		assert_string_equal(cfg.app, "mine");
+		assert_non_null(strstr(cfg.name, "mine{hostname="));
+		sp_pyroscope_config_free(&cfg);
+		assert_string_equal(sp_service_name(fake_get, &e, "mine", NULL, name, sizeof(name),
+						    NULL), "spanprof_options.service");
+		assert_string_equal(sp_service_name(fake_get, &e, NULL, NULL, name, sizeof(name),
+						    NULL), "OTEL_SERVICE_NAME");
+	}
 
 	/* Characters the server refuses are replaced, with one warning. */
-	assert_int_equal(load(&bad, &cfg, &w, &err), 0);
-	assert_string_equal(cfg.app, "my_app_v1");
-	assert_int_equal(w.n, 1);
-	assert_non_null(strstr(w.last, "my_app_v1"));
-	sp_pyroscope_config_free(&cfg);
+	{
+		struct fake_env bad = { { "PYROSCOPE_SERVER_ADDRESS", "http://h:4040",
+					  "PYROSCOPE_APPLICATION_NAME", " my app:v1 ", NULL } };
+		bool changed = false;
+
+		assert_int_equal(load(&bad, &cfg, &w, &err), 0);
+		assert_string_equal(cfg.app, "my_app_v1");
+		assert_int_equal(w.n, 1);
+		assert_non_null(strstr(w.last, "my_app_v1"));
+		sp_pyroscope_config_free(&cfg);
+		sp_service_name(fake_get, &bad, NULL, NULL, name, sizeof(name), &changed);
+		assert_true(changed);
+	}
 }
 
-static void test_exe_name_fallback(void **state)
+/* The server's version from /api/v1/status/buildinfo decides trace_id. */
+static void test_buildinfo_version(void **state)
 {
-	struct fake_env e = { { "PYROSCOPE_SERVER_ADDRESS", "http://h:4040", NULL } };
-	sp_pyroscope_config cfg;
-	sp_error err;
+	int a = -1, b = -1, c = -1;
 
-	assert_int_equal(sp_pyroscope_config_from_env(&cfg, fake_get, &e, NULL, NULL, NULL, &err), 0);
-	assert_string_equal(cfg.app, "test_pyroscope_config");
-	sp_pyroscope_config_free(&cfg);
+	assert_true(sp_pyroscope_parse_buildinfo(
+		"{\"status\":\"success\",\"data\":{\"version\":\"2.1.0\",\"revision\":\"ab\"}}",
+		&a, &b, &c));
+	assert_int_equal(a * 10000 + b * 100 + c, 20100);
+	assert_true(sp_pyroscope_version_keeps_trace_id(a, b, c));
+	assert_true(sp_pyroscope_parse_buildinfo("{\"data\": {\"version\" : \"v1.13.4\"}}", &a, &b, &c));
+	assert_int_equal(a * 10000 + b * 100 + c, 11304);
+	assert_false(sp_pyroscope_version_keeps_trace_id(a, b, c));
+	assert_true(sp_pyroscope_parse_buildinfo("{\"version\":\"2.2.0-rc.1\"}", &a, &b, &c));
+	assert_true(sp_pyroscope_version_keeps_trace_id(a, b, c));
+	/* #5220 is not in the 2.0 branch: 2.0.3 .. 2.0.6 still promote it */
+	assert_false(sp_pyroscope_version_keeps_trace_id(2, 0, 3));
+	assert_false(sp_pyroscope_version_keeps_trace_id(2, 0, 6));
+	assert_true(sp_pyroscope_version_keeps_trace_id(3, 0, 0));
+	/* development builds, other JSON, garbage: unknown */
+	assert_false(sp_pyroscope_parse_buildinfo("{\"version\":\"main-1a2b3c4\"}", &a, &b, &c));
+	assert_false(sp_pyroscope_parse_buildinfo("{\"version\":\"2.1\"}", &a, &b, &c));
+	assert_false(sp_pyroscope_parse_buildinfo("{\"version\":\"2.1.0x\"}", &a, &b, &c));
+	assert_false(sp_pyroscope_parse_buildinfo("<html>404</html>", &a, &b, &c));
+	assert_false(sp_pyroscope_parse_buildinfo("", &a, &b, &c));
+	assert_false(sp_pyroscope_parse_buildinfo(NULL, &a, &b, &c));
+}
+
+static void test_trace_id_setting(void **state)
+{
+	static const struct {
+		const char *value;
+		int want;
+	} cases[] = { { NULL, SP_PYRO_TRACE_ID_AUTO }, { "1", SP_PYRO_TRACE_ID_ALWAYS },
+		      { "0", SP_PYRO_TRACE_ID_NEVER },   { "auto", SP_PYRO_TRACE_ID_AUTO },
+		      { "maybe", SP_PYRO_TRACE_ID_AUTO } };
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fake_env e = { { "PYROSCOPE_SERVER_ADDRESS", "http://h:4040",
+					cases[i].value ? "SPANPROF_PYROSCOPE_TRACE_ID" : NULL,
+					cases[i].value, NULL } };
+		sp_pyroscope_config cfg;
+		struct warns w;
+		sp_error err;
+
+		assert_int_equal(load(&e, &cfg, &w, &err), 0);
+		assert_int_equal(cfg.trace_id, cases[i].want);
+		assert_int_equal(w.n, cases[i].value && !strcmp(cases[i].value, "maybe") ? 1 : 0);
+		sp_pyroscope_config_free(&cfg);
+	}
 }
 
 /* Every refusal: one message that names the variable. */
@@ -153,14 +241,6 @@ static void test_refusals(void **state)
 		{ "PYROSCOPE_SERVER_ADDRESS", "http://h:99999", "not a valid URL" },
 		{ "PYROSCOPE_SERVER_ADDRESS", "http://h:4040/?x=1", "query or fragment" },
 		{ "PYROSCOPE_SERVER_ADDRESS", "http://h a:4040", "spaces" },
-		{ "PYROSCOPE_TAGS", "env", "'env' is not key=value" },
-		{ "PYROSCOPE_TAGS", "=prod", "empty key" },
-		{ "PYROSCOPE_TAGS", "bad-key=v", "key 'bad-key'" },
-		{ "PYROSCOPE_TAGS", "__name__=v", "reserved" },
-		{ "PYROSCOPE_TAGS", "service_name=v", "PYROSCOPE_APPLICATION_NAME" },
-		{ "PYROSCOPE_TAGS", "k=a}b", "without '}'" },
-		{ "PYROSCOPE_TAGS", "k=\xff", "valid UTF-8" },
-		{ "PYROSCOPE_TAGS", "k=1,k=2", "given twice" },
 		{ "PYROSCOPE_TENANT_ID", "a b", "PYROSCOPE_TENANT_ID" },
 		{ "PYROSCOPE_TENANT_ID", "..", "PYROSCOPE_TENANT_ID" },
 		{ "PYROSCOPE_HTTP_HEADERS", "{\"X\": 1}", "not a JSON object of strings" },
@@ -191,6 +271,60 @@ static void test_refusals(void **state)
 	}
 }
 
+/* A bad tag is dropped with one line; the others and the upload stay. */
+static void test_tags_dropped(void **state)
+{
+	static const struct {
+		const char *tags, *expect;
+	} cases[] = {
+		{ "env", "'env' is not key=value" },
+		{ "=prod", "empty key" },
+		{ "bad-key=v", "key 'bad-key'" },
+		{ "__name__=v", "reserved" },
+		{ "k=a}b", "without ',' or '}'" },
+		{ "k=\xff", "valid UTF-8" },
+		{ "ok=2", "'ok' is given twice" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char tags[128];
+		struct fake_env e = { { "PYROSCOPE_SERVER_ADDRESS", "http://h:4040", "PYROSCOPE_TAGS",
+					tags, "SPANPROF_PYROSCOPE_HOSTNAME_TAG", "0", NULL } };
+		sp_pyroscope_config cfg;
+		struct warns w;
+		sp_error err;
+
+		snprintf(tags, sizeof(tags), "ok=1,%s,last=3", cases[i].tags);
+		assert_int_equal(load(&e, &cfg, &w, &err), 0);
+		if (w.n != 1 || !strstr(w.last, cases[i].expect) || !strstr(w.last, "PYROSCOPE_TAGS"))
+			fail_msg("%s: %d warnings, last \"%s\" (want \"%s\")", tags, w.n, w.last,
+				 cases[i].expect);
+		assert_string_equal(cfg.name, "test_pyroscope_config{ok=1,last=3}");
+		assert_int_equal(cfg.n_labels, 2);
+		sp_pyroscope_config_free(&cfg);
+	}
+}
+
+/* PYROSCOPE_LABELS (the Java/.NET name) adds to PYROSCOPE_TAGS; a
+ * service_name label is what the server files the profile under, so the
+ * links query it too. */
+static void test_labels_and_service_name(void **state)
+{
+	struct fake_env e = { { "PYROSCOPE_SERVER_ADDRESS", "http://h:4040",
+				"PYROSCOPE_APPLICATION_NAME", "app", "PYROSCOPE_TAGS", "env=prod",
+				"PYROSCOPE_LABELS", "region=eu, env=dev,service_name=billing",
+				"SPANPROF_PYROSCOPE_HOSTNAME_TAG", "0", NULL } };
+	sp_pyroscope_config cfg;
+	struct warns w;
+	sp_error err;
+
+	assert_int_equal(load(&e, &cfg, &w, &err), 0);
+	assert_string_equal(cfg.name, "billing{env=prod,region=eu,service_name=billing}");
+	assert_string_equal(cfg.app, "billing");
+	assert_int_equal(w.n, 1);
+	assert_non_null(strstr(w.last, "PYROSCOPE_LABELS: key 'env' is given twice"));
+	sp_pyroscope_config_free(&cfg);
+}
+
 static void test_too_many_labels(void **state)
 {
 	char tags[1024] = "";
@@ -200,14 +334,15 @@ static void test_too_many_labels(void **state)
 	struct warns w;
 	sp_error err;
 
-	/* 30 label names per series, 4 taken by the server: 26 tags fit. */
-	for (int i = 0; i < 26; i++)
+	/* 30 label names per series, 4 taken by the server and span_name by
+	 * default: 25 tags fit. */
+	for (int i = 0; i < 25; i++)
 		snprintf(tags + strlen(tags), sizeof(tags) - strlen(tags), "%sk%d=v", i ? "," : "", i);
 	assert_int_equal(load(&e, &cfg, &w, &err), 0);
 	sp_pyroscope_config_free(&cfg);
-	strcat(tags, ",k26=v");
+	strcat(tags, ",k25=v");
 	assert_int_equal(load(&e, &cfg, &w, &err), -EINVAL);
-	assert_non_null(strstr(err.msg, "27 labels"));
+	assert_non_null(strstr(err.msg, "26 labels"));
 }
 
 static void test_bad_numbers_keep_defaults(void **state)
@@ -340,7 +475,10 @@ int main(void)
 		cmocka_unit_test(test_no_server),
 		cmocka_unit_test(test_full_config),
 		cmocka_unit_test(test_service_name_sources),
-		cmocka_unit_test(test_exe_name_fallback),
+		cmocka_unit_test(test_buildinfo_version),
+		cmocka_unit_test(test_tags_dropped),
+		cmocka_unit_test(test_labels_and_service_name),
+		cmocka_unit_test(test_trace_id_setting),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_too_many_labels),
 		cmocka_unit_test(test_bad_numbers_keep_defaults),

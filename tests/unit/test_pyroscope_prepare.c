@@ -107,7 +107,7 @@ static void test_wrong_or_mixed_types_refused(void **state)
 	sp_profile_free(cpu);
 }
 
-static void test_span_name_stripped_unless_wanted(void **state)
+static void test_series_labels_stripped_unless_wanted(void **state)
 {
 	sp_pyroscope_prep o = opts();
 	sp_profile *p = cpu_profile(10, "f"), *d;
@@ -124,7 +124,8 @@ static void test_span_name_stripped_unless_wanted(void **state)
 		assert_null(sp_profile_sample_label(d, &d->samples[i], "thread_name"));
 		assert_string_equal(sp_profile_sample_label(d, &d->samples[i], "span_id"),
 				    "00f067aa0ba902b7");
-		assert_non_null(sp_profile_sample_label(d, &d->samples[i], "trace_id"));
+		/* a server before v2.1.0 would make each trace a series */
+		assert_null(sp_profile_sample_label(d, &d->samples[i], "trace_id"));
 	}
 	assert_int_equal(sp_profile_total(d, 1), sp_profile_total(p, 1));
 	/* the caller's profile is untouched */
@@ -134,8 +135,11 @@ static void test_span_name_stripped_unless_wanted(void **state)
 
 	o.keep_span_name = true;
 	o.keep_thread_name = true;
+	o.keep_trace_id = true;
 	assert_int_equal(sp_pyroscope_prepare(p, "cpu", &o, 1, 2, &parts, &n, &err), 0);
 	d = decode(&parts[0]);
+	assert_string_equal(sp_profile_sample_label(d, &d->samples[1], "trace_id"),
+			    sp_profile_sample_label(p, &p->samples[1], "trace_id"));
 	assert_string_equal(sp_profile_sample_label(d, &d->samples[1], "span_name"), "GET /a");
 	assert_string_equal(sp_profile_sample_label(d, &d->samples[1], "thread_name"), "worker");
 	sp_profile_free(d);
@@ -261,7 +265,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_metric_names),
 		cmocka_unit_test(test_wrong_or_mixed_types_refused),
-		cmocka_unit_test(test_span_name_stripped_unless_wanted),
+		cmocka_unit_test(test_series_labels_stripped_unless_wanted),
 		cmocka_unit_test(test_time_and_utf8),
 		cmocka_unit_test(test_split_by_samples),
 		cmocka_unit_test(test_split_by_bytes),
