@@ -112,6 +112,10 @@ void sp_config_load(sp_config *c, const spanprof_options *opts)
 	extern char *program_invocation_short_name;
 
 	memset(c, 0, sizeof(*c));
+	/* First, so the lines about bad values below are shown when asked. */
+	s = getenv("SPANPROF_LOG");
+	if (s && *s && sp_config_parse_bool(s, &c->log) == 0)
+		sp_log_set_enabled(c->log);
 
 	env_int("SPANPROF_HZ", 1, 10000, 100, &v);
 	c->hz = (int)v;
