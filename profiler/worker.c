@@ -250,7 +250,19 @@ static void export_profile(sp_profile *p, int64_t from, int64_t until,
 	W.seq++;
 	sp_output_profile_path(&W.out, W.seq, path, sizeof(path));
 	if (W.out_ok) {
-		if (sp_pprof_write_file(p, path, &err)) {
+		int r = sp_pprof_write_file(p, path, &err);
+		char was[sizeof(W.out.dir)];
+
+		memcpy(was, W.out.dir, sizeof(was));
+		if ((r == -EACCES || r == -EPERM || r == -EROFS) && !W.out.fell_back &&
+		    sp_output_fallback(&W.out, NULL) == 0) {
+			W.out.fell_back = true;
+			sp_log("%s is not writable by uid %u; profiles go to %s", was,
+			       (unsigned)geteuid(), W.out.dir);
+			sp_output_profile_path(&W.out, W.seq, path, sizeof(path));
+			r = sp_pprof_write_file(p, path, &err);
+		}
+		if (r) {
 			if (!W.logged_write_error)
 				sp_log("%s", err.msg);
 			W.logged_write_error = true;
@@ -510,6 +522,9 @@ static int setup(sp_error *err)
 	W.out_ok = r == 0;
 	if (r)
 		sp_log("%s", err->msg);
+	else if (W.out.fell_back)
+		sp_log("%s is not writable by uid %u; profiles go to %s", W.cfg.output_dir,
+		       (unsigned)geteuid(), W.out.dir);
 
 	/* Sets up its own thread; make that one internal too. */
 	{
