@@ -11,9 +11,9 @@ build_pkgs=(gcc make pkg-config libunwind-dev libdw-dev libelf-dev libprotobuf-c
 # libxml2-utils: xmllint checks the SVG. elfutils/binutils: eu-addr2line, strip.
 # clang + libclang-rt-14-dev: the libFuzzer target and sanitizer runtime.
 # openssl: certificates for the TLS upload test. wrk: load for the demo service test.
-# g++: the C++ demangling test workload.
+# g++: the C++ demangling test workload. nodejs: JIT frames (frame pointers, perf map).
 test_pkgs=(golang-go libxml2-utils elfutils binutils g++ clang libclang-rt-14-dev openssl curl python3
-           wrk)
+           wrk nodejs)
 bench_pkgs=(google-perftools libgoogle-perftools-dev redis-server redis-tools wrk heaptrack
             linux-perf elfutils binutils libc6-dbg)
 render_pkgs=(chromium)
