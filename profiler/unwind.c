@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libunwind.h>
 
@@ -103,6 +104,11 @@ struct sp_unwinder {
 	/* per-walk state, read by the accessors through `arg` */
 	const sp_raw_sample *cur;
 	uint64_t regs[SP_REG_COUNT]; /* the sample's, or a frame-pointer step's */
+	/* Executable mappings no module covers (JIT code), from
+	 * /proc/self/maps, re-read at most every SP_JIT_MAPS_NS on a miss. */
+	struct { uint64_t lo, hi; } *jit;
+	size_t n_jit, cap_jit;
+	int64_t jit_read_ns;
 	bool step_noinfo;          /* find_proc_info found no unwind info */
 };
 
@@ -241,6 +247,7 @@ void sp_unwinder_free(sp_unwinder *u)
 {
 	if (!u)
 		return;
+	free(u->jit);
 	if (u->as)
 		lu.destroy_addr_space(u->as);
 	sp_umods_free(&u->mods);
@@ -268,6 +275,60 @@ static void refresh(sp_unwinder *u)
 	sp_umods_rebuild(&u->mods); /* on ENOMEM the table is empty: walks truncate */
 	u->built_gen = g;
 	u->built = true;
+}
+
+#define SP_JIT_MAPS_NS 200000000
+
+static void read_jit_maps(sp_unwinder *u)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[4096];
+
+	u->n_jit = 0;
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long lo, hi;
+		char perms[5];
+
+		if (sscanf(line, "%llx-%llx %4s", &lo, &hi, perms) != 3 || perms[2] != 'x' ||
+		    sp_umods_find_text(&u->mods, lo))
+			continue;
+		if (u->n_jit == u->cap_jit) {
+			size_t cap = u->cap_jit ? u->cap_jit * 2 : 16;
+			void *v = realloc(u->jit, cap * sizeof(*u->jit));
+			if (!v)
+				break;
+			u->jit = v;
+			u->cap_jit = cap;
+		}
+		u->jit[u->n_jit].lo = lo;
+		u->jit[u->n_jit].hi = hi;
+		u->n_jit++;
+	}
+	fclose(f);
+}
+
+/* Whether ip is in executable memory that no module covers (JIT code),
+ * as opposed to unmapped memory (a dlclosed module, a garbage address):
+ * only the former is worth a frame-pointer step. */
+static bool in_jit_code(sp_unwinder *u, uint64_t ip)
+{
+	struct timespec ts;
+	int64_t now;
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < u->n_jit; i++)
+			if (ip >= u->jit[i].lo && ip < u->jit[i].hi)
+				return true;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+		if (pass || (u->jit_read_ns && now - u->jit_read_ns < SP_JIT_MAPS_NS))
+			break;
+		u->jit_read_ns = now;
+		read_jit_maps(u);
+	}
+	return false;
 }
 
 /* One aligned word of the stack copy. */
@@ -315,7 +376,8 @@ size_t sp_unwind(sp_unwinder *u, const sp_raw_sample *s, uint64_t *pcs, size_t m
 			 * has no unwind info, but JITs keep frame pointers:
 			 * follow one rbp link, within the copy only, then let
 			 * libunwind continue from the caller. */
-			if (lu.get_reg(&c, UNW_X86_64_RBP, &fp) < 0 || fp < sp ||
+			if (lu.get_reg(&c, UNW_REG_IP, &ip) < 0 || !in_jit_code(u, ip) ||
+			    lu.get_reg(&c, UNW_X86_64_RBP, &fp) < 0 || fp < sp ||
 			    !stack_word(s, fp, &next_fp) || !stack_word(s, fp + 8, &ret) || !ret)
 				break;
 			pcs[n++] = ret - 1;
