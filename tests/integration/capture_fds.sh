@@ -46,4 +46,9 @@ out=$(bash -c 'ulimit -n 1024 && exec env LD_PRELOAD="$0" SPANPROF_OUTPUT="$1" "
       "$LIBSPANPROF" "$T/files" "$T/fd_clash") || { echo "$out"; fail "files: the program could not open 700 files"; }
 echo "$out"
 check "ulimit -n 1024, 500 threads: 700 files opened" grep -q '^opened 700$' <<<"$out"
+# Close-on-exec: a program exec'd without the library holds no perf event.
+env LD_PRELOAD="$LIBSPANPROF" SPANPROF_OUTPUT="$T/exec" bash -c \
+  'i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; exec env -u LD_PRELOAD ls -l /proc/self/fd/' \
+  > "$T/exec.txt" 2>&1 || fail "exec: ls failed"
+check "exec: no perf event descriptor survives exec" bash -c "! grep -q perf_event '$T/exec.txt'"
 echo "PASS"
