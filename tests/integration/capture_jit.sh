@@ -31,8 +31,10 @@ done
 check "jit_frames: our reader shows main;jit_outer;jit_inner;burn_in_c" \
   grep -q 'main;jit_outer;jit_inner;burn_in_c' "$T/c.folded"
 
-"$SPANPROF" record -F 997 -o "$T/node" -- node --perf-basic-prof "$ROOT/tests/workloads/jit_fib.js" 1.5 \
-  > "$T/node.log" 2>&1 || { cat "$T/node.log"; fail "node: record failed"; }
+# From $T: with --perf-basic-prof, V8 also leaves an isolate-*.log in its cwd.
+(cd "$T" && "$SPANPROF" record -F 997 -o "$T/node" -- node --perf-basic-prof \
+   "$ROOT/tests/workloads/jit_fib.js" 1.5) > "$T/node.log" 2>&1 ||
+  { cat "$T/node.log"; fail "node: record failed"; }
 cat "$T/node.log"
 pid=$(sed -n 's/^node ok \([0-9]*\) true$/\1/p' "$T/node.log")
 [ -n "$pid" ] || fail "node: the script did not finish"
