@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "aggregate.h"
+#include "perfmap.h"
 #include "procmaps.h"
 #include "symbolizer.h"
 #include "unwind.h"
@@ -68,6 +69,7 @@ struct sp_aggregator {
 	bool maps_valid;
 	atomic_bool maps_dirty;
 	char exe[4096];             /* main executable: its mappings go first */
+	sp_perfmap perfmap;         /* JIT code names, read when a pc is unmapped */
 	uint64_t truncated_total;
 	agg_interval iv;
 };
@@ -274,6 +276,7 @@ void sp_aggregator_free(sp_aggregator *a)
 	interval_reset(&a->iv);
 	sp_unwinder_free(a->unwinder);
 	sp_symbolizer_free(a->symbolizer);
+	sp_perfmap_free(&a->perfmap);
 	if (a->maps_valid)
 		sp_procmaps_free(&a->maps);
 	free(a);
@@ -439,6 +442,8 @@ static int add_samples(sp_aggregator *a, sp_profile *p, const uint64_t *map_ids)
 	int64_t values[2];
 	sp_label labels[4];
 
+	bool perfmap_read = false;
+
 	for (size_t k = 0; k < iv->n; k++) {
 		const agg_entry *e = &iv->entries[k];
 		const uint64_t *pcs = iv->pcs + e->pc_off;
@@ -447,7 +452,24 @@ static int add_samples(sp_aggregator *a, sp_profile *p, const uint64_t *map_ids)
 		for (size_t i = 0; i < e->n_pcs; i++) {
 			const sp_module *m = a->maps_valid ? sp_procmaps_find(&a->maps, pcs[i]) : NULL;
 			uint64_t mid = m ? map_ids[m - a->maps.mods] : 0;
-			locs[nl] = sp_profile_add_location(p, mid, pcs[i], NULL, 0);
+			const char *jit = NULL;
+			sp_line line = { 0 };
+
+			/* No file behind it (unmapped, or an anonymous
+			 * executable mapping): JIT code, named by the runtime's
+			 * perf map if it writes one (read once per interval). */
+			if ((!m || (!m->vdso && (!m->path || m->path[0] != '/'))) &&
+			    a->cfg.symbolize) {
+				if (!perfmap_read)
+					sp_perfmap_refresh(&a->perfmap, getpid());
+				perfmap_read = true;
+				jit = sp_perfmap_find(&a->perfmap, pcs[i]);
+				if (jit && !(line.function_id = sp_profile_add_function(p, jit, jit,
+											  "", 0)))
+					return -ENOMEM;
+			}
+			locs[nl] = sp_profile_add_location(p, mid, pcs[i], jit ? &line : NULL,
+							   jit ? 1 : 0);
 			if (!locs[nl++])
 				return -ENOMEM;
 		}

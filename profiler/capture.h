@@ -7,6 +7,7 @@
 #ifndef SPANPROF_CAPTURE_H
 #define SPANPROF_CAPTURE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
@@ -14,9 +15,14 @@
 /* si_value of our timers, so a user's timer on the same signal is told apart. */
 #define SP_TIMER_COOKIE ((void *)0x5350726f66ULL)
 
-/* Returns 0 with *fd and *id (the kernel's event id) set, or a negative
- * errno from perf_event_open / fcntl. */
-int sp_perf_arm(pid_t tid, int signo, uint64_t period_ns, int *fd, uint64_t *id);
+/* Returns 0 with *fd (moved into [fd_lo, fd_hi), close-on-exec) and *id
+ * (the kernel's event id) set, or a negative errno from perf_event_open /
+ * fcntl; -EMFILE when [fd_lo, fd_hi) has no free number. */
+int sp_perf_arm(pid_t tid, int signo, uint64_t period_ns, int fd_lo, int fd_hi,
+		int *fd, uint64_t *id);
+/* Whether `fd` still is the event `id` (the application may have closed
+ * or replaced it: dup2, close of a range). */
+bool sp_perf_is_ours(int fd, uint64_t id);
 /* Close the event, but only if `fd` still is that event (the application
  * may have closed it and reused the number). */
 void sp_perf_disarm(int fd, uint64_t id);

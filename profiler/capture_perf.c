@@ -12,12 +12,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-int sp_perf_arm(pid_t tid, int signo, uint64_t period_ns, int *fd_out, uint64_t *id_out)
+int sp_perf_arm(pid_t tid, int signo, uint64_t period_ns, int fd_lo, int fd_hi,
+		int *fd_out, uint64_t *id_out)
 {
 	struct perf_event_attr attr;
 	struct f_owner_ex owner = { .type = F_OWNER_TID, .pid = tid };
 	uint64_t id = 0;
-	int fd, fl, ret;
+	int fd, high, fl, ret;
 
 	memset(&attr, 0, sizeof(attr));
 	attr.size = sizeof(attr);
@@ -31,6 +32,20 @@ int sp_perf_arm(pid_t tid, int signo, uint64_t period_ns, int *fd_out, uint64_t 
 	fd = (int)syscall(SYS_perf_event_open, &attr, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	/* Move it out of the application's way: the lowest numbers are the
+	 * ones programs assume free (exec 3>file, close 3..N, select()). The
+	 * event lives exactly as long as some descriptor refers to it, and
+	 * O_ASYNC signals only while it does, so it must stay open. */
+	high = fcntl(fd, F_DUPFD_CLOEXEC, fd_lo);
+	if (high < 0 || high >= fd_hi) {
+		ret = high < 0 ? -errno : -EMFILE;
+		if (high >= 0)
+			close(high);
+		close(fd);
+		return ret;
+	}
+	close(fd);
+	fd = high;
 	fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_ASYNC) < 0 ||
 	    fcntl(fd, F_SETSIG, signo) < 0 || fcntl(fd, F_SETOWN_EX, &owner) < 0 ||
@@ -50,6 +65,11 @@ static int still_ours(int fd, uint64_t id)
 	uint64_t now = 0;
 
 	return fd >= 0 && ioctl(fd, PERF_EVENT_IOC_ID, &now) == 0 && now == id;
+}
+
+bool sp_perf_is_ours(int fd, uint64_t id)
+{
+	return still_ours(fd, id);
 }
 
 void sp_perf_close_inherited(int fd, uint64_t id)

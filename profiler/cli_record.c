@@ -146,7 +146,7 @@ static int cmp_str(const void *a, const void *b)
 
 struct totals {
 	uint64_t samples, lost, truncated, aggregated, files;
-	char engine[64];
+	char engine[320]; /* "<engine> at <hz> Hz[, because <why>]" */
 };
 
 /* Sum the self-telemetry comments of one interval profile. */

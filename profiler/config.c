@@ -294,6 +294,10 @@ void sp_config_load(sp_config *c, const spanprof_options *opts)
 	const char *s;
 
 	memset(c, 0, sizeof(*c));
+	/* First, so the lines about bad values below are shown when asked. */
+	s = getenv("SPANPROF_LOG");
+	if (s && *s && sp_config_parse_bool(s, &c->log) == 0)
+		sp_log_set_enabled(c->log);
 
 	env_int("SPANPROF_HZ", 1, 10000, 100, &v);
 	c->hz = (int)v;
@@ -370,6 +374,19 @@ void sp_config_load(sp_config *c, const spanprof_options *opts)
 			c->engine = SP_ENGINE_TIMER;
 	}
 	c->stack_bytes &= ~(size_t)7;
+
+	/* Resolved now: files are written later, maybe after a chdir("/"). */
+	if (c->output_dir[0] != '/') {
+		char cwd[sizeof(c->output_dir)], abs[sizeof(c->output_dir)];
+		const char *rel = c->output_dir;
+
+		if (rel[0] == '.' && rel[1] == '/')
+			rel += 2;
+		if (getcwd(cwd, sizeof(cwd)) &&
+		    (size_t)snprintf(abs, sizeof(abs), "%s/%s", strcmp(cwd, "/") ? cwd : "",
+				     rel) < sizeof(abs))
+			memcpy(c->output_dir, abs, sizeof(abs));
+	}
 
 	/* 128 KiB up to 250 Hz: dozens of typical records (1-8 KiB of stack
 	 * each), at least three full-size ones. A ring wakes the worker when

@@ -31,6 +31,7 @@ typedef struct sp_config {
 	int signo;                 /* SPANPROF_SIGNAL, 0 = pick a free real-time signal */
 	bool symbolize;            /* SPANPROF_SYMBOLIZE, default 1 */
 	bool follow_fork;          /* SPANPROF_FOLLOW_FORK, default 1: profile fork children */
+	bool log;                  /* SPANPROF_LOG=1: diagnostics on stderr */
 	bool quiet;                /* SPANPROF_QUIET=1: no informational lines */
 	char debug_counts[4096];   /* SPANPROF_DEBUG_COUNTS: capture counters file (tests) */
 } sp_config;

@@ -5,7 +5,14 @@
 #include <stdio.h>
 #include <unistd.h>
 
-static volatile bool log_quiet;
+/* Silent unless asked: the host's stderr is its own (a shell loop of
+ * subshells would otherwise get lines from every process and exec). */
+static volatile bool log_on, log_quiet;
+
+void sp_log_set_enabled(bool on)
+{
+	log_on = on;
+}
 
 void sp_log_set_quiet(bool quiet)
 {
@@ -34,6 +41,8 @@ void sp_log(const char *fmt, ...)
 {
 	va_list ap;
 
+	if (!log_on)
+		return;
 	va_start(ap, fmt);
 	vlog(fmt, ap);
 	va_end(ap);
@@ -43,7 +52,7 @@ void sp_log_info(const char *fmt, ...)
 {
 	va_list ap;
 
-	if (log_quiet)
+	if (!log_on || log_quiet)
 		return;
 	va_start(ap, fmt);
 	vlog(fmt, ap);

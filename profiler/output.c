@@ -34,6 +34,38 @@ int sp_mkdir_p(const char *dir, mode_t mode)
 	return 0;
 }
 
+static bool denied(int r)
+{
+	return r == -EACCES || r == -EPERM || r == -EROFS;
+}
+
+int sp_output_fallback(sp_output *o, sp_error *err)
+{
+	const char *tmp = getenv("TMPDIR");
+	char dir[sizeof(o->dir)];
+	struct stat st;
+	uid_t uid = geteuid();
+
+	if (!tmp || tmp[0] != '/')
+		tmp = "/tmp";
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/spanprof-%u", tmp, (unsigned)uid) >= sizeof(dir))
+		return sp_error_set(err, -ENAMETOOLONG, "%s: path too long", tmp);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return sp_error_set(err, -errno, "%s: cannot create: %s", dir, strerror(errno));
+	/* In a shared /tmp the name may have been taken first by someone
+	 * else, or be a symlink planted for us: use only our own directory. */
+	if (lstat(dir, &st) < 0)
+		return sp_error_set(err, -errno, "%s: %s", dir, strerror(errno));
+	if (!S_ISDIR(st.st_mode) || st.st_uid != uid || (st.st_mode & 022))
+		return sp_error_set(err, -EPERM, "%s: not a directory of uid %u only; not used",
+				    dir, (unsigned)uid);
+	if (access(dir, W_OK) < 0)
+		return sp_error_set(err, -errno, "%s: not writable: %s", dir, strerror(errno));
+	memcpy(o->dir, dir, sizeof(dir));
+	o->dir_ok = true;
+	return 0;
+}
+
 int sp_output_init(sp_output *o, const char *dir, const char *service, pid_t pid,
 		   int64_t start_wall_ns, int64_t retention_mb, int64_t retention_hours,
 		   sp_error *err)
@@ -53,16 +85,18 @@ int sp_output_init(sp_output *o, const char *dir, const char *service, pid_t pid
 	o->max_bytes = retention_mb * 1024 * 1024;
 	o->max_age_s = retention_hours * 3600;
 	r = sp_mkdir_p(dir, 0755);
-	if (r)
-		return sp_error_set(err, r, "%s: cannot create the output directory: %s; "
-				    "set SPANPROF_OUTPUT to a writable directory", dir, strerror(-r));
-	if (access(dir, W_OK) < 0) {
+	if (!r && access(dir, W_OK) < 0)
 		r = -errno;
-		return sp_error_set(err, r, "%s: output directory is not writable: %s; "
-				    "set SPANPROF_OUTPUT to a writable directory", dir, strerror(-r));
+	if (!r) {
+		o->dir_ok = true;
+		return 0;
 	}
-	o->dir_ok = true;
-	return 0;
+	if (denied(r) && sp_output_fallback(o, NULL) == 0) {
+		o->fell_back = true;
+		return 0;
+	}
+	return sp_error_set(err, r, "%s: output directory cannot be created or written: %s; "
+			    "set SPANPROF_OUTPUT to a writable directory", dir, strerror(-r));
 }
 
 void sp_output_profile_path(const sp_output *o, unsigned seq, char *buf, size_t len)

@@ -21,12 +21,23 @@ typedef struct sp_output {
 	int64_t max_bytes;      /* 0 = no bound */
 	int64_t max_age_s;      /* 0 = no bound */
 	bool dir_ok;
+	bool fell_back;         /* dir is sp_output_fallback's */
 } sp_output;
 
-/* Create the directory (and parents) when missing. 0 or -errno with err. */
+/* Create the directory (and parents) when missing. When this process may
+ * not create or write it (EACCES, EPERM, EROFS), use sp_output_fallback's
+ * directory and set fell_back. 0 or -errno with err. */
 int sp_output_init(sp_output *o, const char *dir, const char *service, pid_t pid,
 		   int64_t start_wall_ns, int64_t retention_mb, int64_t retention_hours,
 		   sp_error *err);
+
+/* The process may not write its directory (e.g. it dropped privileges
+ * after start: permission is checked when each file is created, so a
+ * descriptor opened earlier would not help). Switch o->dir to
+ * $TMPDIR/spanprof-<euid> (/tmp when TMPDIR is unset), mode 0700, used only
+ * if it is a real directory owned by this uid and writable by nobody else.
+ * 0 or -errno with err. */
+int sp_output_fallback(sp_output *o, sp_error *err);
 
 /* Paths of interval `seq`. */
 void sp_output_profile_path(const sp_output *o, unsigned seq, char *buf, size_t len);

@@ -30,6 +30,7 @@ static int perf_fds;                 /* open perf events (under reg_mu) */
 static uint64_t released_taken, released_lost;
 static bool used_perf, used_timer;   /* for the engine name */
 static bool logged_arm_error;
+
 static char engine_reason[256];
 static bool announced;
 
@@ -57,18 +58,33 @@ static bool engine_fallback_errno(int err)
 	return false;
 }
 
-/* Keep at least half of RLIMIT_NOFILE for the application. */
-static bool near_fd_limit(int fd)
+/* The perf events' descriptors: at most SP_PERF_FD_BUDGET of them (and
+ * never more than 1/8 of RLIMIT_NOFILE), numbered from the top of the
+ * range the application can use, capped at SP_PERF_FD_TOP (a high number
+ * enlarges the kernel's fd table, which fork copies). Threads beyond the
+ * budget get POSIX timers, which need no descriptor. */
+#define SP_PERF_FD_BUDGET 64
+#define SP_PERF_FD_TOP 4096
+
+static bool perf_fd_range(int *lo, int *hi, int *budget)
 {
 	struct rlimit rl;
+	rlim_t top, n;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return false;
-	if (fd >= 0)
-		return (rlim_t)fd + 32 >= rl.rlim_cur;
-	return (rlim_t)(perf_fds + 1) > rl.rlim_cur / 2;
+	top = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > SP_PERF_FD_TOP ?
+		SP_PERF_FD_TOP : rl.rlim_cur;
+	n = rl.rlim_cur == RLIM_INFINITY ? SP_PERF_FD_BUDGET : rl.rlim_cur / 8;
+	if (n > SP_PERF_FD_BUDGET)
+		n = SP_PERF_FD_BUDGET;
+	if (n < 1 || top <= n)
+		return false;
+	*lo = (int)(top - n);
+	*hi = (int)top;
+	*budget = (int)n;
+	return true;
 }
-
 
 /* Before the start line is printed the reason is only recorded (the start
  * line says it); later switches are reported on their own. */
@@ -97,15 +113,19 @@ static int arm(sp_thread *t)
 	int r = 0;
 
 	if (atomic_load(&new_engine) == SP_TE_PERF) {
-		if (near_fd_limit(-1)) {
-			switch_to_timers("perf events already use half of RLIMIT_NOFILE");
+		int lo, hi, budget;
+		char why[256];
+
+		if (!perf_fd_range(&lo, &hi, &budget)) {
+			switch_to_timers("RLIMIT_NOFILE is too low for perf events");
+		} else if (perf_fds >= budget) {
+			snprintf(why, sizeof(why), "perf events use their budget of %d descriptors",
+				 budget);
+			switch_to_timers(why);
 		} else {
-			r = sp_perf_arm(t->tid, sp_capture.signo, sp_capture.period_ns,
+			r = sp_perf_arm(t->tid, sp_capture.signo, sp_capture.period_ns, lo, hi,
 					&t->perf_fd, &t->perf_id);
-			if (!r && near_fd_limit(t->perf_fd)) {
-				sp_perf_disarm(t->perf_fd, t->perf_id);
-				switch_to_timers("file descriptors are close to RLIMIT_NOFILE");
-			} else if (!r) {
+			if (!r) {
 				t->engine = SP_TE_PERF;
 				perf_fds++;
 				used_perf = true;
@@ -113,14 +133,12 @@ static int arm(sp_thread *t)
 			} else if (r == -ESRCH) {
 				return r;
 			} else if (sp_capture.engine_fixed || !engine_fallback_errno(r)) {
-				char why[256];
 				sp_perf_strerror(r, why, sizeof(why));
 				if (!logged_arm_error)
 					sp_log("cannot sample thread %d: %s", (int)t->tid, why);
 				logged_arm_error = true;
 				return r;
 			} else {
-				char why[256];
 				sp_perf_strerror(r, why, sizeof(why));
 				switch_to_timers(why);
 			}
@@ -359,6 +377,24 @@ void sp_threads_reap_foreign(void)
 			pthread_mutex_unlock(&reg_mu);
 		}
 	}
+}
+
+void sp_threads_check_events(void)
+{
+	pthread_mutex_lock(&reg_mu);
+	for (sp_thread *t = atomic_load(&all_threads); t; t = t->next) {
+		if (atomic_load(&t->state) != SP_THREAD_LIVE || t->engine != SP_TE_PERF ||
+		    sp_perf_is_ours(t->perf_fd, t->perf_id))
+			continue;
+		/* Closed or replaced under us (close of a range, dup2): the
+		 * number is the application's now, leave it alone. The event
+		 * names its thread by tid, so it can be armed from here. */
+		t->engine = SP_TE_NONE;
+		t->perf_fd = -1;
+		perf_fds--;
+		arm(t);
+	}
+	pthread_mutex_unlock(&reg_mu);
 }
 
 void sp_threads_pause_all(void)

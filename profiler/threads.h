@@ -92,6 +92,9 @@ void sp_threads_reap_foreign(void);
 
 /* Stop every event (the fds stay open) / close them all (at stop). */
 void sp_threads_pause_all(void);
+/* Worker, about once a second: re-arm every perf event whose descriptor
+ * the application closed or replaced (e.g. a daemon closing 3..N). */
+void sp_threads_check_events(void);
 void sp_threads_disarm_all(void);
 
 /* Engine summary for telemetry: "perf_event cpu-clock", "posix timer" or

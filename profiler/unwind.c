@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libunwind.h>
 
@@ -102,6 +103,12 @@ struct sp_unwinder {
 	bool built;
 	/* per-walk state, read by the accessors through `arg` */
 	const sp_raw_sample *cur;
+	uint64_t regs[SP_REG_COUNT]; /* the sample's, or a frame-pointer step's */
+	/* Executable mappings no module covers (JIT code), from
+	 * /proc/self/maps, re-read at most every SP_JIT_MAPS_NS on a miss. */
+	struct { uint64_t lo, hi; } *jit;
+	size_t n_jit, cap_jit;
+	int64_t jit_read_ns;
 	bool step_noinfo;          /* find_proc_info found no unwind info */
 };
 
@@ -171,7 +178,7 @@ static int acc_access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *val
 		return -UNW_EREADONLYREG;
 	if (reg < 0 || reg >= SP_REG_COUNT)
 		return -UNW_EBADREG;
-	*val = u->cur->regs[reg];
+	*val = u->regs[reg];
 	return 0;
 }
 
@@ -240,6 +247,7 @@ void sp_unwinder_free(sp_unwinder *u)
 {
 	if (!u)
 		return;
+	free(u->jit);
 	if (u->as)
 		lu.destroy_addr_space(u->as);
 	sp_umods_free(&u->mods);
@@ -269,12 +277,77 @@ static void refresh(sp_unwinder *u)
 	u->built = true;
 }
 
+#define SP_JIT_MAPS_NS 200000000
+
+static void read_jit_maps(sp_unwinder *u)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[4096];
+
+	u->n_jit = 0;
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long lo, hi;
+		char perms[5];
+
+		if (sscanf(line, "%llx-%llx %4s", &lo, &hi, perms) != 3 || perms[2] != 'x' ||
+		    sp_umods_find_text(&u->mods, lo))
+			continue;
+		if (u->n_jit == u->cap_jit) {
+			size_t cap = u->cap_jit ? u->cap_jit * 2 : 16;
+			void *v = realloc(u->jit, cap * sizeof(*u->jit));
+			if (!v)
+				break;
+			u->jit = v;
+			u->cap_jit = cap;
+		}
+		u->jit[u->n_jit].lo = lo;
+		u->jit[u->n_jit].hi = hi;
+		u->n_jit++;
+	}
+	fclose(f);
+}
+
+/* Whether ip is in executable memory that no module covers (JIT code),
+ * as opposed to unmapped memory (a dlclosed module, a garbage address):
+ * only the former is worth a frame-pointer step. */
+static bool in_jit_code(sp_unwinder *u, uint64_t ip)
+{
+	struct timespec ts;
+	int64_t now;
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < u->n_jit; i++)
+			if (ip >= u->jit[i].lo && ip < u->jit[i].hi)
+				return true;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+		if (pass || (u->jit_read_ns && now - u->jit_read_ns < SP_JIT_MAPS_NS))
+			break;
+		u->jit_read_ns = now;
+		read_jit_maps(u);
+	}
+	return false;
+}
+
+/* One aligned word of the stack copy. */
+static bool stack_word(const sp_raw_sample *s, uint64_t addr, uint64_t *val)
+{
+	if (!s->stack || (addr & 7) || addr < s->stack_base || s->stack_len < 8 ||
+	    addr - s->stack_base > s->stack_len - 8)
+		return false;
+	memcpy(val, s->stack + (addr - s->stack_base), sizeof(*val));
+	return true;
+}
+
 size_t sp_unwind(sp_unwinder *u, const sp_raw_sample *s, uint64_t *pcs, size_t max,
 		 enum sp_unwind_status *status)
 {
 	unw_cursor_t c;
 	size_t n = 0;
 	uint64_t sp;
+	bool known;
 
 	*status = SP_UNWIND_TRUNCATED;
 	if (max > SP_MAX_FRAMES)
@@ -285,15 +358,37 @@ size_t sp_unwind(sp_unwinder *u, const sp_raw_sample *s, uint64_t *pcs, size_t m
 	pcs[n++] = s->regs[SP_REG_RIP];
 	sp = s->regs[SP_REG_RSP];
 	u->cur = s;
+	memcpy(u->regs, s->regs, sizeof(u->regs));
 	sp_unwind_quiet = lu_quiet_slots > 0;
 	if (lu.init_remote(&c, u->as, u) < 0)
 		goto out;
+	known = sp_umods_find_text(&u->mods, pcs[0]) != NULL;
 	for (;;) {
-		unw_word_t ip = 0, nsp = 0;
+		unw_word_t ip = 0, nsp = 0, fp = 0;
+		uint64_t next_fp, ret;
 
 		if (n >= max) {
 			*status = SP_UNWIND_MAX_DEPTH;
 			break;
+		}
+		if (!known) {
+			/* Code no module covers (JIT: node, the JVM, LuaJIT)
+			 * has no unwind info, but JITs keep frame pointers:
+			 * follow one rbp link, within the copy only, then let
+			 * libunwind continue from the caller. */
+			if (lu.get_reg(&c, UNW_REG_IP, &ip) < 0 || !in_jit_code(u, ip) ||
+			    lu.get_reg(&c, UNW_X86_64_RBP, &fp) < 0 || fp < sp ||
+			    !stack_word(s, fp, &next_fp) || !stack_word(s, fp + 8, &ret) || !ret)
+				break;
+			pcs[n++] = ret - 1;
+			sp = fp + 16;
+			u->regs[SP_REG_RIP] = ret;
+			u->regs[SP_REG_RSP] = sp;
+			u->regs[SP_REG_RBP] = next_fp;
+			if (lu.init_remote(&c, u->as, u) < 0)
+				break;
+			known = sp_umods_find_text(&u->mods, ret) != NULL;
+			continue;
 		}
 		u->step_noinfo = false;
 		int r = lu.step(&c);
@@ -325,10 +420,10 @@ size_t sp_unwind(sp_unwinder *u, const sp_raw_sample *s, uint64_t *pcs, size_t m
 			pcs[n - 1] += 1;
 		pcs[n++] = interrupted ? ip : ip - 1;
 		sp = nsp;
-		/* Left known code (JIT, unloaded module, guessed garbage):
-		 * keep the frame, but anything beyond it would be a guess. */
-		if (!sp_umods_find_text(&u->mods, ip))
-			break;
+		/* Left known code: libunwind's own guess beyond it (an rbp
+		 * heuristic accepted within 16 KiB) is not used; the next
+		 * round walks the frame pointer with checks of our own. */
+		known = sp_umods_find_text(&u->mods, ip) != NULL;
 	}
 out:
 	sp_unwind_quiet = 0;

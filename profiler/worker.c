@@ -251,7 +251,19 @@ static void export_profile(sp_profile *p, int64_t from, int64_t until,
 	W.seq++;
 	sp_output_profile_path(&W.out, W.seq, path, sizeof(path));
 	if (W.out_ok) {
-		if (sp_pprof_write_file(p, path, &err)) {
+		int r = sp_pprof_write_file(p, path, &err);
+		char was[sizeof(W.out.dir)];
+
+		memcpy(was, W.out.dir, sizeof(was));
+		if ((r == -EACCES || r == -EPERM || r == -EROFS) && !W.out.fell_back &&
+		    sp_output_fallback(&W.out, NULL) == 0) {
+			W.out.fell_back = true;
+			sp_log("%s is not writable by uid %u; profiles go to %s", was,
+			       (unsigned)geteuid(), W.out.dir);
+			sp_output_profile_path(&W.out, W.seq, path, sizeof(path));
+			r = sp_pprof_write_file(p, path, &err);
+		}
+		if (r) {
 			if (!W.logged_write_error)
 				sp_log("%s", err.msg);
 			W.logged_write_error = true;
@@ -280,8 +292,22 @@ static void export_profile(sp_profile *p, int64_t from, int64_t until,
 		sp_pyroscope_enqueue(W.pyro, p, "cpu", from, until);
 }
 
+/* "<engine> at <hz> Hz[, because <why>]": `spanprof record` prints it in
+ * its summary, since the library itself says nothing on stderr. */
+static const char *engine_summary(char *buf, size_t len)
+{
+	const char *why = sp_threads_engine_reason();
+
+	if (W.cfg.engine == SP_ENGINE_TIMER)
+		why = "SPANPROF_ENGINE=timer";
+	snprintf(buf, len, "%s at %d Hz%s%s", sp_threads_engine_name(), W.cfg.hz,
+		 why[0] ? ", because " : "", why);
+	return buf;
+}
+
 static void flush_interval(void)
 {
+	char engine[320];
 	int64_t now_wall = wall_ns(), now_mono = mono_ns();
 	uint64_t taken, lost, trunc = 0;
 	sp_telemetry tel;
@@ -296,7 +322,7 @@ static void flush_interval(void)
 	if (W.span_times)
 		sp_span_times_take(W.span_times, now_wall - now_mono, &times, &n_times);
 	if (W.agg && W.iv_samples) {
-		tel.engine = sp_threads_engine_name();
+		tel.engine = engine_summary(engine, sizeof(engine));
 		tel.samples_taken = taken - W.last_taken;
 		tel.samples_lost = lost - W.last_lost;
 		tel.stacks_truncated = trunc - W.last_trunc;
@@ -400,6 +426,7 @@ static void *worker_main(void *arg)
 		now = mono_ns();
 		if (now - W.last_reap > 1000000000) {
 			sp_threads_reap_foreign();
+			sp_threads_check_events();
 			W.last_reap = now;
 		}
 		if (stop || now - W.iv_start_mono >= interval_ns)
@@ -502,6 +529,9 @@ static int setup(sp_error *err)
 	W.out_ok = r == 0;
 	if (r)
 		sp_log("%s", err->msg);
+	else if (W.out.fell_back)
+		sp_log("%s is not writable by uid %u; profiles go to %s", W.cfg.output_dir,
+		       (unsigned)geteuid(), W.out.dir);
 
 	/* Sets up its own thread; make that one internal too. */
 	{

@@ -101,7 +101,7 @@ cat "$T/k.counts" | grep -v '^thread \|^leaf ' || true
 nt=$(grep -c '^thread ' "$T/k.counts")
 check "1000 threads: samples from many threads ($nt >= 200)" [ "$nt" -ge 200 ]
 (ulimit -n 256
- SPANPROF_OUTPUT="$T/k256" SPANPROF_DEBUG_COUNTS="$T/k256.counts" \
+ SPANPROF_OUTPUT="$T/k256" SPANPROF_DEBUG_COUNTS="$T/k256.counts" SPANPROF_LOG=1 \
    env LD_PRELOAD="$LIBSPANPROF" "$T/lifecycle" threads 1000) > "$T/k256.log" 2>&1 ||
   { cat "$T/k256.log"; fail "1000 threads with ulimit -n 256 failed"; }
 cat "$T/k256.log"

@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "output.h"
+#include "perfmap.h"
 #include "ring.h"
 
 /* ---- ring -------------------------------------------------------------- */
@@ -293,6 +294,71 @@ static void test_upload_interval(void **state)
 	unsetenv("PYROSCOPE_UPLOAD_INTERVAL");
 }
 
+/* A relative SPANPROF_OUTPUT is resolved at start: files are written
+ * later, maybe after the program did chdir("/"). */
+static void test_config_relative_output(void **state)
+{
+	sp_config c;
+	char cwd[4096], want[4200];
+
+	(void)state;
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	unsetenv("SPANPROF_OUTPUT");
+	sp_config_load(&c, NULL);
+	snprintf(want, sizeof(want), "%s/spanprof-out", cwd);
+	assert_string_equal(c.output_dir, want);
+	setenv("SPANPROF_OUTPUT", "rel/dir", 1);
+	sp_config_load(&c, NULL);
+	snprintf(want, sizeof(want), "%s/rel/dir", cwd);
+	assert_string_equal(c.output_dir, want);
+	unsetenv("SPANPROF_OUTPUT");
+}
+
+static void test_perfmap(void **state)
+{
+	char path[64];
+	sp_perfmap m;
+	FILE *f;
+	pid_t pid = getpid();
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)pid);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	/* Two entries, a malformed line, and a line still being written. */
+	fprintf(f, "1000 100 LazyCompile:~fib /x.js:1\n2000 10 stub\nbogus\n3000 10 par");
+	fclose(f);
+	assert_int_equal(sp_perfmap_refresh(&m, pid), 0);
+	assert_string_equal(sp_perfmap_find(&m, 0x1000), "LazyCompile:~fib /x.js:1");
+	assert_string_equal(sp_perfmap_find(&m, 0x10ff), "LazyCompile:~fib /x.js:1");
+	assert_null(sp_perfmap_find(&m, 0x1100));
+	assert_string_equal(sp_perfmap_find(&m, 0x2005), "stub");
+	assert_null(sp_perfmap_find(&m, 0x3005));
+	/* Appended: the partial line completes, and code moved over fib's
+	 * range wins over the older entry. */
+	f = fopen(path, "a");
+	assert_non_null(f);
+	fprintf(f, "tial\n1080 20 *fib\n");
+	fclose(f);
+	assert_int_equal(sp_perfmap_refresh(&m, pid), 0);
+	assert_string_equal(sp_perfmap_find(&m, 0x3005), "partial");
+	assert_string_equal(sp_perfmap_find(&m, 0x1090), "*fib");
+	assert_string_equal(sp_perfmap_find(&m, 0x1010), "LazyCompile:~fib /x.js:1");
+	/* Replaced (a new file, shorter): read from the start. */
+	unlink(path);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "5000 8 only\n");
+	fclose(f);
+	assert_int_equal(sp_perfmap_refresh(&m, pid), 0);
+	assert_null(sp_perfmap_find(&m, 0x1000));
+	assert_string_equal(sp_perfmap_find(&m, 0x5007), "only");
+	unlink(path);
+	assert_int_not_equal(sp_perfmap_refresh(&m, pid), 0);
+	sp_perfmap_free(&m);
+}
+
 static void test_sanitize(void **state)
 {
 	char out[16];
@@ -425,6 +491,8 @@ int main(void)
 		cmocka_unit_test(test_parse_int),
 		cmocka_unit_test(test_config_env),
 		cmocka_unit_test(test_upload_interval),
+		cmocka_unit_test(test_config_relative_output),
+		cmocka_unit_test(test_perfmap),
 		cmocka_unit_test(test_sanitize),
 		cmocka_unit_test(test_interval_names),
 		cmocka_unit_test(test_retention),
