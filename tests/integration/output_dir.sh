@@ -13,12 +13,15 @@ require_cmd go
 
 build_workload drop_priv
 uid=$(id -u nobody) gid=$(id -g nobody)
-# nobody must reach its TMPDIR; the output directory stays root's 0755.
-chmod 0711 "$T"
-mkdir -m 1777 "$T/tmp"
+# nobody must reach its TMPDIR (T itself may sit in a root-only 0700 test
+# directory); the output directory stays root's 0755.
+NOBODY_TMP=$(mktemp -d /tmp/spanprof-output-dir.XXXXXX) || fail "mktemp"
+trap 'rm -rf "$NOBODY_TMP"' EXIT
+chmod 0755 "$NOBODY_TMP"
+mkdir -m 1777 "$NOBODY_TMP/tmp"
 mkdir "$T/cwd"
 
-(cd "$T/cwd" && env LD_PRELOAD="$LIBSPANPROF" TMPDIR="$T/tmp" SPANPROF_LOG=1 SPANPROF_HZ=997 \
+(cd "$T/cwd" && env LD_PRELOAD="$LIBSPANPROF" TMPDIR="$NOBODY_TMP/tmp" SPANPROF_LOG=1 SPANPROF_HZ=997 \
   "$T/drop_priv" "$uid" "$gid" 1) > "$T/run.log" 2>&1 || { cat "$T/run.log"; fail "workload failed"; }
 cat "$T/run.log"
 ppid=$(sed -n 's/^parent \([0-9]*\) ok$/\1/p' "$T/run.log")
@@ -29,7 +32,7 @@ pf=$(find "$T/cwd/spanprof-out" -name "drop_priv-$ppid-*.pb.gz" 2>/dev/null | he
 check "chdir(\"/\"): the parent's profile is in the start directory's spanprof-out" [ -n "$pf" ]
 check "chdir(\"/\"): it holds parent_work" bash -c "go tool pprof -top '$pf' 2>/dev/null | grep -qw parent_work"
 
-fb="$T/tmp/spanprof-$uid"
+fb="$NOBODY_TMP/tmp/spanprof-$uid"
 cf=$(find "$fb" -name "drop_priv-$cpid-*.pb.gz" 2>/dev/null | head -1)
 check "setuid(nobody): the child's profile is in \$TMPDIR/spanprof-$uid" [ -n "$cf" ]
 check "setuid(nobody): it holds child_work" bash -c "go tool pprof -top '$cf' 2>/dev/null | grep -qw child_work"

@@ -13,7 +13,7 @@ cc -std=gnu11 -O1 -g -fno-omit-frame-pointer -I"$ROOT/include" -o "$T/pyro_spans
   "$ROOT/tests/workloads/pyro_spans.c" || fail "cannot build the workload"
 
 start_receiver "$T/r" -faults "$(printf 'stall:20000,%.0s' $(seq 20))"
-LD_PRELOAD=$LIBSPANPROF SPANPROF_OUTPUT="$T/out" SPANPROF_UPLOAD_INTERVAL=1 \
+LD_PRELOAD=$LIBSPANPROF SPANPROF_LOG=1 SPANPROF_OUTPUT="$T/out" SPANPROF_UPLOAD_INTERVAL=1 \
 SPANPROF_FLUSH_TIMEOUT_MS=1500 PYROSCOPE_SERVER_ADDRESS="http://$RECV_ADDR" \
   "$T/pyro_spans" 2.5 >"$T/w.out" 2>"$T/w.err" || { cat "$T/w.err"; fail "workload exited $?"; }
 stop_receiver
