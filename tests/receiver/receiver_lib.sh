@@ -3,9 +3,8 @@
 # its index. The receiver is always stopped by its pid on exit.
 # shellcheck shell=bash
 
-command -v go >/dev/null || { echo "skip: go (golang-go) is not installed"; exit 77; }
-command -v python3 >/dev/null || { echo "skip: python3 is not installed"; exit 77; }
-[ -f "$BUILD/libspanprof_core.a" ] || { echo "skip: $BUILD/libspanprof_core.a not built"; exit 77; }
+require_cmd go python3
+require_file "$BUILD/libspanprof_core.a"
 
 # Never send test traffic through a proxy from the environment.
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
@@ -14,6 +13,9 @@ for v in $(env | sed -n 's/^\(PYROSCOPE_[A-Z_]*\|SPANPROF_PYROSCOPE_[A-Z_]*\|OTE
   unset "$v"
 done
 
+# The library is silent unless asked (SPANPROF_LOG=1); these tests read its
+# upload lines, so they ask.
+export SPANPROF_LOG=1
 RECV=$T/receiver
 PUSH=$T/pyroscope_push
 RECV_PID=

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "export_pyroscope.h"
+#include "log.h"
 /* Weak, so the tool still links against a core from before this API (to
  * show a test failing on an older build for the right reason). */
 #pragma weak sp_pyroscope_server_version
@@ -188,6 +189,10 @@ int main(int argc, char **argv)
 	int bad_utf8 = 0, repeat = 1, quiet = 0, do_fork = 0, wait_version = -1, c, i;
 	pid_t child = -1;
 	const char *kinds = "cpu", *local_dir = NULL;
+
+	/* The exporter's lines are what the tests read: this tool always
+	 * logs, as SPANPROF_LOG=1 makes the library do. */
+	sp_log_set_enabled(true);
 	int64_t max_enqueue = 0, t0, base_s = now_ns(CLOCK_REALTIME) / 1000000000 - 100000;
 	sp_pyroscope_stats st;
 	sp_pyroscope *x;
