@@ -7,6 +7,7 @@
 #ifndef SPANPROF_CAPTURE_H
 #define SPANPROF_CAPTURE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
@@ -15,8 +16,19 @@
 #define SP_TIMER_COOKIE ((void *)0x5350726f66ULL)
 
 /* Returns 0 with *fd and *id (the kernel's event id) set, or a negative
- * errno from perf_event_open / fcntl. */
-int sp_perf_arm(pid_t tid, int signo, uint64_t period_ns, int *fd, uint64_t *id);
+ * errno from perf_event_open / fcntl. The event counts user and kernel time;
+ * when the kernel refuses kernel time (perf_event_paranoid >= 2 without
+ * CAP_PERFMON) it fails with -EACCES, or, with allow_user_only, counts user
+ * time only from then on (see sp_perf_user_only). */
+int sp_perf_arm(pid_t tid, int signo, uint64_t period_ns, bool allow_user_only,
+		int *fd, uint64_t *id);
+/* True once an event had to leave kernel time out: profiles miss system time. */
+bool sp_perf_user_only(void);
+void sp_perf_reset_user_only(void);
+/* How to get system time into perf profiles, for log lines and comments. */
+#define SP_PERF_USER_ONLY_HINT \
+	"system time is missing (kernel.perf_event_paranoid >= 2); " \
+	"sysctl kernel.perf_event_paranoid=1 or CAP_PERFMON includes it"
 /* Close the event, but only if `fd` still is that event (the application
  * may have closed it and reused the number). */
 void sp_perf_disarm(int fd, uint64_t id);

@@ -43,6 +43,7 @@ void sp_threads_setup(const sp_capture_params *p)
 	sp_capture = *p;
 	atomic_store(&new_engine, p->engine);
 	used_perf = used_timer = false;
+	sp_perf_reset_user_only();
 	engine_reason[0] = '\0';
 	sp_capture_pid = getpid();
 }
@@ -100,8 +101,10 @@ static int arm(sp_thread *t)
 		if (near_fd_limit(-1)) {
 			switch_to_timers("perf events already use half of RLIMIT_NOFILE");
 		} else {
+			/* Only a fixed perf engine settles for user time only;
+			 * auto prefers timers, which count system time. */
 			r = sp_perf_arm(t->tid, sp_capture.signo, sp_capture.period_ns,
-					&t->perf_fd, &t->perf_id);
+					sp_capture.engine_fixed, &t->perf_fd, &t->perf_id);
 			if (!r && near_fd_limit(t->perf_fd)) {
 				sp_perf_disarm(t->perf_fd, t->perf_id);
 				switch_to_timers("file descriptors are close to RLIMIT_NOFILE");
@@ -393,6 +396,8 @@ const char *sp_threads_engine_name(void)
 		return "perf_event cpu-clock+posix timer";
 	if (used_timer)
 		return "posix timer";
+	if (used_perf && sp_perf_user_only())
+		return "perf_event cpu-clock (user time only)";
 	if (used_perf)
 		return "perf_event cpu-clock";
 	return atomic_load(&new_engine) == SP_TE_TIMER ? "posix timer" : "perf_event cpu-clock";

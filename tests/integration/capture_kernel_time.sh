@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Kernel time is in the profile: kernel_split spends about half its CPU in
+# read() of /dev/zero (read_zero, nearly all system time) and half in a user
+# loop (spin_user), timing each with CLOCK_THREAD_CPUTIME_ID and writing its
+# getrusage user+sys at exit. Under `spanprof record`, with the default
+# engine and with SPANPROF_ENGINE=timer, go tool pprof must give a total
+# within 5% of that user+sys and read_zero's cumulative share within 5
+# points of its measured share. A user-only perf event gives about half the
+# total and read_zero near 0%.
+source "$(dirname "$0")/../lib.sh"
+source "$ROOT/tests/capture_lib.sh"
+need_built
+need_go
+
+paranoid=$(cat /proc/sys/kernel/perf_event_paranoid 2>/dev/null || echo 3)
+# Kernel time needs paranoid <= 1 or CAP_PERFMON/CAP_SYS_ADMIN (root has them).
+if [ "$(id -u)" -ne 0 ] && [ "$paranoid" -gt 1 ]; then
+  echo "SKIP: kernel.perf_event_paranoid=$paranoid and not root: perf cannot count kernel time"
+  exit 77
+fi
+
+build_workload kernel_split
+
+# Total CPU seconds in PROFILE, as go tool pprof reports it.
+pprof_total_s() {
+  go tool pprof -sample_index=cpu -unit=s -top -nodecount=1 "$1" 2>/dev/null |
+    sed -n 's/.* of \([0-9.]*\)s total.*/\1/p' | head -1
+}
+
+run_engine() { # label [env assignments...]
+  local label=$1; shift
+  local out="$T/out-$label" meas="$T/measured-$label"
+  env "$@" "$SPANPROF" record -F 997 -o "$out" -- "$T/kernel_split" 4 "$meas" \
+    > "$T/record-$label.log" 2>&1 || { cat "$T/record-$label.log"; fail "record ($label) failed"; }
+  cat "$T/record-$label.log"
+  [ -s "$meas" ] || fail "workload ($label) wrote no measurement"
+  cat "$meas"
+  local merged
+  merged=$(find "$out" -name 'kernel_split-[0-9]*.pb.gz' ! -name '*T*Z*' | head -1)
+  [ -n "$merged" ] || fail "record ($label) wrote no merged profile"
+
+  local cpu read spin total share want
+  cpu=$(sed -n 's/.*cpu_s=\([0-9.]*\).*/\1/p' "$meas")
+  read=$(sed -n 's/.*read_s=\([0-9.]*\).*/\1/p' "$meas")
+  spin=$(sed -n 's/.*spin_s=\([0-9.]*\).*/\1/p' "$meas")
+  want=$(awk -v r="$read" -v s="$spin" 'BEGIN { printf "%.2f", 100 * r / (r + s) }')
+  total=$(pprof_total_s "$merged")
+  share=$(cum_share read_zero "$merged")
+  echo "$label: profile total ${total}s, user+sys ${cpu}s; read_zero $share% (measured $want%)"
+  check "$label: measured read_zero share $want% is a real split (20..80)" within 20 80 "$want"
+  check "$label: profile total ${total}s within 5% of user+sys ${cpu}s" \
+    within "$(awk -v c="$cpu" 'BEGIN { print c * 0.95 }')" \
+           "$(awk -v c="$cpu" 'BEGIN { print c * 1.05 }')" "${total:-0}"
+  check "$label: read_zero share $share% within 5 points of $want%" \
+    within "$(awk -v w="$want" 'BEGIN { print w - 5 }')" \
+           "$(awk -v w="$want" 'BEGIN { print w + 5 }')" "$share"
+  go tool pprof -comments "$merged" > "$T/comments-$label.txt" 2>&1
+  check "$label: profile does not say system time is missing" \
+    not grep -q 'system time is missing' "$T/comments-$label.txt"
+  check "$label: summary does not say system time is missing" \
+    not grep -q 'system time is missing' "$T/record-$label.log"
+}
+
+not() { ! "$@"; }
+run_engine perf SPANPROF_ENGINE=perf
+grep -q 'engine perf_event cpu-clock$' "$T/record-perf.log" ||
+  fail "SPANPROF_ENGINE=perf did not sample with perf_event alone"
+run_engine auto SPANPROF_ENGINE=auto
+run_engine timer SPANPROF_ENGINE=timer
+grep -q 'engine posix timer' "$T/record-timer.log" ||
+  fail "SPANPROF_ENGINE=timer did not sample with POSIX timers"
