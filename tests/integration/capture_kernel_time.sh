@@ -37,10 +37,11 @@ RUN_AS=()
 # asks), a quarter of perf's samples: it runs twice as long for the same
 # sampling error on the share.
 SECONDS_RUN=4
-run_record() { # label [env assignments...]: record kernel_split into $T/out-LABEL
+W=$T   # where the workload, its measurement and the output go
+run_record() { # label [env assignments...]: record kernel_split into $W/out-LABEL
   local label=$1; shift
-  local out="$T/out-$label" meas="$T/measured-$label"
-  "${RUN_AS[@]}" env "$@" "$SPANPROF" record -F 997 -o "$out" -- "$T/kernel_split" "$SECONDS_RUN" "$meas" \
+  local out="$W/out-$label" meas="$W/measured-$label"
+  "${RUN_AS[@]}" env "$@" "$SPANPROF" record -F 997 -o "$out" -- "$W/kernel_split" "$SECONDS_RUN" "$meas" \
     > "$T/record-$label.log" 2>&1 || { cat "$T/record-$label.log"; fail "record ($label) failed"; }
   cat "$T/record-$label.log"
   [ -s "$meas" ] || fail "workload ($label) wrote no measurement"
@@ -51,7 +52,7 @@ run_record() { # label [env assignments...]: record kernel_split into $T/out-LAB
 }
 
 run_engine() { # label [env assignments...]
-  local label=$1 meas="$T/measured-$1" merged
+  local label=$1 meas="$W/measured-$1" merged
   run_record "$@"
   merged=$MERGED
 
@@ -89,10 +90,13 @@ grep -q 'engine posix timer' "$T/record-timer.log" ||
 
 if [ "$(id -u)" -eq 0 ] && [ "$paranoid" -ge 2 ]; then
   require_cmd setpriv
-  chmod 755 "$T"
-  for d in out-nobody-auto out-nobody-perf; do mkdir -m 777 "$T/$d"; done
-  touch "$T/measured-nobody-auto" "$T/measured-nobody-perf"
-  chmod 666 "$T"/measured-nobody-*
+  # $T may sit in a root-only directory (tests/run.sh): nobody works in its own.
+  W=$(mktemp -d /tmp/capture_kernel_time-nobody.XXXXXX)
+  chmod 755 "$W"
+  cp "$T/kernel_split" "$W/"
+  for d in out-nobody-auto out-nobody-perf; do mkdir -m 777 "$W/$d"; done
+  touch "$W/measured-nobody-auto" "$W/measured-nobody-perf"
+  chmod 666 "$W"/measured-nobody-*
   RUN_AS=(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all)
   run_engine nobody-auto
   check "unprivileged auto falls back to POSIX timers" \
@@ -112,6 +116,7 @@ if [ "$(id -u)" -eq 0 ] && [ "$paranoid" -ge 2 ]; then
     grep -q "$hint" "$T/comments-nobody-perf.txt"
   check "user-only perf: the engine is named so" \
     grep -q 'engine=perf_event cpu-clock (user time only)' "$T/comments-nobody-perf.txt"
+  rm -rf "$W"
 else
   echo "note: not root at perf_event_paranoid >= 2; the unprivileged fallback is not exercised"
 fi
