@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "aggregate.h"
-#include "perfmap.h"
+#include "capture.h"
 #include "procmaps.h"
 #include "symbolizer.h"
 #include "unwind.h"
@@ -402,6 +402,11 @@ static int add_comments(sp_aggregator *a, sp_profile *p, const sp_telemetry *t)
 		 t && t->engine ? t->engine : "unknown", samples,
 		 t ? t->samples_lost : 0, iv->truncated, pct, t ? t->threads : 0);
 	if (sp_profile_add_comment(p, buf) < 0)
+		return -ENOMEM;
+	/* A user-only perf event leaves system time out of the totals: say so
+	 * where the profile's reader looks. */
+	if (t && t->engine && strstr(t->engine, "user time only") &&
+	    sp_profile_add_comment(p, "spanprof: " SP_PERF_USER_ONLY_HINT) < 0)
 		return -ENOMEM;
 	snprintf(buf, sizeof(buf),
 		 "spanprof: unwind aggregated=%" PRIu64 " complete=%" PRIu64

@@ -17,12 +17,23 @@
 
 /* Returns 0 with *fd (moved into [fd_lo, fd_hi), close-on-exec) and *id
  * (the kernel's event id) set, or a negative errno from perf_event_open /
- * fcntl; -EMFILE when [fd_lo, fd_hi) has no free number. */
-int sp_perf_arm(pid_t tid, int signo, uint64_t period_ns, int fd_lo, int fd_hi,
-		int *fd, uint64_t *id);
+ * fcntl; -EMFILE when [fd_lo, fd_hi) has no free number. The event counts
+ * user and kernel time; when the kernel refuses kernel time
+ * (perf_event_paranoid >= 2 without CAP_PERFMON) it fails with -EACCES, or,
+ * with allow_user_only, counts user time only from then on (see
+ * sp_perf_user_only). */
+int sp_perf_arm(pid_t tid, int signo, uint64_t period_ns, bool allow_user_only, int fd_lo,
+		int fd_hi, int *fd, uint64_t *id);
 /* Whether `fd` still is the event `id` (the application may have closed
  * or replaced it: dup2, close of a range). */
 bool sp_perf_is_ours(int fd, uint64_t id);
+/* True once an event had to leave kernel time out: profiles miss system time. */
+bool sp_perf_user_only(void);
+void sp_perf_reset_user_only(void);
+/* How to get system time into perf profiles, for log lines and comments. */
+#define SP_PERF_USER_ONLY_HINT \
+	"system time is missing (kernel.perf_event_paranoid >= 2); " \
+	"sysctl kernel.perf_event_paranoid=1 or CAP_PERFMON includes it"
 /* Close the event, but only if `fd` still is that event (the application
  * may have closed it and reused the number). */
 void sp_perf_disarm(int fd, uint64_t id);

@@ -1,9 +1,22 @@
 /* perf_event engine: a cpu-clock software event per thread whose overflow
  * signal is delivered to that thread. No ring buffer is mapped (the signal
- * does not need one), so no mlock budget is used. */
+ * does not need one), so no mlock budget is used.
+ *
+ * Kernel time: the event counts kernel mode too (exclude_kernel = 0), so a
+ * profile's total is the thread's user+system CPU. The overflow signal is
+ * delivered on the way back to user mode, so time spent in a system call is
+ * charged to the user stack that made the call. The kernel refuses such an
+ * event (EACCES) at kernel.perf_event_paranoid >= 2 unless the caller has
+ * CAP_PERFMON or CAP_SYS_ADMIN. Then:
+ *  - SPANPROF_ENGINE=auto lets the caller fall back to POSIX CPU timers,
+ *    which count system time as well: a full profile beats a user-only one;
+ *  - SPANPROF_ENGINE=perf (the perf engine was asked for) opens a user-only
+ *    event and sp_perf_user_only() turns true, so the summary, the log line
+ *    and the profile's comments can say system time is missing. */
 #include "capture.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <linux/perf_event.h>
 #include <stdio.h>
@@ -12,7 +25,19 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-int sp_perf_arm(pid_t tid, int signo, uint64_t period_ns, int fd_lo, int fd_hi,
+static _Atomic bool user_only;
+
+bool sp_perf_user_only(void)
+{
+	return atomic_load(&user_only);
+}
+
+void sp_perf_reset_user_only(void)
+{
+	atomic_store(&user_only, false);
+}
+
+int sp_perf_arm(pid_t tid, int signo, uint64_t period_ns, bool allow_user_only, int fd_lo, int fd_hi,
 		int *fd_out, uint64_t *id_out)
 {
 	struct perf_event_attr attr;
@@ -26,10 +51,18 @@ int sp_perf_arm(pid_t tid, int signo, uint64_t period_ns, int fd_lo, int fd_hi,
 	attr.config = PERF_COUNT_SW_CPU_CLOCK;
 	attr.sample_period = period_ns;
 	attr.disabled = 1;
-	attr.exclude_kernel = 1;
+	attr.exclude_kernel = atomic_load(&user_only);
 	attr.exclude_hv = 1;
 
 	fd = (int)syscall(SYS_perf_event_open, &attr, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+	if (fd < 0 && (errno == EACCES || errno == EPERM) && !attr.exclude_kernel &&
+	    allow_user_only) {
+		attr.exclude_kernel = 1;
+		fd = (int)syscall(SYS_perf_event_open, &attr, tid, -1, -1,
+				  PERF_FLAG_FD_CLOEXEC);
+		if (fd >= 0)
+			atomic_store(&user_only, true);
+	}
 	if (fd < 0)
 		return -errno;
 	/* Move it out of the application's way: the lowest numbers are the
@@ -107,7 +140,8 @@ void sp_perf_strerror(int err, char *buf, size_t len)
 	case EPERM:
 		if (paranoid != -9)
 			snprintf(buf, len, "perf_event_open: %s (kernel.perf_event_paranoid=%d; "
-				 "a seccomp filter or missing CAP_PERFMON also gives this)",
+				 "counting kernel time needs <= 1 or CAP_PERFMON; "
+				 "a seccomp filter also gives this)",
 				 strerror(-err), paranoid);
 		else
 			snprintf(buf, len, "perf_event_open: %s (perf events not permitted here)",

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "capture.h"
 #include "cli.h"
 #include "config.h"
 #include "flamegraph.h"
@@ -314,6 +315,8 @@ static int collect(const char *dir, const struct name_set *before, const char *s
 		fprintf(stderr, "spanprof: %" PRIu64 " samples (%.2f s CPU) from %zu interval file%s, "
 			"engine %s\n", t.samples, cpu_s, used, used == 1 ? "" : "s",
 			t.engine[0] ? t.engine : "unknown");
+		if (strstr(t.engine, "user time only"))
+			fprintf(stderr, "spanprof: %s\n", SP_PERF_USER_ONLY_HINT);
 		fprintf(stderr, "spanprof: lost %" PRIu64 " (ring full), truncated stacks %.2f%%\n",
 			t.lost, trunc);
 		fprintf(stderr, "spanprof: profile     %s\n", out);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "capture.h"
 #include "log.h"
 #include "sighandler.h"
 #include "threads.h"
@@ -146,6 +147,8 @@ int sp_profiler_start(const spanprof_options *opts)
 	else
 		sp_log_info("sampling at %d Hz with %s (one fd per thread); profiles to %s every %d s",
 			    cfg.hz, engine, cfg.output_dir, cfg.upload_interval_s);
+	if (sp_perf_user_only())
+		sp_log("%s", SP_PERF_USER_ONLY_HINT);
 	sp_threads_set_announced(true);
 out:
 	pthread_mutex_unlock(&life_mu);

@@ -44,6 +44,7 @@ void sp_threads_setup(const sp_capture_params *p)
 	sp_capture = *p;
 	atomic_store(&new_engine, p->engine);
 	used_perf = used_timer = false;
+	sp_perf_reset_user_only();
 	engine_reason[0] = '\0';
 	sp_capture_pid = getpid();
 }
@@ -123,8 +124,10 @@ static int arm(sp_thread *t)
 				 budget);
 			switch_to_timers(why);
 		} else {
-			r = sp_perf_arm(t->tid, sp_capture.signo, sp_capture.period_ns, lo, hi,
-					&t->perf_fd, &t->perf_id);
+			/* Only a fixed perf engine settles for user time only;
+			 * auto prefers timers, which count system time. */
+			r = sp_perf_arm(t->tid, sp_capture.signo, sp_capture.period_ns,
+					sp_capture.engine_fixed, lo, hi, &t->perf_fd, &t->perf_id);
 			if (!r) {
 				t->engine = SP_TE_PERF;
 				perf_fds++;
@@ -429,6 +432,8 @@ const char *sp_threads_engine_name(void)
 		return "perf_event cpu-clock+posix timer";
 	if (used_timer)
 		return "posix timer";
+	if (used_perf && sp_perf_user_only())
+		return "perf_event cpu-clock (user time only)";
 	if (used_perf)
 		return "perf_event cpu-clock";
 	return atomic_load(&new_engine) == SP_TE_TIMER ? "posix timer" : "perf_event cpu-clock";
