@@ -18,6 +18,7 @@
 
 #include "aggregate.h"
 #include "capture.h"
+#include "perfmap.h"
 #include "procmaps.h"
 #include "symbolizer.h"
 #include "unwind.h"
