@@ -80,7 +80,7 @@ run_engine() { # label [env assignments...]
 
 not() { ! "$@"; }
 run_engine perf SPANPROF_ENGINE=perf
-grep -q 'engine perf_event cpu-clock$' "$T/record-perf.log" ||
+grep -q 'engine perf_event cpu-clock at ' "$T/record-perf.log" ||
   fail "SPANPROF_ENGINE=perf did not sample with perf_event alone"
 run_engine auto SPANPROF_ENGINE=auto
 SECONDS_RUN=8
@@ -102,9 +102,9 @@ if [ "$(id -u)" -eq 0 ] && [ "$paranoid" -ge 2 ]; then
   check "unprivileged auto falls back to POSIX timers" \
     grep -q 'engine posix timer' "$T/record-nobody-auto.log"
   check "unprivileged auto says why (perf_event_paranoid)" \
-    grep -q 'POSIX CPU timers, because .*perf_event_paranoid=' "$T/record-nobody-auto.log"
+    grep -q 'engine posix timer at [0-9]* Hz, because .*perf_event_paranoid=' "$T/record-nobody-auto.log"
   SECONDS_RUN=2
-  run_record nobody-perf SPANPROF_ENGINE=perf
+  run_record nobody-perf SPANPROF_ENGINE=perf SPANPROF_LOG=1
   go tool pprof -comments "$MERGED" > "$T/comments-nobody-perf.txt" 2>&1
   cat "$T/comments-nobody-perf.txt"
   hint='system time is missing .*kernel.perf_event_paranoid=1 or CAP_PERFMON'
