@@ -242,8 +242,9 @@ static int fix_strings(struct prep *c)
  * multiply series, so they are sent only when asked for. */
 static bool drop_label(const struct prep *c, const sp_label *l)
 {
+	/* per-thread ids are for local profiles: one series per thread otherwise */
 	if (!l->str)
-		return false;
+		return !strcmp(vstr(c, l->key), "thread_id");
 	if (!c->o->keep_span_name && !strcmp(vstr(c, l->key), "span_name"))
 		return true;
 	return !c->o->keep_thread_name && !strcmp(vstr(c, l->key), "thread_name");

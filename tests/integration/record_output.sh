@@ -29,6 +29,19 @@ check "go tool pprof DIR/*.pb.gz counts each sample once ($glob = $parts)" \
 check "summary names the merged profile at the top" \
   grep -q "profile     $T/out/cpu_split-" "$T/record.log"
 
+# Eight threads, ended before the flush: the telemetry counts the threads
+# sampled in the interval (was: alive at the flush, 1), and samples carry a
+# numeric thread_id label that go tool pprof lists per thread.
+build_workload cpu_threads -pthread
+"$SPANPROF" record -q -F 997 -o "$T/out5" -- "$T/cpu_threads" 20000000 > /dev/null 2>&1 ||
+  fail "record cpu_threads failed"
+m5=$(ls "$T/out5"/cpu_threads-*.pb.gz)
+go tool pprof -raw "$m5" 2>/dev/null | grep Comment
+check "interval telemetry counts 8 sampled threads" \
+  bash -c "go tool pprof -raw '$m5' 2>/dev/null | grep -q 'threads_sampled=8 '"
+ids=$(go tool pprof -tags "$m5" 2>/dev/null | awk '/^ *thread_id:/ {s=1; next} /^ *$/ {s=0} s' | grep -c .)
+check "go tool pprof -tags lists 8 thread_id values ($ids)" [ "$ids" -eq 8 ]
+
 "$SPANPROF" record --duration 1 -o "$T/out3" -- sleep 30 > "$T/dur.log" 2>&1
 rc=$?
 cat "$T/dur.log"
