@@ -35,6 +35,7 @@ typedef struct agg_entry {
 	uint32_t pc_off, n_pcs;
 	uint32_t thread;        /* string id + 1; 0 = no label */
 	uint32_t span_name;     /* string id + 1; 0 = no label */
+	int32_t tid;            /* thread_id label; 0 = unknown */
 	uint8_t trace_id[16];
 	uint8_t span_id[8];
 	uint8_t span_active;
@@ -180,7 +181,7 @@ static bool entry_equal(const agg_interval *iv, const agg_entry *e, const agg_en
 			const uint64_t *pcs)
 {
 	return e->hash == k->hash && e->n_pcs == k->n_pcs && e->thread == k->thread &&
-	       e->span_name == k->span_name && e->span_active == k->span_active &&
+	       e->tid == k->tid && e->span_name == k->span_name && e->span_active == k->span_active &&
 	       e->truncated == k->truncated &&
 	       memcmp(e->trace_id, k->trace_id, sizeof(e->trace_id)) == 0 &&
 	       memcmp(e->span_id, k->span_id, sizeof(e->span_id)) == 0 &&
@@ -319,6 +320,7 @@ int sp_aggregator_add(sp_aggregator *a, const sp_raw_sample *s, const char *thre
 	memset(&key, 0, sizeof(key));
 	key.n_pcs = (uint32_t)n;
 	key.truncated = !(st == SP_UNWIND_COMPLETE && n > 0);
+	key.tid = s->tid;
 	if (thread_name && thread_name[0])
 		key.thread = strings_intern(&iv->strings, thread_name,
 					    strnlen(thread_name, 256));
@@ -332,7 +334,8 @@ int sp_aggregator_add(sp_aggregator *a, const sp_raw_sample *s, const char *thre
 	}
 	uint64_t h = hash_bytes(0x7370616e, pcs, n * sizeof(pcs[0]));
 	h = mix(h, ((uint64_t)key.thread << 32) | key.span_name);
-	h = mix(h, ((uint64_t)key.span_active << 8) | key.truncated);
+	h = mix(h, ((uint64_t)(uint32_t)key.tid << 16) | ((uint64_t)key.span_active << 8) |
+		       key.truncated);
 	if (key.span_active) {
 		h = hash_bytes(h, key.trace_id, sizeof(key.trace_id));
 		h = hash_bytes(h, key.span_id, sizeof(key.span_id));
@@ -390,6 +393,30 @@ static uint64_t synthetic_location(sp_profile *p, const char *name)
 	return sp_profile_add_location(p, 0, 0, &line, 1);
 }
 
+static int cmp_tid(const void *x, const void *y)
+{
+	int32_t a = *(const int32_t *)x, b = *(const int32_t *)y;
+
+	return (a > b) - (a < b);
+}
+
+/* Distinct threads among this interval's samples (not those alive now). */
+static uint64_t threads_sampled(const agg_interval *iv)
+{
+	int32_t *tids = malloc((iv->n ? iv->n : 1) * sizeof(*tids));
+	uint64_t n = 0;
+
+	if (!tids)
+		return 0;
+	for (size_t k = 0; k < iv->n; k++)
+		tids[k] = iv->entries[k].tid;
+	qsort(tids, iv->n, sizeof(*tids), cmp_tid);
+	for (size_t k = 0; k < iv->n; k++)
+		n += tids[k] > 0 && (k == 0 || tids[k] != tids[k - 1]);
+	free(tids);
+	return n;
+}
+
 static int add_comments(sp_aggregator *a, sp_profile *p, const sp_telemetry *t)
 {
 	const agg_interval *iv = &a->iv;
@@ -399,9 +426,11 @@ static int add_comments(sp_aggregator *a, sp_profile *p, const sp_telemetry *t)
 
 	snprintf(buf, sizeof(buf),
 		 "spanprof: engine=%s samples=%" PRIu64 " lost=%" PRIu64
-		 " truncated=%" PRIu64 " (%.2f%%) threads=%" PRIu64,
+		 " truncated=%" PRIu64 " (%.2f%%) threads_sampled=%" PRIu64
+		 " threads_alive=%" PRIu64,
 		 t && t->engine ? t->engine : "unknown", samples,
-		 t ? t->samples_lost : 0, iv->truncated, pct, t ? t->threads : 0);
+		 t ? t->samples_lost : 0, iv->truncated, pct, threads_sampled(iv),
+		 t ? t->threads : 0);
 	if (sp_profile_add_comment(p, buf) < 0)
 		return -ENOMEM;
 	/* A user-only perf event leaves system time out of the totals: say so
@@ -411,7 +440,7 @@ static int add_comments(sp_aggregator *a, sp_profile *p, const sp_telemetry *t)
 		return -ENOMEM;
 	snprintf(buf, sizeof(buf),
 		 "spanprof: unwind aggregated=%" PRIu64 " complete=%" PRIu64
-		 " max_depth=%" PRIu64 " frames_avg=%.1f distinct_stacks=%zu"
+		 " cut_at_max_frames=%" PRIu64 " frames_avg=%.1f distinct_stacks=%zu"
 		 " stack_table_full=%" PRIu64,
 		 iv->samples, iv->complete, iv->max_depth,
 		 iv->samples ? (double)iv->frames / (double)iv->samples : 0.0, iv->n,
@@ -446,7 +475,7 @@ static int add_samples(sp_aggregator *a, sp_profile *p, const uint64_t *map_ids)
 	uint64_t locs[SP_MAX_FRAMES + 1];
 	uint64_t trunc_loc = 0;
 	int64_t values[2];
-	sp_label labels[4];
+	sp_label labels[5];
 
 	bool perfmap_read = false;
 
@@ -487,6 +516,9 @@ static int add_samples(sp_aggregator *a, sp_profile *p, const uint64_t *map_ids)
 		const char *tn = strings_get(&iv->strings, e->thread);
 		if (tn)
 			labels[nlab++] = sp_profile_str_label(p, "thread_name", tn);
+		/* by id too, as perf and async-profiler show threads: names repeat */
+		if (e->tid > 0)
+			labels[nlab++] = sp_profile_num_label(p, "thread_id", e->tid, NULL);
 		if (e->span_active) {
 			sp_span_snapshot snap;
 			char trace[33], span[17];

@@ -11,11 +11,14 @@ static const char usage_text[] =
 "usage: spanprof folded PROFILE... [options]\n"
 "\n"
 "Print collapsed stacks, one line per distinct stack: 'root;...;leaf VALUE'\n"
-"(flamegraph.pl input). Several profiles are merged. ';' in names becomes '_'.\n"
+"(flamegraph.pl input). VALUE is a sample count by default, as in perf's and\n"
+"async-profiler's collapsed output. Several profiles are merged. ';' in names\n"
+"becomes '_'.\n"
 "\n"
 "options:\n"
 "      --tag KEY=VALUE    keep samples whose label KEY equals VALUE; repeat to AND\n"
-"  -s, --sample-type NAME value to print (default: the profile's default type)\n"
+"  -s, --sample-type NAME value to print, e.g. cpu for nanoseconds\n"
+"                         (default: samples, the profile's count type)\n"
 "  -h, --help             show this help\n"
 "\n"
 "exit status: 0 ok, 1 unreadable/empty profile or no sample matched, 2 usage\n";
@@ -28,7 +31,7 @@ int cli_folded(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cli_render_args a = { 0 };
+	struct cli_render_args a = { .prefer_count = 1 };
 	struct cli_render r = { 0 };
 	sp_error err = { { 0 } };
 	int c, ret;

@@ -3,6 +3,8 @@
  * ends merge the interval profiles it (and any forked children) wrote into
  * one pprof and one flame graph. Exits with CMD's status. */
 #include <dirent.h>
+#include <elf.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -30,17 +32,21 @@ static const char usage_text[] =
 "usage: spanprof record [options] -- CMD [ARGS...]\n"
 "\n"
 "Run CMD with the profiler preloaded (LD_PRELOAD=libspanprof.so). Every\n"
-"SPANPROF_UPLOAD_INTERVAL seconds it writes an interval profile to DIR; when\n"
-"CMD ends they are merged into one pprof file and one SVG flame graph.\n"
+"SPANPROF_UPLOAD_INTERVAL seconds it writes an interval profile to\n"
+"DIR/intervals/; when CMD ends they are merged into DIR/<cmd>-<pid>.pb.gz and\n"
+"an SVG flame graph, so DIR/*.pb.gz names each sample once.\n"
 "Signals sent to spanprof are forwarded to CMD; the exit status is CMD's\n"
-"(128+N when it was killed by signal N).\n"
+"(128+N when it was killed by signal N), or 0 when --duration stopped it.\n"
+"A statically linked CMD cannot be profiled (LD_PRELOAD needs the dynamic\n"
+"loader) and is refused.\n"
 "\n"
 "options:\n"
 "  -F, --freq HZ         sampling rate per thread, 1..10000 (default 100)\n"
-"  -o, --output DIR      directory for the interval files and the results\n"
+"  -o, --output DIR      a directory (created): the merged profile, flame graph\n"
+"                        and links at the top, interval files in DIR/intervals/\n"
 "                        (default ./spanprof-out)\n"
 "      --svg FILE        flame graph path (default DIR/<cmd>-<pid>.svg)\n"
-"      --duration S      stop CMD with SIGTERM after S seconds\n"
+"      --duration S      stop CMD with SIGTERM after S seconds (then exit 0)\n"
 "      --timer           use POSIX CPU timers instead of perf events\n"
 "  -q, --quiet           no summary\n"
 "  -h, --help            show this help\n"
@@ -90,6 +96,58 @@ static int find_library(char *out, size_t len)
 	cli_error("record: libspanprof.so not found next to %s nor in %s/../lib; set SPANPROF_LIB",
 		  exe, exe);
 	return -ENOENT;
+}
+
+/* Path execvp would run for cmd (PATH search when it has no '/'). */
+static int resolve_command(const char *cmd, char *out, size_t len)
+{
+	const char *path = getenv("PATH"), *p, *end;
+
+	if (strchr(cmd, '/')) {
+		snprintf(out, len, "%s", cmd);
+		return 0;
+	}
+	for (p = path && *path ? path : "/usr/local/bin:/usr/bin:/bin"; *p; p = end + !!*end) {
+		end = strchrnul(p, ':');
+		if (end > p)
+			snprintf(out, len, "%.*s/%s", (int)(end - p), p, cmd);
+		else
+			snprintf(out, len, "./%s", cmd); /* empty PATH entry: cwd */
+		if (access(out, X_OK) == 0)
+			return 0;
+		if (!*end)
+			break;
+	}
+	return -ENOENT;
+}
+
+/* 1 when file is an ELF executable without PT_INTERP: the kernel starts it
+ * without the dynamic loader, which is what reads LD_PRELOAD, so the
+ * profiler can never load. 0 otherwise (dynamic, script, unreadable). */
+static int is_static_elf(const char *file)
+{
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph;
+	int fd = open(file, O_RDONLY | O_CLOEXEC), interp = 0, elf = 0;
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &eh, sizeof(eh), 0) == (ssize_t)sizeof(eh) &&
+	    !memcmp(eh.e_ident, ELFMAG, SELFMAG) && eh.e_ident[EI_CLASS] == ELFCLASS64 &&
+	    eh.e_phentsize == sizeof(ph)) {
+		elf = 1;
+		for (unsigned i = 0; i < eh.e_phnum; i++) {
+			if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + i * sizeof(ph))) !=
+			    (ssize_t)sizeof(ph)) {
+				elf = 0;
+				break;
+			}
+			if (ph.p_type == PT_INTERP)
+				interp = 1;
+		}
+	}
+	close(fd);
+	return elf && !interp;
 }
 
 struct name_set {
@@ -210,9 +268,10 @@ out:
 	return r;
 }
 
-/* Merge the new interval files; write DIR/<cmd>-<pid>.pb.gz and the SVG. */
-static int collect(const char *dir, const struct name_set *before, const char *svc, pid_t pid,
-		   const char *svg_opt, bool quiet)
+/* Merge the new interval files of idir; write DIR/<cmd>-<pid>.pb.gz and the
+ * SVG in dir. */
+static int collect(const char *dir, const char *idir, const struct name_set *before,
+		   const char *svc, pid_t pid, const char *svg_opt, bool quiet)
 {
 	struct name_set now;
 	struct totals t = { 0 };
@@ -230,7 +289,7 @@ static int collect(const char *dir, const struct name_set *before, const char *s
 	/* The command's files carry the service name it resolved itself (after
 	 * any exec: `sh -c ./work` gives work's); the merge takes the same. */
 	snprintf(name, sizeof(name), "%s", svc);
-	list_intervals(dir, &now);
+	list_intervals(idir, &now);
 	if (now.n)
 		qsort(now.v, now.n, sizeof(*now.v), cmp_str);
 	for (size_t i = 0; i < now.n; i++) {
@@ -251,7 +310,7 @@ static int collect(const char *dir, const struct name_set *before, const char *s
 				shared_ok = false;
 			}
 		}
-		snprintf(path, sizeof(path), "%s/%s", dir, now.v[i]);
+		snprintf(path, sizeof(path), "%s/%s", idir, now.v[i]);
 		src = NULL;
 		if (sp_pprof_read_file(path, &src, &err)) {
 			cli_error("record: skipping %s", err.msg);
@@ -271,7 +330,7 @@ static int collect(const char *dir, const struct name_set *before, const char *s
 	if (!used || !merged->n_samples) {
 		if (!quiet)
 			cli_error("record: no samples were written to %s (the command used "
-				  "little CPU, or exited with _exit before the first interval)", dir);
+				  "little CPU, or exited with _exit before the first interval)", idir);
 		goto out;
 	}
 	svc = name;
@@ -371,7 +430,8 @@ int cli_record(int argc, char **argv)
 	long hz = 0, duration = 0;
 	bool timer = false, quiet = false;
 	char lib[PATH_MAX], preload[2 * PATH_MAX + 2], hzbuf[16], svc[128];
-	char absdir[PATH_MAX];
+	char absdir[PATH_MAX], idir[PATH_MAX + 16], exe[PATH_MAX];
+	bool stopped = false;
 	struct name_set before = { 0 };
 	struct sigaction sa;
 	const char *old;
@@ -420,7 +480,18 @@ int cli_record(int argc, char **argv)
 		cli_error("record: %s: %s", dir, strerror(errno));
 		return CLI_RUNTIME_ERROR;
 	}
-	list_intervals(absdir, &before);
+	snprintf(idir, sizeof(idir), "%s/intervals", absdir);
+	if ((ret = sp_mkdir_p(idir, 0755))) {
+		cli_error("record: cannot create %s: %s", idir, strerror(-ret));
+		return CLI_RUNTIME_ERROR;
+	}
+	if (resolve_command(argv[optind], exe, sizeof(exe)) == 0 && is_static_elf(exe)) {
+		cli_error("record: %s is statically linked (no ELF interpreter): the dynamic "
+			  "loader never runs, so LD_PRELOAD cannot load the profiler; "
+			  "rebuild it dynamically linked", exe);
+		return CLI_RUNTIME_ERROR;
+	}
+	list_intervals(idir, &before);
 	/* The name the command will resolve for itself, were it not to exec. */
 	sp_service_name(NULL, NULL, NULL,
 			strrchr(argv[optind], '/') ? strrchr(argv[optind], '/') + 1 : argv[optind],
@@ -453,7 +524,7 @@ int cli_record(int argc, char **argv)
 		for (size_t i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++)
 			signal(fwd[i], SIG_DFL);
 		setenv("LD_PRELOAD", preload, 1);
-		setenv("SPANPROF_OUTPUT", absdir, 1);
+		setenv("SPANPROF_OUTPUT", idir, 1);
 		setenv("SPANPROF_AUTOSTART", "1", 1);
 		if (hz) {
 			snprintf(hzbuf, sizeof(hzbuf), "%ld", hz);
@@ -483,6 +554,7 @@ int cli_record(int argc, char **argv)
 		}
 		if (deadline && time(NULL) >= deadline) {
 			kill(pid, SIGTERM);
+			stopped = true;
 			deadline = 0;
 			continue;
 		}
@@ -491,7 +563,14 @@ int cli_record(int argc, char **argv)
 	}
 	child_pid = 0;
 	ret = exit_code(status);
-	if (collect(absdir, &before, svc, pid, svg, quiet) && ret == 0)
+	/* A run ended by --duration is a success; 143 would read as a failure. */
+	if (stopped && ret == 128 + SIGTERM) {
+		if (!quiet)
+			fprintf(stderr, "spanprof: stopped %s after %ld s (--duration); exit status 0\n",
+				svc, duration);
+		ret = 0;
+	}
+	if (collect(absdir, idir, &before, svc, pid, svg, quiet) && ret == 0)
 		ret = CLI_RUNTIME_ERROR;
 	free_set(&before);
 	return ret;

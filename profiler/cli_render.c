@@ -35,6 +35,7 @@ int cli_render_load(char **files, size_t n, const struct cli_render_args *a,
 {
 	sp_profile *src = NULL;
 	sp_error err = { { 0 } };
+	const char *sample_type;
 	size_t used = 0;
 	int ret;
 
@@ -70,7 +71,14 @@ int cli_render_load(char **files, size_t n, const struct cli_render_args *a,
 			goto fail;
 		}
 	}
-	ret = sp_stacks_build(r->prof, a->sample_type, a->tags, a->n_tags, &r->tree, &err);
+	sample_type = a->sample_type;
+	if (!sample_type && a->prefer_count)
+		for (size_t i = 0; i < r->prof->n_sample_types; i++)
+			if (!strcmp(sp_profile_str(r->prof, r->prof->sample_types[i].unit), "count")) {
+				sample_type = sp_profile_str(r->prof, r->prof->sample_types[i].type);
+				break;
+			}
+	ret = sp_stacks_build(r->prof, sample_type, a->tags, a->n_tags, &r->tree, &err);
 	if (ret) {
 		cli_error("%s: %s", n > 1 ? r->source : files[0], err.msg);
 		goto fail;

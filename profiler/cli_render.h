@@ -19,6 +19,8 @@ struct cli_render {
 
 struct cli_render_args {
 	const char *sample_type;          /* NULL: the profile's default */
+	int prefer_count; /* with sample_type NULL: the first type whose unit is
+			   * "count" (sample counts, as collapsed-stack tools expect) */
 	sp_tag_filter tags[CLI_MAX_TAGS]; /* borrowed from argv */
 	size_t n_tags;
 };

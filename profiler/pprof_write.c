@@ -119,12 +119,50 @@ static int build_message(const sp_profile *p, pb_profile *m, struct pb_arena *a)
 		m->sample[i] = ps;
 	}
 
-	m->n_mapping = p->n_mappings;
+	/* Only mappings that a location references, with has_* flags that say
+	 * what the locations really carry: pprof re-symbolizes a mapping locally
+	 * only when none of the first three is set, so a false "yes" hides
+	 * symbols and a false "no" wastes a lookup. An unreferenced mapping
+	 * (the profiler's own libcurl, libssl...) is noise in every viewer. */
+	struct map_truth { size_t refs, funcs, files, lines, inlined; } *mt;
+
+	mt = alloc_n(p->n_mappings, sizeof(*mt));
+	if (!mt)
+		return -ENOMEM;
+	for (i = 0; i < p->n_locations; i++) {
+		const sp_location *l = &p->locations[i];
+		const sp_mapping *mp = l->mapping_id ? sp_profile_mapping(p, l->mapping_id) : NULL;
+		struct map_truth *t;
+		bool files = l->n_lines > 0, lines = l->n_lines > 0;
+
+		if (!mp)
+			continue;
+		t = &mt[mp - p->mappings];
+		t->refs++;
+		if (!l->n_lines)
+			continue;
+		t->funcs++;
+		for (j = 0; j < l->n_lines; j++) {
+			const sp_function *f = sp_profile_function(p, l->lines[j].function_id);
+
+			if (!f || !f->filename || !*sp_profile_str(p, f->filename))
+				files = false;
+			if (l->lines[j].line <= 0)
+				lines = false;
+		}
+		t->files += files;
+		t->lines += lines;
+		t->inlined += l->n_lines > 1;
+	}
+	m->n_mapping = 0;
 	m->mapping = (pb_mapping **)next;
 	for (i = 0; i < p->n_mappings; i++) {
 		const sp_mapping *s = &p->mappings[i];
 		pb_mapping *pm = &a->mappings[i];
+		const struct map_truth *t = &mt[i];
 
+		if (!t->refs)
+			continue;
 		perftools__profiles__mapping__init(pm);
 		pm->id = s->id;
 		pm->memory_start = s->memory_start;
@@ -132,12 +170,19 @@ static int build_message(const sp_profile *p, pb_profile *m, struct pb_arena *a)
 		pm->file_offset = s->file_offset;
 		pm->filename = s->filename;
 		pm->build_id = s->build_id;
-		pm->has_functions = s->has_functions;
-		pm->has_filenames = s->has_filenames;
-		pm->has_line_numbers = s->has_line_numbers;
-		pm->has_inline_frames = s->has_inline_frames;
+		/* every location symbolized (as the Go runtime's pbMapping) */
+		pm->has_functions = t->funcs == t->refs;
+		/* lines came with the symbols (a symtab-only _start has none) */
+		pm->has_filenames = pm->has_functions && t->files;
+		pm->has_line_numbers = pm->has_functions && t->lines;
+		/* inline expansion was done: the symbolizer says so, or it shows */
+		pm->has_inline_frames = pm->has_functions &&
+					(s->has_inline_frames || t->inlined);
 		*next++ = pm;
+		m->n_mapping++;
 	}
+	next += p->n_mappings - m->n_mapping;
+	free(mt);
 
 	m->n_location = p->n_locations;
 	m->location = (pb_location **)next;

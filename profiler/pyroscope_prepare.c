@@ -243,11 +243,11 @@ static int fix_strings(struct prep *c)
  * trace_id, on an older server, makes every trace a series of its own. */
 static bool drop_label(const struct prep *c, const sp_label *l)
 {
-	const char *k;
+	const char *k = vstr(c, l->key);
 
+	/* per-thread ids are for local profiles: one series per thread otherwise */
 	if (!l->str)
-		return false;
-	k = vstr(c, l->key);
+		return !strcmp(k, "thread_id");
 	if (!strcmp(k, "span_name"))
 		return !c->o->keep_span_name;
 	if (!strcmp(k, "trace_id"))

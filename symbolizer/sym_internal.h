@@ -74,6 +74,7 @@ typedef struct sp_sym_module {
 	bool syms_built;
 	struct sp_sym_entry *syms;
 	size_t n_syms;
+	char *plt_names;       /* "sym@plt" strings of the synthetic PLT entries */
 
 	bool dwarf_tried;
 	Dwarf *dw;             /* NULL: no DWARF (stripped, no debug file) */

@@ -306,6 +306,7 @@ void sp_sym_module_close(sp_sym_module *m)
 		dwfl_end(m->dwfl);
 	free(m->loads);
 	free(m->syms);
+	free(m->plt_names);
 	free(m->path);
 	*m = (sp_sym_module){ 0 };
 }
@@ -353,16 +354,107 @@ static int cmp_sym(const void *a, const void *b)
 	return strcmp(x->e.name, y->e.name);
 }
 
+/* x86-64 PLT stubs have no symbol: the nearest one below is often the
+ * sizeless _init. Name them "sym@plt" as binutils and perf do: with lazy
+ * binding .plt entry i+1 (entry 0 calls the resolver) and, with IBT,
+ * .plt.sec entry i jump through the GOT slot of .rela.plt[i]. 16-byte
+ * entries only (what GNU ld and lld emit). Appends to t[*k], which has room
+ * for max entries; names go to m->plt_names. */
+static void add_plt_symbols(sp_sym_module *m, struct sym_tmp *t, size_t *k, size_t max)
+{
+	GElf_Addr bias;
+	Elf *elf = dwfl_module_getelf(m->mod, &bias);
+	Elf_Scn *scn = NULL, *rela = NULL, *plt = NULL, *plt_sec = NULL;
+	GElf_Shdr sh, rsh, dsh;
+	GElf_Ehdr eh;
+	size_t shstr, n_rel, used = 0, cap;
+	Elf_Data *rd, *dd;
+
+	if (!elf || !gelf_getehdr(elf, &eh) || eh.e_machine != EM_X86_64 ||
+	    elf_getshdrstrndx(elf, &shstr) < 0)
+		return;
+	while ((scn = elf_nextscn(elf, scn))) {
+		const char *name;
+
+		if (!gelf_getshdr(scn, &sh) || !(name = elf_strptr(elf, shstr, sh.sh_name)))
+			continue;
+		if (!strcmp(name, ".rela.plt") && sh.sh_type == SHT_RELA)
+			rela = scn;
+		else if (!strcmp(name, ".plt") && sh.sh_type == SHT_PROGBITS)
+			plt = scn;
+		else if (!strcmp(name, ".plt.sec") && sh.sh_type == SHT_PROGBITS)
+			plt_sec = scn;
+	}
+	if (!rela || !(plt || plt_sec) || !gelf_getshdr(rela, &rsh) || !rsh.sh_entsize ||
+	    !(rd = elf_getdata(rela, NULL)))
+		return;
+	Elf_Scn *dynsym = elf_getscn(elf, rsh.sh_link);
+	if (!dynsym || !gelf_getshdr(dynsym, &dsh) || !(dd = elf_getdata(dynsym, NULL)))
+		return;
+	n_rel = rsh.sh_size / rsh.sh_entsize;
+	cap = n_rel * 2 * 64;
+	m->plt_names = malloc(cap ? cap : 1);
+	if (!m->plt_names)
+		return;
+	for (int pass = 0; pass < 2; pass++) {
+		Elf_Scn *sec = pass ? plt_sec : plt;
+		size_t first = pass ? 0 : 1;
+
+		if (!sec || !gelf_getshdr(sec, &sh))
+			continue;
+		for (size_t i = 0; i < n_rel && *k < max; i++) {
+			GElf_Rela r;
+			GElf_Sym sym;
+			const char *sname;
+			uint64_t addr = sh.sh_addr + 16 * (i + first);
+			int len;
+
+			if (addr + 16 > sh.sh_addr + sh.sh_size || !gelf_getrela(rd, (int)i, &r) ||
+			    !GELF_R_SYM(r.r_info) || !gelf_getsym(dd, (int)GELF_R_SYM(r.r_info), &sym) ||
+			    !(sname = elf_strptr(elf, dsh.sh_link, sym.st_name)) || !*sname)
+				continue;
+			len = snprintf(m->plt_names + used, cap - used, "%.58s@plt", sname);
+			if (len < 0 || (size_t)len + 1 > cap - used)
+				break;
+			t[*k].e = (struct sp_sym_entry){ addr + bias, 16, m->plt_names + used };
+			t[*k].rank = 0; /* a real symbol at the same address wins */
+			(*k)++;
+			used += (size_t)len + 1;
+		}
+	}
+}
+
+static size_t plt_entries(sp_sym_module *m)
+{
+	GElf_Addr bias;
+	Elf *elf = dwfl_module_getelf(m->mod, &bias);
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+	size_t shstr;
+
+	if (!elf || elf_getshdrstrndx(elf, &shstr) < 0)
+		return 0;
+	while ((scn = elf_nextscn(elf, scn))) {
+		const char *name;
+
+		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_RELA && sh.sh_entsize &&
+		    (name = elf_strptr(elf, shstr, sh.sh_name)) && !strcmp(name, ".rela.plt"))
+			return 2 * (sh.sh_size / sh.sh_entsize);
+	}
+	return 0;
+}
+
 static void build_symbols(sp_sym_module *m)
 {
 	int n = dwfl_module_getsymtab(m->mod);
+	size_t n_plt = plt_entries(m);
 	struct sym_tmp *t;
 	size_t k = 0;
 
 	m->syms_built = true;
-	if (n <= 0)
+	if (n <= 0 && !n_plt)
 		return;
-	t = malloc((size_t)n * sizeof(*t));
+	t = malloc(((size_t)(n > 0 ? n : 0) + n_plt + 1) * sizeof(*t));
 	if (!t)
 		return;
 	for (int i = 1; i < n; i++) {
@@ -380,6 +472,7 @@ static void build_symbols(sp_sym_module *m)
 		t[k].rank = sym_rank(&t[k].e, GELF_ST_BIND(sym.st_info));
 		k++;
 	}
+	add_plt_symbols(m, t, &k, k + n_plt);
 	qsort(t, k, sizeof(*t), cmp_sym);
 	m->syms = malloc((k ? k : 1) * sizeof(*m->syms));
 	if (m->syms) {

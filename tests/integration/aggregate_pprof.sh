@@ -17,7 +17,8 @@ cc -O2 -g -std=gnu11 -D_GNU_SOURCE -I"$ROOT/include" -I"$ROOT/profiler" -I"$ROOT
 "$T/bench_unwind" 200 --write "$T/cpu.pb.gz" > "$T/bench.txt" || fail "bench_unwind failed"
 check "the remote unwind reached _start" grep -q "^frames: remote [0-9]* (complete)" "$T/bench.txt"
 go tool pprof -raw "$T/cpu.pb.gz" > "$T/raw.txt" 2> "$T/raw.err" || { cat "$T/raw.err"; fail "go tool pprof -raw"; }
-check "telemetry comment" grep -q "Comment: spanprof: engine=bench samples=1200 lost=0 truncated=0 (0.00%) threads=1" "$T/raw.txt"
+check "telemetry comment" grep -q "Comment: spanprof: engine=bench samples=1200 lost=0 truncated=0 (0.00%) threads_sampled=1 threads_alive=1" "$T/raw.txt"
+check "unwind telemetry says what the depth counter is" grep -q "cut_at_max_frames=0 " "$T/raw.txt"
 check "all samples aggregated into one stack" grep -Eq "^ +1200 12000000000: 1 2 3" "$T/raw.txt"
 check "span and thread labels" grep -q "span_id:\[5a00000000000000\] span_name:\[bench\] thread_name:\[bench-thread\] trace_id:\[0000000000000000000000000000007e\]" "$T/raw.txt"
 check "leaf frame symbolized" grep -Eq "^ +1: 0x[0-9a-f]+ M=1 leaf .*bench_unwind.c:" "$T/raw.txt"

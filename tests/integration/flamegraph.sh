@@ -145,8 +145,13 @@ check "--sample-type selects alloc_space" test "$(python3 "$T/frames.py" total h
 
 # --- folded ------------------------------------------------------------------------
 "$SPANPROF" folded test.pb.gz >folded.txt || fail "folded exited $?"
-check "folded sums to the total" \
-  test "$(awk '{s += $NF} END {print s}' folded.txt)" = 1000000000
+# flamegraph.pl calls the value "samples": by default print counts, like perf
+# script | stackcollapse and async-profiler's collapsed output
+check "folded prints sample counts by default (sums to 100)" \
+  test "$(awk '{s += $NF} END {print s}' folded.txt)" = 100
+"$SPANPROF" folded test.pb.gz --sample-type cpu >folded_ns.txt || fail "folded -s cpu"
+check "folded --sample-type cpu sums to the nanoseconds total" \
+  test "$(awk '{s += $NF} END {print s}' folded_ns.txt)" = 1000000000
 "$SPANPROF" folded test.pb.gz --sample-type samples >folded_s.txt || fail "folded -s"
 check "folded --sample-type samples sums to 100" \
   test "$(awk '{s += $NF} END {print s}' folded_s.txt)" = 100

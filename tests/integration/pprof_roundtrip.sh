@@ -62,6 +62,15 @@ echo "$top" | grep -Eq '120000000ns +80\.00% .*square \(inline\)' || fail "pprof
 echo "$top" | grep -Eq '0 +0% .* 150000000ns +100% +main$' || fail "pprof -top: main cum"
 go tool pprof -raw "$T/known.pb.gz" | grep -q '4f2c0b8e1d9a7c3b5e6f708192a3b4c5d6e7f809 \[FN\]\[FL\]\[LN\]\[IN\]' ||
   fail "pprof -raw: mapping build id and flags"
+# the flags are the truth per mapping, and an unreferenced mapping is dropped
+maps=$(go tool pprof -raw "$T/known.pb.gz" 2>/dev/null | sed -n '/^Mappings/,$p' | tail -n +2)
+echo "$maps" | sed 's/^/  mapping: /'
+same "pprof -raw: only the 2 referenced mappings" 2 "$(echo "$maps" | grep -c .)"
+check "pprof -raw: unreferenced libcurl mapping dropped" bash -c "! grep -q libcurl <<<'$maps'"
+check "pprof -raw: app mapping has all four flags although built with functions only" \
+  grep -q '/usr/bin/app .*\[FN\]\[FL\]\[LN\]\[IN\]' <<<"$maps"
+check "pprof -raw: libc (symbol names only, no lines) has [FN] only" \
+  grep -Eq 'libc\.so\.6 [0-9a-f]+ \[FN\]$' <<<"$maps"
 focus=$(go tool pprof -top -unit=ns -tagfocus span_id=00f067aa0ba902b7 "$T/known.pb.gz" 2>&1)
 echo "$focus" | grep -q 'accounting for 100000000ns' || fail "pprof -tagfocus span_id keeps that span's samples"
 echo "ok: pprof -tagfocus span_id"

@@ -43,9 +43,12 @@ static sp_profile *known_profile(void)
 	libc = sp_profile_add_mapping(p, 0x7ffff7c28000, 0x7ffff7dbd000, 0x28000,
 				      "/usr/lib/x86_64-linux-gnu/libc.so.6",
 				      "d5f5a1b2c3d4e5f60718293a4b5c6d7e8f901234");
-	p->mappings[0].has_functions = p->mappings[0].has_filenames = true;
-	p->mappings[0].has_line_numbers = p->mappings[0].has_inline_frames = true;
-	p->mappings[1].has_functions = true;
+	/* referenced by no location: the writer must drop it */
+	sp_profile_add_mapping(p, 0x7ffff7a00000, 0x7ffff7a80000, 0x9000,
+			       "/usr/lib/x86_64-linux-gnu/libcurl.so.4", "0123abcd");
+	/* understated on purpose: the writer sets the flags from the locations
+	 * (app: functions, files, lines, inlining; libc: functions only) */
+	p->mappings[0].has_functions = true;
 	f_main = sp_profile_add_function(p, "main", NULL, "app.c", 35);
 	f_compute = sp_profile_add_function(p, "compute", NULL, "app.c", 15);
 	f_square = sp_profile_add_function(p, "square", NULL, "math.h", 2);

@@ -100,7 +100,9 @@ static void test_interval_profile(void **state)
 	snprintf(s.span.name, sizeof(s.span.name), "GET /x");
 	for (int i = 0; i < 2; i++)
 		assert_int_equal(sp_aggregator_add(a, &s, "main-thr"), 0);
-	assert_int_equal(sp_aggregator_add(a, &sample_b, "worker"), 0);
+	s = sample_b;
+	s.tid = sample_a.tid + 1; /* a second thread: threads_sampled=2 */
+	assert_int_equal(sp_aggregator_add(a, &s, "worker"), 0);
 	s = sample_a;
 	s.stack_len = SP_REDZONE + 16;
 	for (int i = 0; i < 4; i++)
@@ -108,7 +110,7 @@ static void test_interval_profile(void **state)
 	assert_int_equal(sp_aggregator_truncated(a), 4);
 
 	sp_telemetry t = { .engine = "test-engine", .samples_taken = 10, .samples_lost = 1,
-			   .stacks_truncated = 4, .threads = 2 };
+			   .stacks_truncated = 4, .threads = 5 };
 	sp_profile *p = sp_aggregator_take_profile(a, 1700000000000000000ll, 10000000000ll, &t,
 						   &err);
 	assert_non_null(p);
@@ -133,6 +135,16 @@ static void test_interval_profile(void **state)
 			    "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf");
 	assert_string_equal(sp_profile_sample_label(p, sp, "span_name"), "GET /x");
 	assert_string_equal(sp_profile_sample_label(p, sp, "thread_name"), "main-thr");
+	{ /* numeric thread_id, as perf and async-profiler identify threads */
+		bool found = false;
+		for (size_t i = 0; i < sp->n_labels; i++)
+			if (!strcmp(sp_profile_str(p, sp->labels[i].key), "thread_id")) {
+				assert_int_equal(sp->labels[i].num, sample_a.tid);
+				assert_int_equal(sp->labels[i].str, 0);
+				found = true;
+			}
+		assert_true(found);
+	}
 	assert_string_equal(leaf_function(p, sp, 0), "chain_leaf");
 
 	const sp_sample *plain = NULL;
@@ -169,7 +181,9 @@ static void test_interval_profile(void **state)
 			tr = &p->samples[i];
 	assert_non_null(tr);
 	assert_int_equal(tr->values[0], 4);
-	assert_int_equal(tr->n_labels, 0);
+	assert_int_equal(tr->n_labels, 1);
+	assert_string_equal(sp_profile_str(p, tr->labels[0].key), "thread_id");
+	assert_int_equal(tr->labels[0].num, sample_a.tid);
 	assert_true(tr->n_locations >= 2);
 	assert_string_equal(leaf_function(p, tr, 0), "chain_leaf");
 	const sp_location *tl = sp_profile_location(p, tr->location_ids[tr->n_locations - 1]);
@@ -199,7 +213,8 @@ static void test_interval_profile(void **state)
 
 	/* Telemetry. */
 	assert_true(has_comment(p, "spanprof: engine=test-engine samples=10 lost=1 "
-				   "truncated=4 (40.00%) threads=2"));
+				   "truncated=4 (40.00%) threads_sampled=2 threads_alive=5"));
+	assert_true(has_comment(p, "cut_at_max_frames=0"));
 	assert_true(has_comment(p, "complete=6"));
 
 	/* Round trip through the pprof encoder. */

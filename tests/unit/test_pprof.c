@@ -30,8 +30,9 @@ static sp_profile *sample_profile(void)
 	int64_t v[2] = { 2, 20000000 };
 
 	sp_profile_init_cpu(p, 10000000);
-	p->mappings[0].has_functions = true;
-	p->mappings[0].has_inline_frames = true;
+	/* what the locations carry: the writer states exactly this */
+	p->mappings[0].has_functions = p->mappings[0].has_filenames = true;
+	p->mappings[0].has_line_numbers = p->mappings[0].has_inline_frames = true;
 	stack[0] = sp_profile_add_location(p, m, 0x400123, lines, 2);
 	stack[1] = sp_profile_add_location(p, m, 0x400100, lines + 1, 1);
 	p->locations[1].is_folded = true;

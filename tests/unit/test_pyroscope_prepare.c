@@ -32,7 +32,7 @@ static sp_profile *cpu_profile(int n, const char *fname_prefix)
 		uint64_t locs[3];
 		char name[64];
 		int64_t v[2] = { 1 + i % 3, (1 + i % 3) * 10000000LL };
-		sp_label l[4];
+		sp_label l[5];
 
 		for (int d = 0; d < 3; d++) {
 			sp_line ln = { 0 };
@@ -46,7 +46,8 @@ static sp_profile *cpu_profile(int n, const char *fname_prefix)
 		l[1] = sp_profile_str_label(p, "trace_id", "4bf92f3577b34da6a3ce929d0e0e4736");
 		l[2] = sp_profile_str_label(p, "span_name", i % 2 ? "GET /a" : "GET /b");
 		l[3] = sp_profile_str_label(p, "thread_name", "worker");
-		assert_int_equal(sp_profile_add_sample(p, locs, 3, v, l, 4), 0);
+		l[4] = sp_profile_num_label(p, "thread_id", 4242 + i, NULL);
+		assert_int_equal(sp_profile_add_sample(p, locs, 3, v, l, 5), 0);
 	}
 	return p;
 }
@@ -107,6 +108,14 @@ static void test_wrong_or_mixed_types_refused(void **state)
 	sp_profile_free(cpu);
 }
 
+static bool has_label_key(const sp_profile *p, const sp_sample *s, const char *key)
+{
+	for (size_t i = 0; i < s->n_labels; i++)
+		if (!strcmp(sp_profile_str(p, s->labels[i].key), key))
+			return true;
+	return false;
+}
+
 static void test_series_labels_stripped_unless_wanted(void **state)
 {
 	sp_pyroscope_prep o = opts();
@@ -122,6 +131,8 @@ static void test_series_labels_stripped_unless_wanted(void **state)
 	for (size_t i = 0; i < d->n_samples; i++) {
 		assert_null(sp_profile_sample_label(d, &d->samples[i], "span_name"));
 		assert_null(sp_profile_sample_label(d, &d->samples[i], "thread_name"));
+		/* one series per thread id otherwise */
+		assert_false(has_label_key(d, &d->samples[i], "thread_id"));
 		assert_string_equal(sp_profile_sample_label(d, &d->samples[i], "span_id"),
 				    "00f067aa0ba902b7");
 		/* a server before v2.1.0 would make each trace a series */
