@@ -30,9 +30,9 @@ run() {
 names() {
   local d=$T/$1
   {
-    ls "$d" | sed -n 's/^\(.*\)-[0-9]*-[0-9]\{8\}T[0-9]\{6\}Z-[0-9]*\.pb\.gz$/file \1/p'
+    ls "$d/intervals" | sed -n 's/^\(.*\)-[0-9]*-[0-9]\{8\}T[0-9]\{6\}Z-[0-9]*\.pb\.gz$/file \1/p'
     ls "$d" | grep -v -- '-[0-9]\{8\}T[0-9]\{6\}Z-' | sed -n 's/^\(.*\)-[0-9]*\.pb\.gz$/merged \1/p'
-    cat "$d"/*.links.jsonl | python3 -c '
+    cat "$d"/*.links.jsonl "$d"/intervals/*.links.jsonl | python3 -c '
 import json, sys
 for l in sys.stdin:
     o = json.loads(l)
