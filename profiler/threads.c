@@ -33,6 +33,31 @@ static bool logged_arm_error;
 static char engine_reason[256];
 static bool announced;
 
+/* reg_mu is held with every signal blocked: a handler that runs while this
+ * thread holds it and calls exit() would reach sp_threads_disarm_all() from
+ * the destructor and wait forever on a lock its own thread holds. The raw
+ * syscall bypasses the interposed sigprocmask. reg_saved is the mask to
+ * restore, written only by the holder. */
+static sigset_t reg_saved;
+
+static void reg_lock(void)
+{
+	sigset_t all, saved;
+
+	sigfillset(&all);
+	syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, &saved, _NSIG / 8);
+	pthread_mutex_lock(&reg_mu);
+	reg_saved = saved;
+}
+
+static void reg_unlock(void)
+{
+	sigset_t saved = reg_saved;
+
+	pthread_mutex_unlock(&reg_mu);
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &saved, NULL, _NSIG / 8);
+}
+
 static pid_t my_tid(void)
 {
 	return (pid_t)syscall(SYS_gettid);
@@ -226,7 +251,7 @@ int sp_threads_register_self(void)
 		pthread_attr_destroy(&attr);
 	}
 
-	pthread_mutex_lock(&reg_mu);
+	reg_lock();
 	t = sp_tls_thread;
 	if (t && (atomic_load(&t->state) != SP_THREAD_LIVE || t->tid != tid))
 		t = NULL;
@@ -253,7 +278,7 @@ int sp_threads_register_self(void)
 	sp_tls_thread = t;
 	r = 0;
 out:
-	pthread_mutex_unlock(&reg_mu);
+	reg_unlock();
 	return r;
 }
 
@@ -262,7 +287,7 @@ int sp_threads_register_tid(pid_t tid)
 	sp_thread *t;
 	int r = 0;
 
-	pthread_mutex_lock(&reg_mu);
+	reg_lock();
 	t = find_live_tid(tid);
 	if (t) {
 		if (t->engine == SP_TE_NONE)
@@ -281,7 +306,7 @@ int sp_threads_register_tid(pid_t tid)
 	}
 	atomic_store(&t->state, SP_THREAD_LIVE);
 out:
-	pthread_mutex_unlock(&reg_mu);
+	reg_unlock();
 	return r;
 }
 
@@ -313,13 +338,13 @@ void sp_threads_unregister_self(void)
 	/* No signal blocking needed: a handler on this thread either finished
 	 * before DEAD is stored or sees DEAD and leaves; the worker frees the
 	 * ring only after it sees DEAD. */
-	pthread_mutex_lock(&reg_mu);
+	reg_lock();
 	if (atomic_load(&t->state) == SP_THREAD_LIVE && t->tid == my_tid()) {
 		disarm(t);
 		atomic_store(&t->state, SP_THREAD_DEAD);
 	}
 	sp_tls_thread = NULL;
-	pthread_mutex_unlock(&reg_mu);
+	reg_unlock();
 }
 
 sp_thread *sp_threads_find(pid_t tid)
@@ -337,12 +362,12 @@ sp_thread *sp_threads_first(void)
 
 void sp_threads_release(sp_thread *t)
 {
-	pthread_mutex_lock(&reg_mu);
+	reg_lock();
 	if (atomic_load(&t->state) == SP_THREAD_LIVE)
 		disarm(t);
 	if (t->ring)
 		unclaim(t);
-	pthread_mutex_unlock(&reg_mu);
+	reg_unlock();
 }
 
 void sp_threads_reap_foreign(void)
@@ -351,19 +376,19 @@ void sp_threads_reap_foreign(void)
 		if (atomic_load(&t->state) != SP_THREAD_LIVE)
 			continue;
 		if (syscall(SYS_tgkill, sp_capture_pid, t->tid, 0) < 0 && errno == ESRCH) {
-			pthread_mutex_lock(&reg_mu);
+			reg_lock();
 			if (atomic_load(&t->state) == SP_THREAD_LIVE) {
 				disarm(t);
 				atomic_store(&t->state, SP_THREAD_DEAD);
 			}
-			pthread_mutex_unlock(&reg_mu);
+			reg_unlock();
 		}
 	}
 }
 
 void sp_threads_pause_all(void)
 {
-	pthread_mutex_lock(&reg_mu);
+	reg_lock();
 	for (sp_thread *t = atomic_load(&all_threads); t; t = t->next) {
 		if (atomic_load(&t->state) != SP_THREAD_LIVE)
 			continue;
@@ -375,16 +400,16 @@ void sp_threads_pause_all(void)
 			timer_settime(t->timer, 0, &zero, NULL);
 		}
 	}
-	pthread_mutex_unlock(&reg_mu);
+	reg_unlock();
 }
 
 void sp_threads_disarm_all(void)
 {
-	pthread_mutex_lock(&reg_mu);
+	reg_lock();
 	for (sp_thread *t = atomic_load(&all_threads); t; t = t->next)
 		if (atomic_load(&t->state) == SP_THREAD_LIVE)
 			disarm(t);
-	pthread_mutex_unlock(&reg_mu);
+	reg_unlock();
 }
 
 const char *sp_threads_engine_name(void)
@@ -410,7 +435,7 @@ uint64_t sp_threads_count_live(void)
 
 void sp_threads_totals(uint64_t *taken, uint64_t *lost)
 {
-	pthread_mutex_lock(&reg_mu);
+	reg_lock();
 	*taken = released_taken;
 	*lost = released_lost;
 	for (sp_thread *t = atomic_load(&all_threads); t; t = t->next) {
@@ -419,22 +444,25 @@ void sp_threads_totals(uint64_t *taken, uint64_t *lost)
 			*lost += sp_ring_lost(t->ring);
 		}
 	}
-	pthread_mutex_unlock(&reg_mu);
+	reg_unlock();
 }
 
 void sp_threads_atfork_prepare(void)
 {
-	pthread_mutex_lock(&reg_mu);
+	reg_lock();
 }
 
 void sp_threads_atfork_parent(void)
 {
-	pthread_mutex_unlock(&reg_mu);
+	reg_unlock();
 }
 
 void sp_threads_atfork_child(void)
 {
+	sigset_t saved = reg_saved;
+
 	pthread_mutex_init(&reg_mu, NULL);
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &saved, NULL, _NSIG / 8);
 	sp_capture_pid = getpid();
 	/* The inherited fds count against the parent's events; the parent's
 	 * timers are not inherited; the rings hold the parent's samples. */
