@@ -22,3 +22,21 @@ for i in $(seq 200); do
     "$T/host_signals" term_thread || bad=$((bad + 1))
 done
 check "SIGTERM to a new thread, handler calls exit(0): $bad of 200 runs hung or failed" [ $bad -eq 0 ]
+
+# --- Go net/http (dynamically linked): Go runs handlers only on its own
+# sigaltstack (SA_ONSTACK); without it: "fatal error: unexpected return pc".
+require_cmd go
+(cd "$ROOT/tests/go/nethttp" && go build -o "$T/nethttp" main.go) || fail "cannot build the Go net/http program"
+file "$T/nethttp" | grep -q 'dynamically linked' || fail "the Go program is not dynamically linked"
+"$T/nethttp" > "$T/go_ref.txt" || fail "the Go program fails without the profiler"
+for hz in 100 1000; do
+  bad=0
+  for i in $(seq 10); do
+    timeout 120 "$SPANPROF" record -q -F $hz -o "$T/go$hz-$i" -- "$T/nethttp" > "$T/go.txt" 2> "$T/go.err"
+    rc=$?
+    if [ $rc -ne 0 ] || ! cmp -s "$T/go.txt" "$T/go_ref.txt"; then
+      bad=$((bad + 1)); grep -m1 'fatal error' "$T/go.err"
+    fi
+  done
+  check "Go net/http at $hz Hz: $bad of 10 runs crashed or changed output" [ $bad -eq 0 ]
+done
