@@ -40,3 +40,21 @@ for hz in 100 1000; do
   done
   check "Go net/http at $hz Hz: $bad of 10 runs crashed or changed output" [ $bad -eq 0 ]
 done
+
+# Go code has no .eh_frame: a stack that reaches a goroutine's or thread's
+# first frame (runtime.goexit, runtime.mstart...) is complete, not
+# "[truncated]". Go exits with a raw exit_group (no destructor), so the
+# profile comes from 1 s intervals written while it runs.
+SPANPROF_UPLOAD_INTERVAL=1 timeout 300 "$SPANPROF" record -q -F 1000 -o "$T/gotr" -- \
+  "$T/nethttp" 30000 > /dev/null 2> "$T/gotr.err" || { cat "$T/gotr.err"; fail "Go run for stacks failed"; }
+mapfile -t gf < <(interval_files "$T/gotr")
+check "Go: interval files written (${#gf[@]})" [ ${#gf[@]} -ge 1 ]
+go tool pprof -traces "${gf[@]}" 2>/dev/null > "$T/gotraces.txt"
+roots=$(awk '/^-----/{if (prev != "") print prev; prev=""; next} NF{prev=$NF}' "$T/gotraces.txt")
+n_goexit=$(grep -c '^runtime\.goexit' <<< "$roots")
+n_trunc=$(grep -c '^\[truncated\]' <<< "$roots")
+n_all=$(wc -l <<< "$roots")
+check "Go: traces ending at runtime.goexit ($n_goexit of $n_all)" [ "$n_goexit" -ge 1 ]
+check "Go: truncated traces ($n_trunc of $n_all) are fewer than a quarter" [ $((n_trunc * 4)) -lt "$n_all" ]
+bad=$(awk '/^-----/{if (p2 ~ /^runtime\.(goexit|mstart|main|mcall)(\.abi0)?$/ && p1 == "[truncated]") n++; p1=p2=""; next} NF{p2=p1; p1=$NF} END{print n+0}' "$T/gotraces.txt")
+check "Go: no trace reaching a Go stack root is marked [truncated] ($bad)" [ "$bad" -eq 0 ]

@@ -1,3 +1,4 @@
+// A net/http client and server on loopback; argv[1] = requests (3000).
 package main
 
 import (
@@ -6,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -18,8 +20,12 @@ func main() {
 	body := strings.Repeat("x", 1<<16)
 	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, body) }))
 	url := "http://" + ln.Addr().String() + "/"
+	rounds := 3000
+	if len(os.Args) > 1 {
+		rounds, _ = strconv.Atoi(os.Args[1])
+	}
 	total := 0
-	for i := 0; i < 3000; i++ {
+	for i := 0; i < rounds; i++ {
 		resp, err := http.Get(url)
 		if err != nil {
 			fmt.Println(err)
