@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -56,6 +58,59 @@ static void reg_unlock(void)
 
 	pthread_mutex_unlock(&reg_mu);
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &saved, NULL, _NSIG / 8);
+}
+
+/* A signal frame takes AT_MINSIGSTKSZ (3.6 KB with AVX-512 state): a
+ * thread with less stack left would fault on our signal alone. A thread that
+ * registers itself and has no alternate stack gets one of its own, mapped
+ * here (never in the handler); one the application or its runtime already
+ * set is left alone, and a later sigaltstack() of theirs replaces ours. */
+#define SP_ALTSTACK_EXTRA (64 * 1024)
+static __thread void *alt_stack __attribute__((tls_model("initial-exec")));
+static __thread size_t alt_size __attribute__((tls_model("initial-exec")));
+
+static void give_alt_stack(void)
+{
+	stack_t cur, ss;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t size = (size_t)getauxval(AT_MINSIGSTKSZ);
+
+	if (alt_stack || sigaltstack(NULL, &cur) || !(cur.ss_flags & SS_DISABLE))
+		return;
+	if (size < (size_t)MINSIGSTKSZ)
+		size = MINSIGSTKSZ;
+	size = (size + SP_ALTSTACK_EXTRA + page - 1) / page * page;
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
+		       -1, 0);
+	if (p == MAP_FAILED)
+		return;
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_sp = p;
+	ss.ss_size = size;
+	if (sigaltstack(&ss, NULL)) {
+		munmap(p, size);
+		return;
+	}
+	alt_stack = p;
+	alt_size = size;
+}
+
+static void drop_alt_stack(void)
+{
+	stack_t cur, off;
+
+	if (!alt_stack || sigaltstack(NULL, &cur))
+		return;
+	if (cur.ss_flags & SS_ONSTACK)
+		return; /* exiting from a handler running on it: keep it mapped */
+	if (cur.ss_sp == alt_stack) {
+		memset(&off, 0, sizeof(off));
+		off.ss_flags = SS_DISABLE;
+		if (sigaltstack(&off, NULL))
+			return;
+	}
+	munmap(alt_stack, alt_size);
+	alt_stack = NULL;
 }
 
 static pid_t my_tid(void)
@@ -244,6 +299,7 @@ int sp_threads_register_self(void)
 
 	if (sp_tls_internal)
 		return 0;
+	give_alt_stack();
 	/* Outside the lock: pthread_getattr_np may allocate and read maps. */
 	if (pthread_getattr_np(pthread_self(), &attr) == 0) {
 		if (pthread_attr_getstack(&attr, &addr, &size))
@@ -333,8 +389,10 @@ void sp_threads_unregister_self(void)
 {
 	sp_thread *t = sp_tls_thread;
 
-	if (!t)
+	if (!t) {
+		drop_alt_stack();
 		return;
+	}
 	/* No signal blocking needed: a handler on this thread either finished
 	 * before DEAD is stored or sees DEAD and leaves; the worker frees the
 	 * ring only after it sees DEAD. */
@@ -345,6 +403,7 @@ void sp_threads_unregister_self(void)
 	}
 	sp_tls_thread = NULL;
 	reg_unlock();
+	drop_alt_stack();
 }
 
 sp_thread *sp_threads_find(pid_t tid)

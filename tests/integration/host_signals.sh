@@ -4,7 +4,10 @@
 #    signal() restarts only signals not marked by siginterrupt);
 #  - SIGTERM to a just-created thread whose handler calls exit(0): the
 #    process exits (the registry lock is never held with signals unblocked),
-#    200 runs, none hangs.
+#    200 runs, none hangs;
+#  - a thread with ~3,000 bytes of stack left (less than one AVX-512 signal
+#    frame) survives 1 kHz sampling: the handler runs on an alternate stack
+#    the library gives each registered thread that has none;
 source "$(dirname "$0")/../lib.sh"
 source "$ROOT/tests/capture_lib.sh"
 need_built
@@ -22,6 +25,14 @@ for i in $(seq 200); do
     "$T/host_signals" term_thread || bad=$((bad + 1))
 done
 check "SIGTERM to a new thread, handler calls exit(0): $bad of 200 runs hung or failed" [ $bad -eq 0 ]
+
+"$T/host_signals" tight_stack > /dev/null || fail "tight_stack fails without the profiler"
+bad=0
+for i in $(seq 5); do
+  timeout 60 env SPANPROF_HZ=1000 SPANPROF_QUIET=1 SPANPROF_OUTPUT="$T/tight" \
+    LD_PRELOAD="$LIBSPANPROF" "$T/host_signals" tight_stack > /dev/null || bad=$((bad + 1))
+done
+check "nearly full thread stack under 1 kHz sampling: $bad of 5 runs crashed" [ $bad -eq 0 ]
 
 # --- Go net/http (dynamically linked): Go runs handlers only on its own
 # sigaltstack (SA_ONSTACK); without it: "fatal error: unexpected return pc".
