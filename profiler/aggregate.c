@@ -570,6 +570,41 @@ static void symbolize(sp_aggregator *a, sp_profile *p)
 	}
 }
 
+/* Go code has no .eh_frame, so its chains never end in an "undefined
+ * return address" rule: libunwind stops at the goroutine's or thread's
+ * first frame with an error. Those first frames are where Go's own
+ * traceback ends, so a stack that reaches one is complete. */
+static bool is_go_stack_root(const char *fn)
+{
+	static const char *const roots[] = { "runtime.goexit", "runtime.mstart", "runtime.main",
+					     "runtime.mcall", "runtime.rt0_go" };
+
+	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+		size_t n = strlen(roots[i]);
+		if (!strncmp(fn, roots[i], n) && (!fn[n] || !strcmp(fn + n, ".abi0")))
+			return true;
+	}
+	return false;
+}
+
+static void complete_go_stacks(sp_profile *p)
+{
+	for (size_t i = 0; i < p->n_samples; i++) {
+		sp_sample *s = &p->samples[i];
+		if (s->n_locations < 2)
+			continue;
+		const sp_location *last = sp_profile_location(p, s->location_ids[s->n_locations - 1]);
+		const sp_location *root = sp_profile_location(p, s->location_ids[s->n_locations - 2]);
+		if (!last || !root || !last->n_lines || !root->n_lines)
+			continue;
+		const sp_function *lf = sp_profile_function(p, last->lines[last->n_lines - 1].function_id);
+		const sp_function *rf = sp_profile_function(p, root->lines[root->n_lines - 1].function_id);
+		if (lf && rf && !strcmp(sp_profile_str(p, lf->name), TRUNCATED_FRAME) &&
+		    is_go_stack_root(sp_profile_str(p, rf->name)))
+			s->n_locations--;
+	}
+}
+
 sp_profile *sp_aggregator_take_profile(sp_aggregator *a, int64_t start_wall_ns,
 				       int64_t duration_ns, const sp_telemetry *t,
 				       sp_error *err)
@@ -599,8 +634,10 @@ sp_profile *sp_aggregator_take_profile(sp_aggregator *a, int64_t start_wall_ns,
 		goto out;
 	if ((rc = add_comments(a, p, t)) < 0)
 		goto out;
-	if (a->cfg.symbolize)
+	if (a->cfg.symbolize) {
 		symbolize(a, p);
+		complete_go_stacks(p);
+	}
 	rc = 0;
 out:
 	free(map_ids);

@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "log.h"
@@ -122,14 +123,49 @@ EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old
 	return real_sigaction(sig, act, old);
 }
 
+/* glibc's signal() restarts system calls unless siginterrupt(sig, 1) put
+ * sig in its private interrupt set; that set is not reachable from here, so
+ * siginterrupt() is interposed too and keeps this one (bit sig-1). */
+static _Atomic unsigned long long interrupt_set;
+
+static bool signo_valid(int sig)
+{
+	return sig > 0 && sig < _NSIG && sig <= 64;
+}
+
+EXPORT int siginterrupt(int sig, int flag)
+{
+	struct sigaction act;
+
+	if (!signo_valid(sig)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (sigaction(sig, NULL, &act) < 0)
+		return -1;
+	if (flag) {
+		atomic_fetch_or(&interrupt_set, 1ULL << (sig - 1));
+		act.sa_flags &= ~SA_RESTART;
+	} else {
+		atomic_fetch_and(&interrupt_set, ~(1ULL << (sig - 1)));
+		act.sa_flags |= SA_RESTART;
+	}
+	return sigaction(sig, &act, NULL) < 0 ? -1 : 0;
+}
+
 EXPORT sighandler_t signal(int sig, sighandler_t handler)
 {
 	struct sigaction sa, old;
 
+	if (!signo_valid(sig) || handler == SIG_ERR) {
+		errno = EINVAL;
+		return SIG_ERR;
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = handler;
 	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_RESTART;
+	sigaddset(&sa.sa_mask, sig);
+	sa.sa_flags = (atomic_load(&interrupt_set) & (1ULL << (sig - 1))) ? 0 : SA_RESTART;
 	if (sigaction(sig, &sa, &old) < 0)
 		return SIG_ERR;
 	return old.sa_handler;

@@ -234,7 +234,10 @@ int sp_signal_install(int signo)
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_sample;
-	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	/* SA_ONSTACK: Go (and any runtime with small stacks) requires handlers
+	 * to run on the alternate stack it sets up for each thread; without one
+	 * the flag is ignored. */
+	sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
 	sigemptyset(&sa.sa_mask);
 	if (__sigaction(signo, &sa, NULL) < 0)
 		return -errno;

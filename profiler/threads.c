@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -33,6 +35,84 @@ static bool logged_arm_error;
 
 static char engine_reason[256];
 static bool announced;
+
+/* reg_mu is held with every signal blocked: a handler that runs while this
+ * thread holds it and calls exit() would reach sp_threads_disarm_all() from
+ * the destructor and wait forever on a lock its own thread holds. The raw
+ * syscall bypasses the interposed sigprocmask. reg_saved is the mask to
+ * restore, written only by the holder. */
+static sigset_t reg_saved;
+
+static void reg_lock(void)
+{
+	sigset_t all, saved;
+
+	sigfillset(&all);
+	syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, &saved, _NSIG / 8);
+	pthread_mutex_lock(&reg_mu);
+	reg_saved = saved;
+}
+
+static void reg_unlock(void)
+{
+	sigset_t saved = reg_saved;
+
+	pthread_mutex_unlock(&reg_mu);
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &saved, NULL, _NSIG / 8);
+}
+
+/* A signal frame takes AT_MINSIGSTKSZ (3.6 KB with AVX-512 state): a
+ * thread with less stack left would fault on our signal alone. A thread that
+ * registers itself and has no alternate stack gets one of its own, mapped
+ * here (never in the handler); one the application or its runtime already
+ * set is left alone, and a later sigaltstack() of theirs replaces ours. */
+#define SP_ALTSTACK_EXTRA (64 * 1024)
+static __thread void *alt_stack __attribute__((tls_model("initial-exec")));
+static __thread size_t alt_size __attribute__((tls_model("initial-exec")));
+
+static void give_alt_stack(void)
+{
+	stack_t cur, ss;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t size = (size_t)getauxval(AT_MINSIGSTKSZ);
+
+	if (alt_stack || sigaltstack(NULL, &cur) || !(cur.ss_flags & SS_DISABLE))
+		return;
+	if (size < (size_t)MINSIGSTKSZ)
+		size = MINSIGSTKSZ;
+	size = (size + SP_ALTSTACK_EXTRA + page - 1) / page * page;
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
+		       -1, 0);
+	if (p == MAP_FAILED)
+		return;
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_sp = p;
+	ss.ss_size = size;
+	if (sigaltstack(&ss, NULL)) {
+		munmap(p, size);
+		return;
+	}
+	alt_stack = p;
+	alt_size = size;
+}
+
+static void drop_alt_stack(void)
+{
+	stack_t cur, off;
+
+	if (!alt_stack || sigaltstack(NULL, &cur))
+		return;
+	if (cur.ss_flags & SS_ONSTACK)
+		return; /* exiting from a handler running on it: keep it mapped */
+	if (cur.ss_sp == alt_stack) {
+		memset(&off, 0, sizeof(off));
+		off.ss_flags = SS_DISABLE;
+		if (sigaltstack(&off, NULL))
+			return;
+	}
+	munmap(alt_stack, alt_size);
+	alt_stack = NULL;
+}
 
 static pid_t my_tid(void)
 {
@@ -240,6 +320,7 @@ int sp_threads_register_self(void)
 
 	if (sp_tls_internal)
 		return 0;
+	give_alt_stack();
 	/* Outside the lock: pthread_getattr_np may allocate and read maps. */
 	if (pthread_getattr_np(pthread_self(), &attr) == 0) {
 		if (pthread_attr_getstack(&attr, &addr, &size))
@@ -247,7 +328,7 @@ int sp_threads_register_self(void)
 		pthread_attr_destroy(&attr);
 	}
 
-	pthread_mutex_lock(&reg_mu);
+	reg_lock();
 	t = sp_tls_thread;
 	if (t && (atomic_load(&t->state) != SP_THREAD_LIVE || t->tid != tid))
 		t = NULL;
@@ -274,7 +355,7 @@ int sp_threads_register_self(void)
 	sp_tls_thread = t;
 	r = 0;
 out:
-	pthread_mutex_unlock(&reg_mu);
+	reg_unlock();
 	return r;
 }
 
@@ -283,7 +364,7 @@ int sp_threads_register_tid(pid_t tid)
 	sp_thread *t;
 	int r = 0;
 
-	pthread_mutex_lock(&reg_mu);
+	reg_lock();
 	t = find_live_tid(tid);
 	if (t) {
 		if (t->engine == SP_TE_NONE)
@@ -302,7 +383,7 @@ int sp_threads_register_tid(pid_t tid)
 	}
 	atomic_store(&t->state, SP_THREAD_LIVE);
 out:
-	pthread_mutex_unlock(&reg_mu);
+	reg_unlock();
 	return r;
 }
 
@@ -329,18 +410,21 @@ void sp_threads_unregister_self(void)
 {
 	sp_thread *t = sp_tls_thread;
 
-	if (!t)
+	if (!t) {
+		drop_alt_stack();
 		return;
+	}
 	/* No signal blocking needed: a handler on this thread either finished
 	 * before DEAD is stored or sees DEAD and leaves; the worker frees the
 	 * ring only after it sees DEAD. */
-	pthread_mutex_lock(&reg_mu);
+	reg_lock();
 	if (atomic_load(&t->state) == SP_THREAD_LIVE && t->tid == my_tid()) {
 		disarm(t);
 		atomic_store(&t->state, SP_THREAD_DEAD);
 	}
 	sp_tls_thread = NULL;
-	pthread_mutex_unlock(&reg_mu);
+	reg_unlock();
+	drop_alt_stack();
 }
 
 sp_thread *sp_threads_find(pid_t tid)
@@ -358,12 +442,12 @@ sp_thread *sp_threads_first(void)
 
 void sp_threads_release(sp_thread *t)
 {
-	pthread_mutex_lock(&reg_mu);
+	reg_lock();
 	if (atomic_load(&t->state) == SP_THREAD_LIVE)
 		disarm(t);
 	if (t->ring)
 		unclaim(t);
-	pthread_mutex_unlock(&reg_mu);
+	reg_unlock();
 }
 
 void sp_threads_reap_foreign(void)
@@ -372,12 +456,12 @@ void sp_threads_reap_foreign(void)
 		if (atomic_load(&t->state) != SP_THREAD_LIVE)
 			continue;
 		if (syscall(SYS_tgkill, sp_capture_pid, t->tid, 0) < 0 && errno == ESRCH) {
-			pthread_mutex_lock(&reg_mu);
+			reg_lock();
 			if (atomic_load(&t->state) == SP_THREAD_LIVE) {
 				disarm(t);
 				atomic_store(&t->state, SP_THREAD_DEAD);
 			}
-			pthread_mutex_unlock(&reg_mu);
+			reg_unlock();
 		}
 	}
 }
@@ -402,7 +486,7 @@ void sp_threads_check_events(void)
 
 void sp_threads_pause_all(void)
 {
-	pthread_mutex_lock(&reg_mu);
+	reg_lock();
 	for (sp_thread *t = atomic_load(&all_threads); t; t = t->next) {
 		if (atomic_load(&t->state) != SP_THREAD_LIVE)
 			continue;
@@ -414,16 +498,16 @@ void sp_threads_pause_all(void)
 			timer_settime(t->timer, 0, &zero, NULL);
 		}
 	}
-	pthread_mutex_unlock(&reg_mu);
+	reg_unlock();
 }
 
 void sp_threads_disarm_all(void)
 {
-	pthread_mutex_lock(&reg_mu);
+	reg_lock();
 	for (sp_thread *t = atomic_load(&all_threads); t; t = t->next)
 		if (atomic_load(&t->state) == SP_THREAD_LIVE)
 			disarm(t);
-	pthread_mutex_unlock(&reg_mu);
+	reg_unlock();
 }
 
 const char *sp_threads_engine_name(void)
@@ -451,7 +535,7 @@ uint64_t sp_threads_count_live(void)
 
 void sp_threads_totals(uint64_t *taken, uint64_t *lost)
 {
-	pthread_mutex_lock(&reg_mu);
+	reg_lock();
 	*taken = released_taken;
 	*lost = released_lost;
 	for (sp_thread *t = atomic_load(&all_threads); t; t = t->next) {
@@ -460,22 +544,25 @@ void sp_threads_totals(uint64_t *taken, uint64_t *lost)
 			*lost += sp_ring_lost(t->ring);
 		}
 	}
-	pthread_mutex_unlock(&reg_mu);
+	reg_unlock();
 }
 
 void sp_threads_atfork_prepare(void)
 {
-	pthread_mutex_lock(&reg_mu);
+	reg_lock();
 }
 
 void sp_threads_atfork_parent(void)
 {
-	pthread_mutex_unlock(&reg_mu);
+	reg_unlock();
 }
 
 void sp_threads_atfork_child(void)
 {
+	sigset_t saved = reg_saved;
+
 	pthread_mutex_init(&reg_mu, NULL);
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &saved, NULL, _NSIG / 8);
 	sp_capture_pid = getpid();
 	/* The inherited fds count against the parent's events; the parent's
 	 * timers are not inherited; the rings hold the parent's samples. */
