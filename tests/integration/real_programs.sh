@@ -15,8 +15,8 @@ require_cmd go python3 perl git make sqlite3 redis-server redis-benchmark redis-
 TRUNC_MAX=${TRUNC_MAX:-5}
 cd "$T" || exit 1
 
-(cd "$T" && GO111MODULE=off go build -o "$T/httpsvc" "$ROOT/tests/go/httpsvc.go") ||
-  fail "cannot build tests/go/httpsvc.go"
+(cd "$ROOT/tests/go/nethttp" && go build -o "$T/httpsvc" main.go) ||
+  fail "cannot build tests/go/nethttp"
 
 # A small C project for make: 12 files, one main.
 mkdir -p proj
