@@ -663,9 +663,14 @@ static void atfork_init(void)
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
-static void reg_add(sp_pyroscope *x)
+void sp_pyroscope_fork_handlers_init(void)
 {
 	pthread_once(&atfork_once, atfork_init);
+}
+
+static void reg_add(sp_pyroscope *x)
+{
+	sp_pyroscope_fork_handlers_init();
 	pthread_mutex_lock(&reg_lock);
 	x->reg_next = reg_head;
 	reg_head = x;

@@ -67,6 +67,11 @@ void sp_pyroscope_shutdown(sp_pyroscope *x, int deadline_ms);
 /* Start from an explicit configuration (see pyroscope_config.h); takes over
  * *cfg's contents (cfg is zeroed, also on failure). NULL + message on error. */
 sp_pyroscope *sp_pyroscope_start(sp_pyroscope_config *cfg, sp_error *err);
+/* Registers the exporters' fork handlers (once). Fork child handlers run in
+ * the order they were registered, so a caller whose own child handler starts
+ * an exporter must call this before its pthread_atfork: otherwise its handler
+ * runs while the registry lock is still held from before the fork. */
+void sp_pyroscope_fork_handlers_init(void);
 
 /* The server's version as it reported it ("2.1.0"), waiting up to wait_ms
  * for the exporter thread to have asked. Returns 1 when known, 0 when not

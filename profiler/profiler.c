@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "capture.h"
+#include "export_pyroscope.h"
 #include "log.h"
 #include "sighandler.h"
 #include "threads.h"
@@ -84,6 +85,8 @@ int sp_profiler_start(const spanprof_options *opts)
 	sp_config_load(&cfg, opts);
 	sp_log_set_quiet(cfg.quiet);
 	if (!once_done) {
+		/* Before ours: our fork child handler may start an exporter. */
+		sp_pyroscope_fork_handlers_init();
 		if (pthread_key_create(&exit_key, on_thread_exit_key) ||
 		    pthread_atfork(atfork_prepare, atfork_parent, atfork_child)) {
 			sp_log("cannot set up thread and fork hooks; profiling is off");
