@@ -42,6 +42,8 @@ void sp_perf_disarm(int fd, uint64_t id);
 void sp_perf_close_inherited(int fd, uint64_t id);
 /* Stop counting without closing (before exit; the fd stays valid). */
 void sp_perf_pause(int fd, uint64_t id);
+/* Count again after sp_perf_pause. */
+void sp_perf_resume(int fd, uint64_t id);
 
 /* Returns 0 with *timer set, or a negative errno. */
 int sp_timer_arm(pid_t tid, int signo, uint64_t period_ns, timer_t *timer);

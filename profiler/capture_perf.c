@@ -117,6 +117,12 @@ void sp_perf_pause(int fd, uint64_t id)
 		ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);
 }
 
+void sp_perf_resume(int fd, uint64_t id)
+{
+	if (still_ours(fd, id))
+		ioctl(fd, PERF_EVENT_IOC_ENABLE, 0);
+}
+
 void sp_perf_disarm(int fd, uint64_t id)
 {
 	if (still_ours(fd, id)) {

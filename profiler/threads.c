@@ -588,3 +588,50 @@ void sp_threads_atfork_child(void)
 	released_taken = released_lost = 0;
 	sp_tls_thread = NULL;
 }
+
+/* exec keeps a thread's pending signals but resets its handlers to SIG_DFL,
+ * whose action for a real-time signal is to terminate. Now that the event
+ * counts kernel time, it can fire inside execve itself. So the calling
+ * thread's engine is paused first, and a sample signal already queued (one
+ * the application blocks) is taken off the queue. Other threads' signals
+ * die with those threads. */
+void sp_threads_exec_prepare(void)
+{
+	sp_thread *t = sp_tls_thread;
+	struct itimerspec zero;
+	struct timespec now = { 0, 0 };
+	sigset_t ours;
+
+	if (!t || getpid() != sp_capture_pid || atomic_load(&t->state) != SP_THREAD_LIVE)
+		return; /* not ours, or a vfork child sharing the parent's memory */
+	if (t->engine == SP_TE_PERF) {
+		sp_perf_pause(t->perf_fd, t->perf_id);
+	} else if (t->engine == SP_TE_TIMER) {
+		memset(&zero, 0, sizeof(zero));
+		timer_settime(t->timer, 0, &zero, NULL);
+	}
+	if (sp_capture.signo <= 0)
+		return;
+	sigemptyset(&ours);
+	sigaddset(&ours, sp_capture.signo);
+	while (sigtimedwait(&ours, NULL, &now) > 0)
+		;
+}
+
+/* execve returned: it failed, and this image goes on. */
+void sp_threads_exec_failed(void)
+{
+	sp_thread *t = sp_tls_thread;
+
+	if (!t || getpid() != sp_capture_pid || atomic_load(&t->state) != SP_THREAD_LIVE)
+		return;
+	if (t->engine == SP_TE_PERF) {
+		sp_perf_resume(t->perf_fd, t->perf_id);
+	} else if (t->engine == SP_TE_TIMER) {
+		struct itimerspec its;
+		its.it_interval.tv_sec = (time_t)(sp_capture.period_ns / 1000000000u);
+		its.it_interval.tv_nsec = (long)(sp_capture.period_ns % 1000000000u);
+		its.it_value = its.it_interval;
+		timer_settime(t->timer, 0, &its, NULL);
+	}
+}

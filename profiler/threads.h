@@ -116,4 +116,10 @@ void sp_threads_atfork_prepare(void);
 void sp_threads_atfork_parent(void);
 void sp_threads_atfork_child(void);
 
+/* Around an exec of this image (preload_exec.c): pause the calling thread's
+ * engine and drop its queued sample signals, so the new image, whose
+ * handlers are SIG_DFL, is not killed by one; resume if exec fails. */
+void sp_threads_exec_prepare(void);
+void sp_threads_exec_failed(void);
+
 #endif
