@@ -14,11 +14,12 @@ build_pkgs=(gcc make pkg-config libunwind-dev libdw-dev libelf-dev libprotobuf-c
 # g++: the C++ demangling test workload. chromium: the flame graph's zoom and
 # search, checked in a real browser. The real-programs test runs programs
 # nobody here wrote: perl, git, make, sqlite3, redis, node (and go, python3);
-# node also for JIT frames (frame pointers, perf map).
+# node also for JIT frames (frame pointers, perf map). file: tells a Go
+# binary is dynamically linked.
 # libc6-dbg: libc's local symbols (start_thread, __libc_start_call_main), which
 # the thread and symbolize tests name; Debian's libc6 ships only .dynsym.
 test_pkgs=(golang-go libxml2-utils elfutils binutils g++ clang libclang-rt-14-dev openssl curl python3
-           wrk libc6-dbg chromium perl git make sqlite3 redis-server redis-tools nodejs)
+           wrk libc6-dbg chromium perl git make sqlite3 redis-server redis-tools nodejs file)
 bench_pkgs=(google-perftools libgoogle-perftools-dev redis-server redis-tools wrk heaptrack
             linux-perf elfutils binutils)
 render_pkgs=(chromium)
