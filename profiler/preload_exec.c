@@ -67,72 +67,43 @@ EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 	EXEC_THROUGH(fexecve_fn, "fexecve", fd, argv, envp);
 }
 
-/* Counts the arguments after arg0 up to the terminating NULL. */
-static size_t count_args(va_list ap)
-{
-	size_t n = 1;
-
-	while (va_arg(ap, const char *))
-		n++;
-	return n;
-}
-
-#define COLLECT_ARGS(argv, n, arg0, ap)                                  \
+/* The execl forms: count the arguments up to the terminating NULL, copy
+ * them into an argv on the stack, then make CALL, which sees argv and, with
+ * WITH_ENV (execle only: nothing else passes one), envp after the NULL. */
+#define EXECL_BODY(arg0, WITH_ENV, CALL)                                 \
 	do {                                                             \
-		argv[0] = (char *)arg0;                                  \
-		for (size_t i_ = 1; i_ <= n; i_++)                       \
-			argv[i_] = va_arg(ap, char *);                   \
+		va_list ap_;                                             \
+		size_t n_ = 1;                                           \
+		char *const *envp_;                                      \
+		va_start(ap_, arg0);                                     \
+		while (va_arg(ap_, const char *))                        \
+			n_++;                                            \
+		envp_ = WITH_ENV ? va_arg(ap_, char *const *) : NULL;    \
+		va_end(ap_);                                             \
+		{                                                        \
+			char *argv[n_ + 1];                              \
+			char *const *envp = envp_;                       \
+			(void)envp;                                      \
+			argv[0] = (char *)arg0;                          \
+			va_start(ap_, arg0);                             \
+			for (size_t i_ = 1; i_ <= n_; i_++)              \
+				argv[i_] = va_arg(ap_, char *);          \
+			va_end(ap_);                                     \
+			return CALL;                                     \
+		}                                                        \
 	} while (0)
 
 EXPORT int execl(const char *path, const char *arg0, ...)
 {
-	va_list ap;
-	size_t n;
-
-	va_start(ap, arg0);
-	n = count_args(ap);
-	va_end(ap);
-	{
-		char *argv[n + 1];
-		va_start(ap, arg0);
-		COLLECT_ARGS(argv, n, arg0, ap);
-		va_end(ap);
-		return execv(path, argv);
-	}
+	EXECL_BODY(arg0, 0, execv(path, argv));
 }
 
 EXPORT int execlp(const char *file, const char *arg0, ...)
 {
-	va_list ap;
-	size_t n;
-
-	va_start(ap, arg0);
-	n = count_args(ap);
-	va_end(ap);
-	{
-		char *argv[n + 1];
-		va_start(ap, arg0);
-		COLLECT_ARGS(argv, n, arg0, ap);
-		va_end(ap);
-		return execvp(file, argv);
-	}
+	EXECL_BODY(arg0, 0, execvp(file, argv));
 }
 
 EXPORT int execle(const char *path, const char *arg0, ...)
 {
-	va_list ap;
-	size_t n;
-	char *const *envp;
-
-	va_start(ap, arg0);
-	n = count_args(ap);
-	envp = va_arg(ap, char *const *);
-	va_end(ap);
-	{
-		char *argv[n + 1];
-		va_start(ap, arg0);
-		COLLECT_ARGS(argv, n, arg0, ap);
-		va_end(ap);
-		return execve(path, argv, envp);
-	}
+	EXECL_BODY(arg0, 1, execve(path, argv, envp));
 }
