@@ -48,6 +48,10 @@ void sp_perf_resume(int fd, uint64_t id);
 /* Returns 0 with *timer set, or a negative errno. */
 int sp_timer_arm(pid_t tid, int signo, uint64_t period_ns, timer_t *timer);
 void sp_timer_disarm(timer_t timer);
+/* Stop the timer without deleting it; sp_timer_resume starts it again
+ * (0 or a negative errno). */
+void sp_timer_pause(timer_t timer);
+int sp_timer_resume(timer_t timer, uint64_t period_ns);
 
 /* Human-readable reason for an engine error, e.g. "perf_event_open: EACCES
  * (kernel.perf_event_paranoid=3)". */

@@ -17,11 +17,29 @@ static clockid_t thread_cpu_clock(pid_t tid)
 	return (clockid_t)((~(unsigned)tid) << 3) | 6;
 }
 
+int sp_timer_resume(timer_t timer, uint64_t period_ns)
+{
+	struct itimerspec its;
+
+	its.it_interval.tv_sec = (time_t)(period_ns / 1000000000u);
+	its.it_interval.tv_nsec = (long)(period_ns % 1000000000u);
+	its.it_value = its.it_interval;
+	return timer_settime(timer, 0, &its, NULL) < 0 ? -errno : 0;
+}
+
+void sp_timer_pause(timer_t timer)
+{
+	struct itimerspec zero;
+
+	memset(&zero, 0, sizeof(zero));
+	timer_settime(timer, 0, &zero, NULL);
+}
+
 int sp_timer_arm(pid_t tid, int signo, uint64_t period_ns, timer_t *timer)
 {
 	struct sigevent sev;
-	struct itimerspec its;
 	timer_t t;
+	int ret;
 
 	memset(&sev, 0, sizeof(sev));
 	sev.sigev_notify = SIGEV_THREAD_ID;
@@ -30,11 +48,8 @@ int sp_timer_arm(pid_t tid, int signo, uint64_t period_ns, timer_t *timer)
 	sev._sigev_un._tid = tid;
 	if (timer_create(thread_cpu_clock(tid), &sev, &t) < 0)
 		return -errno;
-	its.it_interval.tv_sec = (time_t)(period_ns / 1000000000u);
-	its.it_interval.tv_nsec = (long)(period_ns % 1000000000u);
-	its.it_value = its.it_interval;
-	if (timer_settime(t, 0, &its, NULL) < 0) {
-		int ret = -errno;
+	ret = sp_timer_resume(t, period_ns);
+	if (ret) {
 		timer_delete(t);
 		return ret;
 	}

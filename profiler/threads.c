@@ -484,19 +484,22 @@ void sp_threads_check_events(void)
 	pthread_mutex_unlock(&reg_mu);
 }
 
+/* Stop this thread's samples without giving up its engine. */
+static void pause_engine(sp_thread *t)
+{
+	if (t->engine == SP_TE_PERF)
+		sp_perf_pause(t->perf_fd, t->perf_id);
+	else if (t->engine == SP_TE_TIMER)
+		sp_timer_pause(t->timer);
+}
+
 void sp_threads_pause_all(void)
 {
 	reg_lock();
 	for (sp_thread *t = atomic_load(&all_threads); t; t = t->next) {
 		if (atomic_load(&t->state) != SP_THREAD_LIVE)
 			continue;
-		if (t->engine == SP_TE_PERF) {
-			sp_perf_pause(t->perf_fd, t->perf_id);
-		} else if (t->engine == SP_TE_TIMER) {
-			struct itimerspec zero;
-			memset(&zero, 0, sizeof(zero));
-			timer_settime(t->timer, 0, &zero, NULL);
-		}
+		pause_engine(t);
 	}
 	reg_unlock();
 }
@@ -598,18 +601,12 @@ void sp_threads_atfork_child(void)
 void sp_threads_exec_prepare(void)
 {
 	sp_thread *t = sp_tls_thread;
-	struct itimerspec zero;
 	struct timespec now = { 0, 0 };
 	sigset_t ours;
 
 	if (!t || getpid() != sp_capture_pid || atomic_load(&t->state) != SP_THREAD_LIVE)
 		return; /* not ours, or a vfork child sharing the parent's memory */
-	if (t->engine == SP_TE_PERF) {
-		sp_perf_pause(t->perf_fd, t->perf_id);
-	} else if (t->engine == SP_TE_TIMER) {
-		memset(&zero, 0, sizeof(zero));
-		timer_settime(t->timer, 0, &zero, NULL);
-	}
+	pause_engine(t);
 	if (sp_capture.signo <= 0)
 		return;
 	sigemptyset(&ours);
@@ -625,13 +622,8 @@ void sp_threads_exec_failed(void)
 
 	if (!t || getpid() != sp_capture_pid || atomic_load(&t->state) != SP_THREAD_LIVE)
 		return;
-	if (t->engine == SP_TE_PERF) {
+	if (t->engine == SP_TE_PERF)
 		sp_perf_resume(t->perf_fd, t->perf_id);
-	} else if (t->engine == SP_TE_TIMER) {
-		struct itimerspec its;
-		its.it_interval.tv_sec = (time_t)(sp_capture.period_ns / 1000000000u);
-		its.it_interval.tv_nsec = (long)(sp_capture.period_ns % 1000000000u);
-		its.it_value = its.it_interval;
-		timer_settime(t->timer, 0, &its, NULL);
-	}
+	else if (t->engine == SP_TE_TIMER)
+		sp_timer_resume(t->timer, sp_capture.period_ns);
 }
