@@ -29,14 +29,6 @@ static double thread_cpu(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static double mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* A pending signal (the profiler's) cuts a /dev/zero read short: short
  * reads and EINTR are expected, only other errors end the run. */
 NOIPA void read_zero(int n)
@@ -104,8 +96,10 @@ int main(int argc, char **argv)
 	if (read_s > 0 && spin_s > 0)
 		spins = (uint64_t)(spins * read_s / spin_s);
 	read_s = spin_s = 0;
-	end = mono() + secs;
-	while (mono() < end) {
+	/* SECONDS of its own CPU, not of wall time: on a loaded machine the
+	 * sample count (and so the sampling error) stays the same. */
+	end = thread_cpu() + secs;
+	while (thread_cpu() < end) {
 		int r = round_reads();
 		kernel_round(r, spins * (uint64_t)r / (uint64_t)reads);
 	}
