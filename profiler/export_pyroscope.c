@@ -973,8 +973,11 @@ void sp_pyroscope_shutdown_stats(sp_pyroscope *x, int deadline_ms, sp_pyroscope_
 		struct timespec ts;
 
 		/* libcurl sees the abort only at its next progress call (up to
-		 * about a second when idle): past the deadline, leave the thread
-		 * and what it uses, and report without waiting. */
+		 * about a second when idle): past the deadline, report what is
+		 * left, then still wait for the thread, which stops at that call.
+		 * A thread left running in libcurl while the process exits would
+		 * meet OpenSSL's exit handlers freeing what it uses (seen: a
+		 * crash at exit). */
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += (deadline_ms > 0 ? deadline_ms : 0) / 1000;
 		ts.tv_nsec += ((deadline_ms > 0 ? deadline_ms : 0) % 1000 + 20) * 1000000L;
@@ -991,7 +994,7 @@ void sp_pyroscope_shutdown_stats(sp_pyroscope *x, int deadline_ms, sp_pyroscope_
 			if (final)
 				*final = x->st;
 			pthread_mutex_unlock(&x->lock);
-			pthread_detach(x->thread);
+			pthread_join(x->thread, NULL);
 			return;
 		}
 	}
