@@ -35,11 +35,10 @@ $(DEPS_STAMP): scripts/install-deps.sh
 LINK_PKGS  = $(filter-out libcurl,$(PKGS))
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(LINK_PKGS) 2>/dev/null)
-# libspanprof.so does not link libunwind: profiler/unwind.c dlopens
-# libunwind-x86_64.so.8 RTLD_LOCAL, because the shared libunwind.so.8 exports
-# the 36 _Unwind_* symbols of the C++ exception ABI, and preloading it could
-# bind a host's C++ code to that copy instead of libgcc_s.
-SO_LIBS    = $(shell pkg-config --libs $(filter-out libunwind-generic,$(LINK_PKGS)) 2>/dev/null)
+# libspanprof.so is the thin capture layer: it links libc only. Unwinding,
+# symbolization, compression and export run in the consumer (the spanprof
+# executable), so none of libdw, libelf, zlib, protobuf-c, libunwind or
+# libcurl is ever mapped into a profiled process.
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CPPFLAGS += -D_GNU_SOURCE -Iinclude -Iprofiler -Isymbolizer -I$(BUILD)/pprof-proto
@@ -60,6 +59,11 @@ PROTO_H   := $(BUILD)/pprof-proto/profile.pb-c.h
 
 CLI_SRCS     := $(sort $(wildcard profiler/cli*.c))
 PRELOAD_SRCS := $(sort $(wildcard profiler/preload*.c))
+# What runs inside the profiled process, besides the preload entry points.
+CAPTURE_SRCS := profiler/capture_link.c profiler/capture_perf.c profiler/capture_timer.c \
+                profiler/config.c profiler/error.c profiler/log.c profiler/profiler.c \
+                profiler/ring.c profiler/shm.c \
+                profiler/sighandler.c profiler/span.c profiler/threads.c
 CORE_SRCS    := $(sort $(filter-out $(CLI_SRCS) $(PRELOAD_SRCS),$(wildcard profiler/*.c)) \
                        $(wildcard symbolizer/*.c))
 UNIT_SRCS    := $(sort $(wildcard tests/unit/test_*.c))
@@ -68,6 +72,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 CORE_OBJS    := $(call obj,$(CORE_SRCS)) $(BUILD)/obj/pprof-proto/profile.pb-c.o
 CLI_OBJS     := $(call obj,$(CLI_SRCS))
 PRELOAD_OBJS := $(call obj,$(PRELOAD_SRCS))
+CAPTURE_OBJS := $(call obj,$(CAPTURE_SRCS))
 UNIT_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
 CORE_LIB   := $(BUILD)/libspanprof_core.a
@@ -98,9 +103,9 @@ $(CORE_LIB): $(CORE_OBJS)
 # The preload library: core + constructors. -Bsymbolic keeps our own internal
 # calls from being interposed by the host; exported symbols are the public API
 # and the interposed libc entry points only (-fvisibility=hidden elsewhere).
-$(SHARED_LIB): $(PRELOAD_OBJS) $(CORE_OBJS)
+$(SHARED_LIB): $(PRELOAD_OBJS) $(CAPTURE_OBJS)
 	$(CC) -shared -Wl,-Bsymbolic -Wl,-z,defs -Wl,-soname,libspanprof.so $(LDFLAGS) \
-	    -o $@ $^ $(SO_LIBS) $(LDLIBS)
+	    -o $@ $^ $(LDLIBS)
 
 $(CLI): $(CLI_OBJS) $(CORE_LIB)
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(CORE_LIB) $(PKG_LIBS) $(LDLIBS)

@@ -265,8 +265,13 @@ sp_aggregator *sp_aggregator_new(const sp_aggregator_config *cfg, sp_error *err)
 		free(a);
 		return NULL;
 	}
-	ssize_t n = readlink("/proc/self/exe", a->exe, sizeof(a->exe) - 1);
-	a->exe[n > 0 ? n : 0] = '\0';
+	if (cfg->exe) {
+		snprintf(a->exe, sizeof(a->exe), "%s", cfg->exe);
+	} else {
+		ssize_t n = readlink("/proc/self/exe", a->exe, sizeof(a->exe) - 1);
+		a->exe[n > 0 ? n : 0] = '\0';
+	}
+	a->symbolizer = cfg->symbolizer;
 	atomic_init(&a->maps_dirty, true);
 	return a;
 }
@@ -277,7 +282,8 @@ void sp_aggregator_free(sp_aggregator *a)
 		return;
 	interval_reset(&a->iv);
 	sp_unwinder_free(a->unwinder);
-	sp_symbolizer_free(a->symbolizer);
+	if (a->symbolizer != a->cfg.symbolizer)
+		sp_symbolizer_free(a->symbolizer);
 	sp_perfmap_free(&a->perfmap);
 	if (a->maps_valid)
 		sp_procmaps_free(&a->maps);
@@ -364,8 +370,15 @@ static void refresh_maps(sp_aggregator *a, bool force)
 	if (!force && a->maps_valid && !atomic_load(&a->maps_dirty))
 		return;
 	atomic_store(&a->maps_dirty, false);
-	if (sp_procmaps_read(0, &l, &err) < 0)
+	if (a->cfg.source) {
+		/* The source's model (it refreshes /proc/PID/maps itself). */
+		uint64_t gen;
+		const sp_module_list *src = a->cfg.source->modules(a->cfg.source_ctx, &gen);
+		if (sp_module_list_copy(src, &l) < 0)
+			return;
+	} else if (sp_procmaps_read(0, &l, &err) < 0) {
 		return; /* keep the old list (or none): locations lose their mapping */
+	}
 	if (a->maps_valid)
 		sp_procmaps_free(&a->maps);
 	a->maps = l;
@@ -496,7 +509,7 @@ static int add_samples(sp_aggregator *a, sp_profile *p, const uint64_t *map_ids)
 			if ((!m || (!m->vdso && (!m->path || m->path[0] != '/'))) &&
 			    a->cfg.symbolize) {
 				if (!perfmap_read)
-					sp_perfmap_refresh(&a->perfmap, getpid());
+					sp_perfmap_refresh(&a->perfmap, a->cfg.pid ? a->cfg.pid : getpid());
 				perfmap_read = true;
 				jit = sp_perfmap_find(&a->perfmap, pcs[i]);
 				if (jit && !(line.function_id = sp_profile_add_function(p, jit, jit,
@@ -562,7 +575,7 @@ static void symbolize(sp_aggregator *a, sp_profile *p)
 
 	if (!a->symbolizer)
 		a->symbolizer = sp_symbolizer_new(NULL, &err);
-	if (!a->symbolizer || sp_symbolize_profile(a->symbolizer, p, 0, &stats, &err) < 0) {
+	if (!a->symbolizer || sp_symbolize_profile(a->symbolizer, p, a->cfg.pid, &stats, &err) < 0) {
 		/* The addresses, mappings and build-ids are still there: a
 		 * backend or `go tool pprof` can symbolize later. */
 		snprintf(buf, sizeof(buf), "spanprof: not symbolized: %s", err.msg);

@@ -9,6 +9,8 @@
 #include "error.h"
 #include "profile.h"
 #include "raw_sample.h"
+#include "symbolizer.h"
+#include "unwind.h"
 
 typedef struct sp_aggregator sp_aggregator;
 
@@ -16,6 +18,12 @@ typedef struct sp_aggregator_config {
 	int64_t period_ns;      /* CPU sampling period, e.g. 10,000,000 at 100 Hz */
 	bool symbolize;         /* symbolize in-process at interval end (default true) */
 	bool span_name_label;   /* add span_name labels (local profiles: true) */
+	/* The process the samples come from; source NULL: this process. */
+	const sp_unwind_source_ops *source;
+	void *source_ctx;
+	int pid;                /* 0: this process */
+	const char *exe;        /* its executable's path (mapping[0]); NULL: ours */
+	sp_symbolizer *symbolizer; /* shared with other aggregators; NULL: own */
 } sp_aggregator_config;
 
 /* Self-telemetry written as pprof comments on every interval profile. */

@@ -1,7 +1,6 @@
 /* Capture counters for tests (SPANPROF_DEBUG_COUNTS); see capture_debug.h. */
 #include "capture_debug.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -9,16 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sighandler.h"
-#include "threads.h"
+#include "shm.h"
 
-#define MAX_LEAVES 512
 #define MAX_THREADS 4096
-
-struct leaf_count {
-	char name[96];
-	uint64_t n;
-};
 
 struct thread_count {
 	int tid;
@@ -26,60 +18,41 @@ struct thread_count {
 	uint64_t n;
 };
 
-static struct leaf_count *leaves;
-static size_t n_leaves;
-static struct thread_count *tcounts;
-static size_t n_tcounts;
-static uint64_t samples, stack_bytes;
+struct sp_debug_counts {
+	struct thread_count t[MAX_THREADS];
+	size_t n_t;
+	uint64_t samples, stack_bytes;
+};
 
-int sp_debug_counts_reset(void)
+sp_debug_counts *sp_debug_counts_new(void)
 {
-	if (!leaves)
-		leaves = calloc(MAX_LEAVES, sizeof(*leaves));
-	if (!tcounts)
-		tcounts = calloc(MAX_THREADS, sizeof(*tcounts));
-	if (!leaves || !tcounts)
-		return -ENOMEM;
-	n_leaves = n_tcounts = 0;
-	samples = stack_bytes = 0;
-	return 0;
+	return calloc(1, sizeof(sp_debug_counts));
 }
 
-void sp_debug_count(const char *thread_name, const sp_raw_sample *s)
+void sp_debug_counts_free(sp_debug_counts *d)
 {
-	Dl_info info;
-	char name[96];
+	free(d);
+}
+
+void sp_debug_count(sp_debug_counts *d, const char *thread_name, const sp_raw_sample *s)
+{
 	size_t i;
 
-	samples++;
-	stack_bytes += s->stack_len;
-	for (i = 0; i < n_tcounts; i++)
-		if (tcounts[i].tid == s->tid)
+	d->samples++;
+	d->stack_bytes += s->stack_len;
+	for (i = 0; i < d->n_t; i++)
+		if (d->t[i].tid == s->tid)
 			break;
-	if (i == n_tcounts && i < MAX_THREADS) {
-		tcounts[i].tid = s->tid;
-		tcounts[i].n = 0;
-		n_tcounts++;
+	if (i == d->n_t && i < MAX_THREADS) {
+		d->t[i].tid = s->tid;
+		d->t[i].n = 0;
+		d->n_t++;
 	}
-	if (i < n_tcounts) {
-		tcounts[i].n++;
-		snprintf(tcounts[i].name, sizeof(tcounts[i].name), "%s",
+	if (i < d->n_t) {
+		d->t[i].n++;
+		snprintf(d->t[i].name, sizeof(d->t[i].name), "%s",
 			 thread_name && *thread_name ? thread_name : "-");
 	}
-	if (dladdr((void *)(uintptr_t)s->regs[SP_REG_RIP], &info) && info.dli_sname)
-		snprintf(name, sizeof(name), "%s", info.dli_sname);
-	else
-		snprintf(name, sizeof(name), "?");
-	for (i = 0; i < n_leaves; i++)
-		if (!strcmp(leaves[i].name, name))
-			break;
-	if (i == n_leaves && i < MAX_LEAVES) {
-		memcpy(leaves[i].name, name, sizeof(name));
-		leaves[i].n = 0;
-		n_leaves++;
-	}
-	if (i < n_leaves)
-		leaves[i].n++;
 }
 
 static uint64_t hist_quantile(const uint64_t *h, double q)
@@ -98,32 +71,31 @@ static uint64_t hist_quantile(const uint64_t *h, double q)
 	return (uint64_t)SP_HIST_BUCKETS * SP_HIST_NS;
 }
 
-void sp_debug_counts_write(const char *path, pid_t pid, unsigned files)
+void sp_debug_counts_write(sp_debug_counts *d, const char *path, pid_t pid, unsigned files,
+			   uint64_t taken, uint64_t lost, const char *engine, sp_shm_header *h)
 {
 	char tmp[4300];
-	uint64_t taken, lost, hist[SP_HIST_BUCKETS];
+	uint64_t hist[SP_HIST_BUCKETS];
 	FILE *f;
 
+	for (int i = 0; i < SP_HIST_BUCKETS; i++)
+		hist[i] = atomic_load_explicit(&h->hist[i], memory_order_relaxed);
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)pid);
 	f = fopen(tmp, "we");
 	if (!f)
 		return;
-	sp_threads_totals(&taken, &lost);
-	sp_handler_histogram(hist);
 	fprintf(f, "pid %d\nengine %s\nsamples %llu\ndrained %llu\nlost %llu\norphans %llu\n",
-		(int)pid, sp_threads_engine_name(), (unsigned long long)taken,
-		(unsigned long long)samples, (unsigned long long)lost,
-		(unsigned long long)sp_handler_orphans());
+		(int)pid, engine, (unsigned long long)taken, (unsigned long long)d->samples,
+		(unsigned long long)lost,
+		(unsigned long long)atomic_load_explicit(&h->orphans, memory_order_relaxed));
 	fprintf(f, "handler_ns_p50 %llu\nhandler_ns_p99 %llu\n",
 		(unsigned long long)hist_quantile(hist, 0.5),
 		(unsigned long long)hist_quantile(hist, 0.99));
 	fprintf(f, "files %u\nstack_bytes_avg %llu\n", files,
-		(unsigned long long)(samples ? stack_bytes / samples : 0));
-	for (size_t i = 0; i < n_tcounts; i++)
-		fprintf(f, "thread %d %s %llu\n", tcounts[i].tid, tcounts[i].name,
-			(unsigned long long)tcounts[i].n);
-	for (size_t i = 0; i < n_leaves; i++)
-		fprintf(f, "leaf %s %llu\n", leaves[i].name, (unsigned long long)leaves[i].n);
+		(unsigned long long)(d->samples ? d->stack_bytes / d->samples : 0));
+	for (size_t i = 0; i < d->n_t; i++)
+		fprintf(f, "thread %d %s %llu\n", d->t[i].tid, d->t[i].name,
+			(unsigned long long)d->t[i].n);
 	if (fclose(f) == 0)
 		rename(tmp, path);
 	else

@@ -36,7 +36,7 @@ int cli_bad_option(const char *cmd, int c, char **argv)
 
 static const struct subcommand *subcommands(size_t *n)
 {
-	static struct subcommand table[6];
+	static struct subcommand table[7];
 
 	table[0] = (struct subcommand){ "record", cli_record,
 		"profile a command (LD_PRELOAD) and write a pprof file and a flame graph" };
@@ -50,6 +50,8 @@ static const struct subcommand *subcommands(size_t *n)
 		"list spans by CPU, heaviest first" };
 	table[5] = (struct subcommand){ "symbolize", cli_symbolize,
 		"fill in function, file and line of an unsymbolized profile" };
+	table[6] = (struct subcommand){ "consumer", cli_consumer,
+		"(started by libspanprof.so) serve preloaded processes" };
 	*n = sizeof(table) / sizeof(table[0]);
 	return table;
 }

@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include "capture.h"
+#include "capture_link.h"
+#include "consumer.h"
 #include "cli.h"
 #include "config.h"
 #include "flamegraph.h"
@@ -437,6 +439,8 @@ int cli_record(int argc, char **argv)
 	const char *old;
 	int c, status = 0, ret;
 	pid_t pid;
+	sp_consumer *consumer;
+	sp_error cerr = { "" };
 	time_t deadline = 0;
 
 	opterr = 0;
@@ -511,10 +515,20 @@ int cli_record(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++)
 		sigaction(fwd[i], &sa, NULL);
 
+	/* This process is the consumer for the whole tree: every process
+	 * registers here, so what ends by _exit, exec, a signal or a crash is
+	 * still drained from its rings. */
+	consumer = sp_consumer_start(NULL, &cerr);
+	if (!consumer) {
+		cli_error("record: %s", cerr.msg);
+		free_set(&before);
+		return CLI_RUNTIME_ERROR;
+	}
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
 		cli_error("record: fork: %s", strerror(errno));
+		sp_consumer_finish(consumer);
 		free_set(&before);
 		return CLI_RUNTIME_ERROR;
 	}
@@ -526,6 +540,9 @@ int cli_record(int argc, char **argv)
 		setenv("LD_PRELOAD", preload, 1);
 		setenv("SPANPROF_OUTPUT", idir, 1);
 		setenv("SPANPROF_AUTOSTART", "1", 1);
+		setenv(SP_CONSUMER_ENV, sp_consumer_address(consumer), 1);
+		/* A process outliving record must not start a consumer of its own. */
+		setenv("SPANPROF_CONSUMER_SPAWN", "0", 1);
 		if (hz) {
 			snprintf(hzbuf, sizeof(hzbuf), "%ld", hz);
 			setenv("SPANPROF_HZ", hzbuf, 1);
@@ -562,6 +579,7 @@ int cli_record(int argc, char **argv)
 			usleep(20000);
 	}
 	child_pid = 0;
+	sp_consumer_finish(consumer);
 	ret = exit_code(status);
 	/* A run ended by --duration is a success; 143 would read as a failure. */
 	if (stopped && ret == 128 + SIGTERM) {

@@ -190,6 +190,47 @@ char *sp_config_otel_attr(const char *attrs, const char *key)
 	return NULL;
 }
 
+/* Here, not in pyroscope_config.c: the capture layer resolves the service
+ * name too, and must not link the Pyroscope exporter. */
+static bool service_char(unsigned char c)
+{
+	return c < 0x80 && (isalnum(c) || c == '_' || c == '.' || c == '/' || c == '-');
+}
+
+char *sp_pyroscope_sanitize_service(const char *in, bool *changed)
+{
+	size_t len, i;
+	char *out;
+
+	*changed = false;
+	if (!in)
+		return NULL;
+	len = strlen(in);
+	while (len && isspace((unsigned char)*in)) {
+		in++;
+		len--;
+	}
+	while (len && isspace((unsigned char)in[len - 1]))
+		len--;
+	if (len == 0)
+		return NULL;
+	if (len > SP_PYRO_MAX_LABEL_VALUE) {
+		len = SP_PYRO_MAX_LABEL_VALUE;
+		*changed = true;
+	}
+	out = malloc(len + 1);
+	if (!out)
+		return NULL;
+	for (i = 0; i < len; i++) {
+		unsigned char c = in[i];
+		out[i] = service_char(c) ? (char)c : '_';
+		if (out[i] != (char)c)
+			*changed = true;
+	}
+	out[len] = '\0';
+	return out;
+}
+
 static const char *process_getenv(void *ctx, const char *name)
 {
 	(void)ctx;

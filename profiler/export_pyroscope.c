@@ -774,12 +774,17 @@ static const char *real_getenv(void *ctx, const char *name)
 
 sp_pyroscope *sp_pyroscope_from_env(const char *service, sp_error *err)
 {
+	return sp_pyroscope_from_getenv(service, real_getenv, NULL, err);
+}
+
+sp_pyroscope *sp_pyroscope_from_getenv(const char *service, sp_pyroscope_getenv_fn get,
+				       void *ctx, sp_error *err)
+{
 	sp_pyroscope_config cfg;
 	sp_pyroscope *x;
 	int ret;
 
-	ret = sp_pyroscope_config_from_env(&cfg, real_getenv, NULL, service, NULL, NULL,
-					   err);
+	ret = sp_pyroscope_config_from_env(&cfg, get, ctx, service, NULL, NULL, err);
 	if (ret == 1) {
 		if (err)
 			err->msg[0] = '\0';

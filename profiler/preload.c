@@ -161,5 +161,5 @@ __attribute__((constructor)) static void spanprof_preload_init(void)
 
 __attribute__((destructor)) static void spanprof_preload_fini(void)
 {
-	sp_profiler_stop();
+	sp_profiler_exit();
 }

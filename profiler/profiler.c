@@ -9,11 +9,15 @@
 #include <unistd.h>
 
 #include "capture.h"
-#include "export_pyroscope.h"
+#include "capture_link.h"
 #include "log.h"
 #include "sighandler.h"
 #include "threads.h"
-#include "worker.h"
+
+/* Thread slots in the shared arena: threads beyond are not sampled (and
+ * counted). 2,048 rings of 128 KiB are 264 MiB of address space, of which
+ * only the pages a ring has filled are ever backed. */
+#define SP_ARENA_SLOTS 2048
 
 static pthread_mutex_t life_mu = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic int running;
@@ -30,18 +34,14 @@ static void on_thread_exit_key(void *v)
 
 static void atfork_prepare(void)
 {
-	if (atomic_load(&running)) {
-		sp_worker_atfork_prepare();
+	if (atomic_load(&running))
 		sp_threads_atfork_prepare();
-	}
 }
 
 static void atfork_parent(void)
 {
-	if (atomic_load(&running)) {
+	if (atomic_load(&running))
 		sp_threads_atfork_parent();
-		sp_worker_atfork_parent();
-	}
 }
 
 static void atfork_child(void)
@@ -49,18 +49,17 @@ static void atfork_child(void)
 	pthread_mutex_init(&life_mu, NULL);
 	if (!atomic_load(&running))
 		return;
-	/* Own events, own ring, own worker and files; the parent's undrained
-	 * samples are discarded (they are the parent's to report). */
+	/* Own events and own arena, registered with the same consumer; the
+	 * parent's rings stay the parent's. */
 	sp_threads_atfork_child();
-	if (!cfg.follow_fork) {
+	if (!cfg.follow_fork || sp_link_atfork_child() < 0) {
 		atomic_store(&sp_capture_armed, 0);
 		atomic_store(&running, 0);
-		sp_worker_atfork_child(false);
+		sp_link_stop();
 		return;
 	}
 	sp_threads_register_self();
 	pthread_setspecific(exit_key, (void *)1);
-	sp_worker_atfork_child(true);
 }
 
 static void register_self(void)
@@ -85,8 +84,6 @@ int sp_profiler_start(const spanprof_options *opts)
 	sp_config_load(&cfg, opts);
 	sp_log_set_quiet(cfg.quiet);
 	if (!once_done) {
-		/* Before ours: our fork child handler may start an exporter. */
-		sp_pyroscope_fork_handlers_init();
 		if (pthread_key_create(&exit_key, on_thread_exit_key) ||
 		    pthread_atfork(atfork_prepare, atfork_parent, atfork_child)) {
 			sp_log("cannot set up thread and fork hooks; profiling is off");
@@ -123,19 +120,15 @@ int sp_profiler_start(const spanprof_options *opts)
 	p.engine_fixed = cfg.engine == SP_ENGINE_PERF;
 	sp_threads_setup(&p);
 	sp_threads_set_announced(false);
+	r = sp_link_start(&cfg, SP_ARENA_SLOTS, &err);
+	if (r) {
+		sp_log("%s; profiling is off", err.msg);
+		goto out;
+	}
 	atomic_store(&sp_capture_armed, 1);
 
 	register_self();
 	sp_threads_scan();
-	/* After the scan: the worker (and the exporter's thread) must not be
-	 * registered as application threads. */
-	r = sp_worker_start(&cfg, &err);
-	if (r) {
-		sp_log("%s; profiling is off", err.msg);
-		atomic_store(&sp_capture_armed, 0);
-		sp_threads_disarm_all();
-		goto out;
-	}
 	atomic_store(&running, 1);
 
 	engine = sp_threads_engine_name();
@@ -167,10 +160,12 @@ int sp_profiler_stop(void)
 		r = -ESRCH;
 		goto out;
 	}
-	/* No new samples; what is in the rings goes into the last interval. */
+	/* No new samples; what is in the rings goes into the last interval,
+	 * written by the consumer (waited for, within the flush timeout). */
 	sp_threads_disarm_all();
-	sp_worker_stop(cfg.flush_timeout_ms);
 	atomic_store(&sp_capture_armed, 0);
+	sp_link_set_state(SP_SHM_STOPPED, cfg.flush_timeout_ms);
+	sp_link_stop();
 	atomic_store(&running, 0);
 out:
 	pthread_mutex_unlock(&life_mu);
@@ -206,19 +201,32 @@ void sp_profiler_thread_exit(void)
 void sp_profiler_before_dlclose(void)
 {
 	if (atomic_load(&running))
-		sp_worker_sync_drain(100);
+		sp_link_before_dlclose();
 }
 
 void sp_profiler_modules_changed(void)
 {
 	if (atomic_load(&running))
-		sp_worker_modules_changed();
+		sp_link_scan_modules();
 }
 
+/* Async-signal-safe: the process is about to die of the signal; the
+ * consumer would drain after its death anyway, this only lets the files be
+ * there when the exit status is. */
 void sp_profiler_flush_from_signal(void)
 {
 	if (!atomic_load(&running))
 		return;
 	atomic_store(&sp_capture_armed, 0);
-	sp_worker_final_flush_from_signal(cfg.flush_timeout_ms);
+	sp_link_set_state(SP_SHM_EXITED, cfg.flush_timeout_ms);
+}
+
+void sp_profiler_exit(void)
+{
+	if (!atomic_load(&running))
+		return;
+	atomic_store(&sp_capture_armed, 0);
+	sp_threads_disarm_all();
+	sp_link_set_state(SP_SHM_EXITED, cfg.flush_timeout_ms);
+	atomic_store(&running, 0);
 }

@@ -27,6 +27,10 @@ void sp_profiler_thread_exit(void);
 void sp_profiler_before_dlclose(void);
 void sp_profiler_modules_changed(void);
 
+/* Destructor: the image ends; the consumer writes its last interval
+ * (waited for, bounded). */
+void sp_profiler_exit(void);
+
 /* Async-signal-safe: final flush from a SIGTERM/SIGINT handler, bounded. */
 void sp_profiler_flush_from_signal(void);
 

@@ -147,40 +147,6 @@ bool sp_pyroscope_valid_value(const char *value, size_t len)
 	return sp_pyroscope_valid_utf8(value, len);
 }
 
-static bool service_char(unsigned char c)
-{
-	return c < 0x80 && (isalnum(c) || c == '_' || c == '.' || c == '/' || c == '-');
-}
-
-char *sp_pyroscope_sanitize_service(const char *in, bool *changed)
-{
-	size_t len, i;
-	char *out;
-
-	*changed = false;
-	if (!in)
-		return NULL;
-	len = strlen(in);
-	trim(&in, &len);
-	if (len == 0)
-		return NULL;
-	if (len > SP_PYRO_MAX_LABEL_VALUE) {
-		len = SP_PYRO_MAX_LABEL_VALUE;
-		*changed = true;
-	}
-	out = malloc(len + 1);
-	if (!out)
-		return NULL;
-	for (i = 0; i < len; i++) {
-		unsigned char c = in[i];
-		out[i] = service_char(c) ? (char)c : '_';
-		if (out[i] != (char)c)
-			*changed = true;
-	}
-	out[len] = '\0';
-	return out;
-}
-
 bool sp_pyroscope_valid_tenant(const char *id)
 {
 	size_t len = id ? strlen(id) : 0, i;

@@ -32,21 +32,25 @@ struct sp_ring {
 #define SAMPLE_OFF ALIGN16(sizeof(struct rec_hdr))
 #define STACK_OFF (SAMPLE_OFF + ALIGN16(sizeof(sp_raw_sample)))
 
-sp_ring *sp_ring_new(size_t size, size_t record_max)
+static size_t data_bytes(size_t size)
 {
-	size_t pow = 4096, len, room;
-	sp_ring *r;
+	size_t pow = 4096;
 
 	while (pow < size)
 		pow <<= 1;
-	len = sizeof(sp_ring) + pow;
-	r = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		 -1, 0);
-	if (r == MAP_FAILED)
-		return NULL;
-	/* Fresh anonymous pages are zero: only the sizes need setting. */
+	return pow;
+}
+
+size_t sp_ring_footprint(size_t size)
+{
+	return sizeof(sp_ring) + data_bytes(size);
+}
+
+static void set_marks(sp_ring *r, size_t pow, size_t record_max)
+{
+	size_t room;
+
 	r->size = pow;
-	r->map_len = len;
 	/* Half full, or earlier when fewer than two full-size records (plus a
 	 * possible wrap padding) would still fit: the worker needs time to
 	 * wake before the next ones arrive. Never below a quarter. */
@@ -56,12 +60,55 @@ sp_ring *sp_ring_new(size_t size, size_t record_max)
 		r->wake_mark = pow - room;
 	if (r->wake_mark < pow / 4)
 		r->wake_mark = pow / 4;
+}
+
+sp_ring *sp_ring_new(size_t size, size_t record_max)
+{
+	size_t pow = data_bytes(size), len = sizeof(sp_ring) + pow;
+	sp_ring *r;
+
+	r = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		 -1, 0);
+	if (r == MAP_FAILED)
+		return NULL;
+	/* Fresh anonymous pages are zero: only the sizes need setting. */
+	set_marks(r, pow, record_max);
+	r->map_len = len;
+	return r;
+}
+
+sp_ring *sp_ring_init_at(void *mem, size_t footprint, size_t record_max)
+{
+	sp_ring *r = mem;
+	size_t pow = footprint - sizeof(sp_ring);
+
+	if (footprint <= sizeof(sp_ring) || (pow & (pow - 1)))
+		return NULL;
+	/* A slot is reused after the consumer drained it: start empty. */
+	atomic_store_explicit(&r->head, 0, memory_order_relaxed);
+	atomic_store_explicit(&r->tail, 0, memory_order_relaxed);
+	r->pending = 0;
+	atomic_store_explicit(&r->taken, 0, memory_order_relaxed);
+	atomic_store_explicit(&r->lost, 0, memory_order_relaxed);
+	atomic_store_explicit(&r->wake_sent, 0, memory_order_relaxed);
+	set_marks(r, pow, record_max);
+	r->map_len = 0; /* not ours to unmap */
+	atomic_thread_fence(memory_order_release);
+	return r;
+}
+
+sp_ring *sp_ring_attach(void *mem, size_t footprint)
+{
+	sp_ring *r = mem;
+
+	if (footprint <= sizeof(sp_ring) || r->size != footprint - sizeof(sp_ring))
+		return NULL;
 	return r;
 }
 
 void sp_ring_free(sp_ring *r)
 {
-	if (r)
+	if (r && r->map_len)
 		munmap(r, r->map_len);
 }
 
@@ -138,6 +185,20 @@ const sp_raw_sample *sp_ring_peek(sp_ring *r)
 		struct rec_hdr *h = (struct rec_hdr *)(r->data + off);
 		sp_raw_sample *s;
 
+		/* The producer may be another process: a record that does not
+		 * fit is corruption, and the ring is dropped, not followed. */
+		if (head - tail > r->size || h->len < STACK_OFF || (h->len & 15) ||
+		    h->len > r->size - off || h->len > head - tail) {
+			if (h->type == REC_PAD && h->len && !(h->len & 15) &&
+			    h->len <= r->size - off && h->len <= head - tail) {
+				tail += h->len;
+				atomic_store_explicit(&r->tail, tail, memory_order_release);
+				continue;
+			}
+			atomic_store_explicit(&r->tail, head, memory_order_release);
+			return NULL;
+		}
+
 		if (h->type == REC_PAD) {
 			tail += h->len;
 			atomic_store_explicit(&r->tail, tail, memory_order_release);
@@ -145,6 +206,8 @@ const sp_raw_sample *sp_ring_peek(sp_ring *r)
 		}
 		s = (sp_raw_sample *)(r->data + off + SAMPLE_OFF);
 		s->stack = r->data + off + STACK_OFF;
+		if (s->stack_len > h->len - STACK_OFF)
+			s->stack_len = (uint32_t)(h->len - STACK_OFF);
 		return s;
 	}
 	return NULL;

@@ -19,6 +19,13 @@ typedef struct sp_ring sp_ring;
  * reserve (for the wake mark). Returns NULL on failure. */
 sp_ring *sp_ring_new(size_t size, size_t record_max);
 void sp_ring_free(sp_ring *r);
+/* A ring placed in memory the caller owns (a shared-memory slot):
+ * footprint = sp_ring_footprint(size) bytes at mem. init_at empties it
+ * (producer side, before reuse); attach checks an existing ring's size
+ * (consumer side). NULL when the sizes do not match. */
+size_t sp_ring_footprint(size_t size);
+sp_ring *sp_ring_init_at(void *mem, size_t footprint, size_t record_max);
+sp_ring *sp_ring_attach(void *mem, size_t footprint);
 size_t sp_ring_size(const sp_ring *r);
 
 /* ---- producer (signal handler) ----------------------------------------- */

@@ -18,7 +18,7 @@
 #include "ring.h"
 #include "span.h"
 #include "threads.h"
-#include "worker.h"
+#include "capture_link.h"
 
 /* glibc's own entry: the preload layer interposes sigaction() and would
  * take our own registration for an application's. */
@@ -29,8 +29,6 @@ bool sp_handler_timing;
 static struct sigaction chain_slots[2];
 static _Atomic(struct sigaction *) chain;
 static _Atomic int chain_next;
-static _Atomic uint64_t hist[SP_HIST_BUCKETS];
-static _Atomic uint64_t orphans;
 
 int sp_signal_pick(int wanted)
 {
@@ -119,8 +117,15 @@ static void take_sample(sp_thread *t, const ucontext_t *uc, uint64_t weight)
 		len = max;
 	}
 	s = sp_ring_reserve(t->ring, len, &buf);
-	if (!s)
+	if (!s) {
+		/* Full: the consumer is slow, or gone (then say so, once). */
+		if (sp_link_consumer_lost()) {
+			sp_shm_header *h = sp_link_arena();
+			if (h)
+				atomic_fetch_add_explicit(&h->dropped, 1, memory_order_relaxed);
+		}
 		return;
+	}
 	s->time_ns = now_ns();
 	s->pid = sp_capture_pid;
 	s->tid = t->tid;
@@ -142,9 +147,9 @@ static void take_sample(sp_thread *t, const ucontext_t *uc, uint64_t weight)
 		s->stack_len = n > 0 ? (uint32_t)n : 0;
 	}
 	sp_span_read_current(&s->span);
-	/* Once per fill-up: the worker sleeps until then (or 250 ms). */
+	/* Once per fill-up: the consumer sleeps until then (or its plan). */
 	if (sp_ring_commit(t->ring))
-		sp_worker_wake();
+		sp_link_wake();
 }
 
 static void on_sample(int sig, siginfo_t *si, void *ucv)
@@ -172,7 +177,9 @@ static void on_sample(int sig, siginfo_t *si, void *ucv)
 	if (!t) {
 		t = sp_threads_find((pid_t)syscall(SYS_gettid));
 		if (!t) {
-			atomic_fetch_add_explicit(&orphans, 1, memory_order_relaxed);
+			sp_shm_header *h = sp_link_arena();
+			if (h)
+				atomic_fetch_add_explicit(&h->orphans, 1, memory_order_relaxed);
 			goto out;
 		}
 		sp_tls_thread = t;
@@ -183,10 +190,12 @@ static void on_sample(int sig, siginfo_t *si, void *ucv)
 		goto not_ours;
 	take_sample(t, (const ucontext_t *)ucv, weight);
 	if (t0) {
+		sp_shm_header *h = sp_link_arena();
 		uint64_t b = (now_ns() - t0) / SP_HIST_NS;
 		if (b >= SP_HIST_BUCKETS)
 			b = SP_HIST_BUCKETS - 1;
-		atomic_fetch_add_explicit(&hist[b], 1, memory_order_relaxed);
+		if (h)
+			atomic_fetch_add_explicit(&h->hist[b], 1, memory_order_relaxed);
 	}
 	goto out;
 not_ours:
@@ -244,13 +253,3 @@ int sp_signal_install(int signo)
 	return 0;
 }
 
-void sp_handler_histogram(uint64_t out[SP_HIST_BUCKETS])
-{
-	for (int i = 0; i < SP_HIST_BUCKETS; i++)
-		out[i] = atomic_load_explicit(&hist[i], memory_order_relaxed);
-}
-
-uint64_t sp_handler_orphans(void)
-{
-	return atomic_load_explicit(&orphans, memory_order_relaxed);
-}

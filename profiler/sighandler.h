@@ -23,14 +23,7 @@ bool sp_signal_get_chain(struct sigaction *out);
 /* Unblock signo in the calling thread (threads inherit their creator's mask). */
 void sp_signal_unblock(int signo);
 
-/* Handler cost histogram (test/bench only; enabled by SPANPROF_DEBUG_COUNTS):
- * SP_HIST_BUCKETS buckets of SP_HIST_NS ns, the last one open-ended. */
-#define SP_HIST_BUCKETS 400
-#define SP_HIST_NS 25
+/* Time the handler into the arena's histogram (SPANPROF_DEBUG_COUNTS). */
 extern bool sp_handler_timing;
-void sp_handler_histogram(uint64_t out[SP_HIST_BUCKETS]);
-
-/* Samples that arrived on threads with no entry (or while disarmed). */
-uint64_t sp_handler_orphans(void);
 
 #endif

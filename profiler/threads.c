@@ -16,6 +16,7 @@
 
 #include "asan_compat.h"
 #include "capture.h"
+#include "capture_link.h"
 #include "log.h"
 
 __thread sp_thread *sp_tls_thread __attribute__((tls_model("initial-exec")));
@@ -29,7 +30,6 @@ static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic(sp_thread *) all_threads;
 static _Atomic int new_engine;       /* engine for threads registered next */
 static int perf_fds;                 /* open perf events (under reg_mu) */
-static uint64_t released_taken, released_lost;
 static bool used_perf, used_timer;   /* for the engine name */
 static bool logged_arm_error;
 
@@ -188,8 +188,31 @@ void sp_threads_set_announced(bool on)
 	announced = on;
 }
 
+/* The engine summary, for the consumer's telemetry. Under reg_mu. */
+static void publish_engine(void)
+{
+	sp_shm_header *h = sp_link_arena();
+
+	if (!h)
+		return;
+	snprintf(h->engine, sizeof(h->engine), "%s", sp_threads_engine_name());
+	snprintf(h->engine_reason, sizeof(h->engine_reason), "%s", engine_reason);
+}
+
+static int arm_engine(sp_thread *t);
+
 /* Under reg_mu. */
 static int arm(sp_thread *t)
+{
+	int r = arm_engine(t);
+
+	if (!r)
+		publish_engine();
+	return r;
+}
+
+/* Under reg_mu. */
+static int arm_engine(sp_thread *t)
 {
 	int r = 0;
 
@@ -253,15 +276,64 @@ static void disarm(sp_thread *t)
 	t->perf_fd = -1;
 }
 
-/* Under reg_mu: a FREE entry or a new one, with a ring. */
+/* A FREE slot of the shared arena, made CLAIMED-by-us by a CAS: the
+ * consumer only ever turns DEAD slots into FREE ones. -1 when all are taken
+ * (counted: those threads are not sampled). */
+static int claim_slot(sp_shm_header *h, pid_t tid)
+{
+	sp_shm_slot *sl = sp_shm_slots(h);
+
+	for (uint32_t i = 0; i < h->slots_cap; i++) {
+		uint32_t expect = SP_SLOT_FREE;
+
+		if (atomic_load_explicit(&sl[i].state, memory_order_relaxed) != SP_SLOT_FREE)
+			continue;
+		if (!atomic_compare_exchange_strong(&sl[i].state, &expect, SP_SLOT_CLAIMED))
+			continue;
+		sl[i].tid = tid;
+		atomic_store(&sl[i].nudge, 0);
+		if (i + 1 > atomic_load(&h->slots_used))
+			atomic_store(&h->slots_used, i + 1);
+		return (int)i;
+	}
+	atomic_fetch_add(&h->no_slot, 1);
+	return -1;
+}
+
+static void set_slot(int slot, uint32_t state)
+{
+	sp_shm_header *h = sp_link_arena();
+
+	if (h && slot >= 0 && (uint32_t)slot < h->slots_cap)
+		atomic_store_explicit(&sp_shm_slots(h)[slot].state, state, memory_order_release);
+}
+
+static uint32_t slot_state(int slot)
+{
+	sp_shm_header *h = sp_link_arena();
+
+	if (!h || slot < 0 || (uint32_t)slot >= h->slots_cap)
+		return SP_SLOT_FREE;
+	return atomic_load_explicit(&sp_shm_slots(h)[slot].state, memory_order_acquire);
+}
+
+/* Under reg_mu: a FREE entry (or a DEAD one whose slot the consumer has
+ * drained and freed) or a new one, with a ring in a fresh slot. */
 static sp_thread *claim(pid_t tid)
 {
+	sp_shm_header *h = sp_link_arena();
 	sp_thread *t;
-	int expect;
+	int expect, slot;
 
+	if (!h)
+		return NULL;
 	for (t = atomic_load(&all_threads); t; t = t->next) {
 		expect = SP_THREAD_FREE;
 		if (atomic_compare_exchange_strong(&t->state, &expect, SP_THREAD_CLAIMED))
+			break;
+		expect = SP_THREAD_DEAD;
+		if (slot_state(t->slot) == SP_SLOT_FREE &&
+		    atomic_compare_exchange_strong(&t->state, &expect, SP_THREAD_CLAIMED))
 			break;
 	}
 	if (!t) {
@@ -269,14 +341,22 @@ static sp_thread *claim(pid_t tid)
 		if (!t)
 			return NULL;
 		atomic_store(&t->state, SP_THREAD_CLAIMED);
+		t->slot = -1;
 		t->next = atomic_load(&all_threads);
 		atomic_store(&all_threads, t);
 	}
-	t->ring = sp_ring_new(sp_capture.ring_bytes, sp_capture.stack_bytes);
+	t->ring = NULL;
+	t->slot = -1;
+	slot = claim_slot(h, tid);
+	if (slot >= 0)
+		t->ring = sp_ring_init_at(sp_shm_ring(h, (uint32_t)slot), sp_shm_ring_footprint(h),
+					  sp_capture.stack_bytes);
 	if (!t->ring) {
+		set_slot(slot, SP_SLOT_FREE);
 		atomic_store(&t->state, SP_THREAD_FREE);
 		return NULL;
 	}
+	t->slot = slot;
 	t->tid = tid;
 	t->engine = SP_TE_NONE;
 	t->perf_fd = -1;
@@ -289,14 +369,23 @@ static sp_thread *claim(pid_t tid)
 	return t;
 }
 
-/* Under reg_mu. */
+/* Under reg_mu: give back an entry that never sampled. */
 static void unclaim(sp_thread *t)
 {
-	released_taken += sp_ring_taken(t->ring);
-	released_lost += sp_ring_lost(t->ring);
-	sp_ring_free(t->ring);
+	set_slot(t->slot, SP_SLOT_FREE);
+	t->slot = -1;
 	t->ring = NULL;
 	atomic_store(&t->state, SP_THREAD_FREE);
+}
+
+/* Under reg_mu: the thread is gone; the consumer drains its ring and frees
+ * the slot, after which the entry may be claimed again. */
+static void mark_dead(sp_thread *t)
+{
+	disarm(t);
+	atomic_store(&t->state, SP_THREAD_DEAD);
+	set_slot(t->slot, SP_SLOT_DEAD);
+	sp_link_wake();
 }
 
 static sp_thread *find_live_tid(pid_t tid)
@@ -352,6 +441,7 @@ int sp_threads_register_self(void)
 		}
 	}
 	atomic_store(&t->state, SP_THREAD_LIVE);
+	set_slot(t->slot, SP_SLOT_LIVE);
 	sp_tls_thread = t;
 	r = 0;
 out:
@@ -382,6 +472,7 @@ int sp_threads_register_tid(pid_t tid)
 		goto out;
 	}
 	atomic_store(&t->state, SP_THREAD_LIVE);
+	set_slot(t->slot, SP_SLOT_LIVE);
 out:
 	reg_unlock();
 	return r;
@@ -418,10 +509,8 @@ void sp_threads_unregister_self(void)
 	 * before DEAD is stored or sees DEAD and leaves; the worker frees the
 	 * ring only after it sees DEAD. */
 	reg_lock();
-	if (atomic_load(&t->state) == SP_THREAD_LIVE && t->tid == my_tid()) {
-		disarm(t);
-		atomic_store(&t->state, SP_THREAD_DEAD);
-	}
+	if (atomic_load(&t->state) == SP_THREAD_LIVE && t->tid == my_tid())
+		mark_dead(t);
 	sp_tls_thread = NULL;
 	reg_unlock();
 	drop_alt_stack();
@@ -435,21 +524,6 @@ sp_thread *sp_threads_find(pid_t tid)
 	return NULL;
 }
 
-sp_thread *sp_threads_first(void)
-{
-	return atomic_load(&all_threads);
-}
-
-void sp_threads_release(sp_thread *t)
-{
-	reg_lock();
-	if (atomic_load(&t->state) == SP_THREAD_LIVE)
-		disarm(t);
-	if (t->ring)
-		unclaim(t);
-	reg_unlock();
-}
-
 void sp_threads_reap_foreign(void)
 {
 	for (sp_thread *t = atomic_load(&all_threads); t; t = t->next) {
@@ -457,10 +531,8 @@ void sp_threads_reap_foreign(void)
 			continue;
 		if (syscall(SYS_tgkill, sp_capture_pid, t->tid, 0) < 0 && errno == ESRCH) {
 			reg_lock();
-			if (atomic_load(&t->state) == SP_THREAD_LIVE) {
-				disarm(t);
-				atomic_store(&t->state, SP_THREAD_DEAD);
-			}
+			if (atomic_load(&t->state) == SP_THREAD_LIVE)
+				mark_dead(t);
 			reg_unlock();
 		}
 	}
@@ -526,30 +598,6 @@ const char *sp_threads_engine_name(void)
 	return atomic_load(&new_engine) == SP_TE_TIMER ? "posix timer" : "perf_event cpu-clock";
 }
 
-uint64_t sp_threads_count_live(void)
-{
-	uint64_t n = 0;
-
-	for (sp_thread *t = atomic_load(&all_threads); t; t = t->next)
-		if (atomic_load(&t->state) == SP_THREAD_LIVE)
-			n++;
-	return n;
-}
-
-void sp_threads_totals(uint64_t *taken, uint64_t *lost)
-{
-	reg_lock();
-	*taken = released_taken;
-	*lost = released_lost;
-	for (sp_thread *t = atomic_load(&all_threads); t; t = t->next) {
-		if (t->ring) {
-			*taken += sp_ring_taken(t->ring);
-			*lost += sp_ring_lost(t->ring);
-		}
-	}
-	reg_unlock();
-}
-
 void sp_threads_atfork_prepare(void)
 {
 	reg_lock();
@@ -582,13 +630,12 @@ void sp_threads_atfork_child(void)
 			sp_perf_close_inherited(t->perf_fd, t->perf_id);
 		t->engine = SP_TE_NONE;
 		t->perf_fd = -1;
-		if (t->ring)
-			sp_ring_free(t->ring);
+		/* The rings are the parent's arena's, unmapped by the link. */
 		t->ring = NULL;
+		t->slot = -1;
 		atomic_store(&t->state, SP_THREAD_FREE);
 	}
 	perf_fds = 0;
-	released_taken = released_lost = 0;
 	sp_tls_thread = NULL;
 }
 
@@ -607,6 +654,9 @@ void sp_threads_exec_prepare(void)
 	if (!t || getpid() != sp_capture_pid || atomic_load(&t->state) != SP_THREAD_LIVE)
 		return; /* not ours, or a vfork child sharing the parent's memory */
 	pause_engine(t);
+	/* This image's samples are complete: the consumer writes them out
+	 * when the new image registers (or the process ends). */
+	sp_link_set_state(SP_SHM_EXEC, 0);
 	if (sp_capture.signo <= 0)
 		return;
 	sigemptyset(&ours);
@@ -622,6 +672,7 @@ void sp_threads_exec_failed(void)
 
 	if (!t || getpid() != sp_capture_pid || atomic_load(&t->state) != SP_THREAD_LIVE)
 		return;
+	sp_link_set_state(SP_SHM_RUNNING, 0);
 	if (t->engine == SP_TE_PERF)
 		sp_perf_resume(t->perf_fd, t->perf_id);
 	else if (t->engine == SP_TE_TIMER)

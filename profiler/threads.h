@@ -40,7 +40,8 @@ typedef struct sp_thread {
 	int perf_fd;
 	uint64_t perf_id;
 	timer_t timer;
-	sp_ring *ring;
+	sp_ring *ring;          /* in the shared arena's slot `slot` */
+	int slot;               /* -1: none */
 	_Atomic uintptr_t stack_lo, stack_hi; /* [lo, hi); 0 when unknown */
 	bool self_registered;   /* TLS points here; exit is seen */
 	char name[16];          /* refreshed by the worker */

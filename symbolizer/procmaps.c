@@ -355,3 +355,25 @@ void sp_procmaps_free(sp_module_list *l)
 	free(l->mods);
 	*l = (sp_module_list){ 0 };
 }
+
+int sp_module_list_copy(const sp_module_list *in, sp_module_list *out)
+{
+	out->mods = NULL;
+	out->n = 0;
+	if (!in->n)
+		return 0;
+	out->mods = calloc(in->n, sizeof(*out->mods));
+	if (!out->mods)
+		return -ENOMEM;
+	for (size_t i = 0; i < in->n; i++) {
+		out->mods[i] = in->mods[i];
+		out->mods[i].path = in->mods[i].path ? strdup(in->mods[i].path) : NULL;
+		if (in->mods[i].path && !out->mods[i].path) {
+			out->n = i;
+			sp_procmaps_free(out);
+			return -ENOMEM;
+		}
+	}
+	out->n = in->n;
+	return 0;
+}

@@ -27,6 +27,8 @@ typedef struct sp_module_list {
 int sp_procmaps_read(int pid, sp_module_list *out, sp_error *err);
 const sp_module *sp_procmaps_find(const sp_module_list *l, uint64_t addr);
 void sp_procmaps_free(sp_module_list *l);
+/* Deep copy (paths duplicated). 0 or -ENOMEM (out left empty). */
+int sp_module_list_copy(const sp_module_list *in, sp_module_list *out);
 
 /* GNU build-id of an ELF file as lower-case hex; 0 or a negative errno. */
 int sp_elf_build_id_hex(const char *path, char *hex, size_t hexlen);

@@ -1,0 +1,43 @@
+/* One profiled process image, as the consumer sees it: its shared arena
+ * (rings, slots, module table, config), its process model (executable
+ * mappings, from the module table and /proc/PID/maps while it lives), and
+ * its interval pipeline (aggregator, span times, files + links, Pyroscope).
+ * Driven by the consumer's drain thread only. */
+#ifndef SPANPROF_SESSION_H
+#define SPANPROF_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+#include "shm.h"
+#include "symbolizer.h"
+
+typedef struct sp_session sp_session;
+
+/* Takes ownership of the mapping. sym: the consumer's shared symbolizer.
+ * NULL + err on failure (the mapping is then the caller's to unmap). */
+sp_session *sp_session_new(sp_shm_header *h, size_t len, pid_t pid, sp_symbolizer *sym,
+			   sp_error *err);
+void sp_session_free(sp_session *s);
+
+pid_t sp_session_pid(const sp_session *s);
+
+/* Drain every ring. *next_ns is lowered to when the fastest-filling ring
+ * should be drained again. */
+void sp_session_drain(sp_session *s, int64_t now_mono, int64_t *next_ns);
+
+/* Interval cut when due, and the host's state changes (stop, exec, exit).
+ * Returns true when this image is finished (its last interval written):
+ * the caller frees it. */
+bool sp_session_tick(sp_session *s, int64_t now_mono);
+
+/* The process is gone (or exec'd into a new image that registered): drain,
+ * write the last interval. why: for the log. */
+void sp_session_finish(sp_session *s, const char *why);
+
+/* Interval files written so far. */
+unsigned sp_session_files(const sp_session *s);
+
+#endif
