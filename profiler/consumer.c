@@ -59,6 +59,10 @@ struct sp_consumer {
 	bool exit_when_idle;
 	sp_symbolizer *sym;
 	uid_t uid;
+	/* Processes that stopped profiling and may start again: their file
+	 * numbering goes on (drain thread writes, server reads; under mu). */
+	struct { pid_t pid; unsigned seq; } stopped[64];
+	unsigned n_stopped;
 };
 
 static int64_t mono_ns(void)
@@ -230,6 +234,11 @@ static void handle_registration(sp_consumer *c, int s)
 		goto refuse;
 	}
 	h = NULL; /* the session's now */
+	pthread_mutex_lock(&c->mu);
+	for (unsigned i = 0; i < 64 && i < c->n_stopped; i++)
+		if (c->stopped[i].pid == cred.pid)
+			sp_session_set_files(p->s, c->stopped[i].seq);
+	pthread_mutex_unlock(&c->mu);
 	if (p->pidfd < 0)
 		atomic_store(&p->ended, 1); /* already gone */
 	atomic_fetch_add(&c->registered, 1);
@@ -343,14 +352,23 @@ static int64_t pass(sp_consumer *c, bool final)
 		bool finished;
 
 		if (atomic_load(&p->ended) || atomic_load(&p->replaced) || final) {
-			sp_session_finish(p->s, atomic_load(&p->ended) ? "ended" :
-					  atomic_load(&p->replaced) ? "exec" : "consumer stops");
 			finished = true;
 		} else {
 			sp_session_drain(p->s, now, &next);
 			finished = sp_session_tick(p->s, now);
 		}
 		if (finished) {
+			sp_session_finish(p->s, "done");
+			/* Before the ack: a restart right after spanprof_stop
+			 * must find where the numbering goes on. */
+			if (sp_session_stopped(p->s)) {
+				pthread_mutex_lock(&c->mu);
+				c->stopped[c->n_stopped % 64].pid = p->pid;
+				c->stopped[c->n_stopped % 64].seq = sp_session_files(p->s);
+				c->n_stopped++;
+				pthread_mutex_unlock(&c->mu);
+			}
+			sp_session_ack(p->s);
 			sp_session_free(p->s);
 			p->s = NULL;
 			atomic_store(&p->done, true);

@@ -165,6 +165,7 @@ int sp_profiler_stop(void)
 	sp_threads_disarm_all();
 	atomic_store(&sp_capture_armed, 0);
 	sp_link_set_state(SP_SHM_STOPPED, cfg.flush_timeout_ms);
+	sp_threads_forget_all();
 	sp_link_stop();
 	atomic_store(&running, 0);
 out:

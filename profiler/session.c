@@ -103,6 +103,16 @@ unsigned sp_session_files(const sp_session *s)
 	return s->seq;
 }
 
+void sp_session_set_files(sp_session *s, unsigned seq)
+{
+	s->seq = seq;
+}
+
+bool sp_session_stopped(const sp_session *s)
+{
+	return atomic_load(&s->h->state) == SP_SHM_STOPPED;
+}
+
 /* ---- process model -------------------------------------------------------- */
 
 static void hex(const uint8_t *p, size_t n, char *out, size_t outlen)
@@ -589,7 +599,7 @@ static void flush_interval(sp_session *s)
 	}
 }
 
-static void ack(sp_session *s)
+void sp_session_ack(sp_session *s)
 {
 	atomic_fetch_add(&s->h->flushed, 1);
 	syscall(SYS_futex, &s->h->flushed, FUTEX_WAKE, 64, NULL, NULL, 0);
@@ -605,7 +615,6 @@ void sp_session_finish(sp_session *s, const char *why)
 	s->gone = true;
 	flush_interval(s);
 	s->finished = true;
-	ack(s);
 	(void)why;
 }
 
@@ -616,12 +625,8 @@ bool sp_session_tick(sp_session *s, int64_t now)
 
 	if (s->finished)
 		return true;
-	if (st == SP_SHM_STOPPED || st == SP_SHM_EXITED) {
-		/* The image says it is done: its last interval, then the ack
-		 * its stop/exit path waits for. */
-		sp_session_finish(s, st == SP_SHM_STOPPED ? "stopped" : "exited");
-		return true;
-	}
+	if (st == SP_SHM_STOPPED || st == SP_SHM_EXITED)
+		return true; /* the image says it is done: the caller finishes it */
 	s->state_seen = st;
 	if (now - s->iv_start_mono >= interval)
 		flush_interval(s);

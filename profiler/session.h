@@ -28,16 +28,24 @@ pid_t sp_session_pid(const sp_session *s);
  * should be drained again. */
 void sp_session_drain(sp_session *s, int64_t now_mono, int64_t *next_ns);
 
-/* Interval cut when due, and the host's state changes (stop, exec, exit).
- * Returns true when this image is finished (its last interval written):
- * the caller frees it. */
+/* Interval cut when due. Returns true when the host says this image is
+ * done (spanprof_stop, exit): the caller finishes, acks and frees it. */
 bool sp_session_tick(sp_session *s, int64_t now_mono);
 
 /* The process is gone (or exec'd into a new image that registered): drain,
  * write the last interval. why: for the log. */
 void sp_session_finish(sp_session *s, const char *why);
 
-/* Interval files written so far. */
+/* Tell the host, waiting in its stop or exit path, that the last interval
+ * is written. */
+void sp_session_ack(sp_session *s);
+
+/* Interval files written so far (their sequence number); set_files
+ * continues a previous session's numbering in the same process, so a
+ * restarted profiler never reuses a file name. */
 unsigned sp_session_files(const sp_session *s);
+void sp_session_set_files(sp_session *s, unsigned seq);
+/* The image stopped profiling (spanprof_stop) but lives on. */
+bool sp_session_stopped(const sp_session *s);
 
 #endif

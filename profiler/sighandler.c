@@ -174,6 +174,8 @@ static void on_sample(int sig, siginfo_t *si, void *ucv)
 	if (!atomic_load_explicit(&sp_capture_armed, memory_order_relaxed) || sp_tls_internal)
 		goto out;
 	t = sp_tls_thread;
+	if (t && t->tid != sp_tls_tid)
+		t = NULL;
 	if (!t) {
 		t = sp_threads_find((pid_t)syscall(SYS_gettid));
 		if (!t) {
@@ -183,6 +185,7 @@ static void on_sample(int sig, siginfo_t *si, void *ucv)
 			goto out;
 		}
 		sp_tls_thread = t;
+		sp_tls_tid = t->tid;
 	}
 	if (atomic_load_explicit(&t->state, memory_order_acquire) != SP_THREAD_LIVE || !t->ring)
 		goto out;

@@ -21,6 +21,7 @@
 
 __thread sp_thread *sp_tls_thread __attribute__((tls_model("initial-exec")));
 __thread int sp_tls_internal __attribute__((tls_model("initial-exec")));
+__thread pid_t sp_tls_tid __attribute__((tls_model("initial-exec")));
 
 sp_capture_params sp_capture;
 _Atomic int sp_capture_armed;
@@ -442,6 +443,7 @@ int sp_threads_register_self(void)
 	}
 	atomic_store(&t->state, SP_THREAD_LIVE);
 	set_slot(t->slot, SP_SLOT_LIVE);
+	sp_tls_tid = tid;
 	sp_tls_thread = t;
 	r = 0;
 out:
@@ -582,6 +584,21 @@ void sp_threads_disarm_all(void)
 	for (sp_thread *t = atomic_load(&all_threads); t; t = t->next)
 		if (atomic_load(&t->state) == SP_THREAD_LIVE)
 			disarm(t);
+	reg_unlock();
+}
+
+void sp_threads_forget_all(void)
+{
+	reg_lock();
+	for (sp_thread *t = atomic_load(&all_threads); t; t = t->next) {
+		if (atomic_load(&t->state) == SP_THREAD_LIVE)
+			disarm(t);
+		/* The arena goes with the session: a restart claims afresh. */
+		t->ring = NULL;
+		t->slot = -1;
+		atomic_store(&t->state, SP_THREAD_FREE);
+	}
+	sp_tls_thread = NULL;
 	reg_unlock();
 }
 

@@ -52,6 +52,9 @@ typedef struct sp_thread {
 
 /* The calling thread's entry (NULL when not registered). */
 extern __thread sp_thread *sp_tls_thread __attribute__((tls_model("initial-exec")));
+/* The tid sp_tls_thread was registered for: an entry freed by a stop and
+ * claimed by another thread after a restart is not this thread's. */
+extern __thread pid_t sp_tls_tid __attribute__((tls_model("initial-exec")));
 /* Non-zero on the profiler's own threads (never sampled). */
 extern __thread int sp_tls_internal __attribute__((tls_model("initial-exec")));
 
@@ -97,6 +100,8 @@ void sp_threads_pause_all(void);
  * the application closed or replaced (e.g. a daemon closing 3..N). */
 void sp_threads_check_events(void);
 void sp_threads_disarm_all(void);
+/* After stop: every entry FREE, no ring (the next start has a new arena). */
+void sp_threads_forget_all(void);
 
 /* Engine summary for telemetry: "perf_event cpu-clock", "posix timer" or
  * both joined by '+'. */
