@@ -111,6 +111,13 @@ bool sp_link_consumer_lost(void)
 	return true;
 }
 
+bool sp_link_is_consumer(pid_t pid)
+{
+	sp_shm_control *c = control;
+
+	return c && pid > 0 && c->consumer_pid == pid;
+}
+
 /* ---- modules ------------------------------------------------------------- */
 
 struct scan_ctx {

@@ -48,6 +48,9 @@ void sp_link_wake(void);
  * stderr, then stays true. */
 bool sp_link_consumer_lost(void);
 
+/* Async-signal-safe: pid is our consumer's (its nudges come by tgkill). */
+bool sp_link_is_consumer(pid_t pid);
+
 /* Publish objects loaded since the last scan (dl_iterate_phdr; not in a
  * signal handler). */
 void sp_link_scan_modules(void);

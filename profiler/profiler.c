@@ -125,6 +125,7 @@ int sp_profiler_start(const spanprof_options *opts)
 		sp_log("%s; profiling is off", err.msg);
 		goto out;
 	}
+	atomic_store(&sp_link_arena()->signo, signo);
 	atomic_store(&sp_capture_armed, 1);
 
 	register_self();
@@ -190,8 +191,10 @@ int sp_profiler_signo(void)
 
 void sp_profiler_thread_start(void)
 {
-	if (atomic_load(&running) && !sp_tls_internal)
+	if (atomic_load(&running) && !sp_tls_internal) {
+		sp_threads_reap_foreign();
 		register_self();
+	}
 }
 
 void sp_profiler_thread_exit(void)

@@ -37,7 +37,14 @@ struct slot_view {
 	unsigned name_epoch;
 	uint64_t taken, lost;   /* the ring's counters at the last look */
 	uint32_t seen_state;
+	/* stall check: CPU used without a sample means the event is gone */
+	int64_t check_ns;
+	uint64_t check_taken, check_cpu;
 };
+
+/* Stall checks: at most this many /proc reads per second per process. */
+#define STALL_CHECKS_PER_S 64
+#define STALL_CHECK_NS 1000000000LL
 
 struct sp_session {
 	sp_shm_header *h;
@@ -72,6 +79,8 @@ struct sp_session {
 	uint64_t last_taken, last_lost, last_trunc;
 	int64_t last_drain;
 	uint32_t state_seen;
+	int64_t stall_window_ns;
+	unsigned stall_checks;
 	bool finished;
 	bool debug;
 	sp_debug_counts *dbg;
@@ -406,6 +415,60 @@ static void count_ring(sp_session *s, struct slot_view *v, sp_ring *r)
 	v->lost = l;
 }
 
+static bool thread_cpu_ns(sp_session *s, int32_t tid, uint64_t *ns)
+{
+	char path[64], buf[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", (int)s->pid, (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	*ns = strtoull(buf, NULL, 10);
+	return true;
+}
+
+/* A live thread that used five periods of CPU since the last check and
+ * sent no sample: its event was closed or replaced in the host. Our signal
+ * by tgkill asks the thread to re-arm (the handler knows our pid). */
+static void check_stall(sp_session *s, uint32_t i, struct slot_view *v, int64_t now)
+{
+	sp_shm_slot *sl = &sp_shm_slots(s->h)[i];
+	int signo = atomic_load(&s->h->signo);
+	uint64_t cpu;
+
+	if (s->gone || now - v->check_ns < STALL_CHECK_NS)
+		return;
+	if (now - s->stall_window_ns >= 1000000000LL) {
+		s->stall_window_ns = now;
+		s->stall_checks = 0;
+	}
+	if (s->stall_checks >= STALL_CHECKS_PER_S)
+		return;
+	if (v->taken != v->check_taken) {
+		v->check_taken = v->taken;
+		v->check_ns = now;
+		v->check_cpu = 0;
+		return;
+	}
+	s->stall_checks++;
+	if (!thread_cpu_ns(s, v->tid, &cpu))
+		return;
+	if (v->check_cpu && cpu - v->check_cpu >= 5 * (uint64_t)(1000000000 / s->cfg.hz) &&
+	    signo > 0 && signo < 65) {
+		atomic_store(&sl->nudge, 1);
+		syscall(SYS_tgkill, s->pid, v->tid, signo);
+	}
+	v->check_cpu = cpu;
+	v->check_ns = now;
+}
+
 void sp_session_drain(sp_session *s, int64_t now, int64_t *next_ns)
 {
 	sp_shm_header *h = s->h;
@@ -457,6 +520,8 @@ void sp_session_drain(sp_session *s, int64_t now, int64_t *next_ns)
 		}
 		sp_ring_rearm(r);
 		count_ring(s, v, r);
+		if (st == SP_SLOT_LIVE)
+			check_stall(s, i, v, now);
 		if (st == SP_SLOT_DEAD) {
 			uint32_t dead = SP_SLOT_DEAD;
 			v->seen_state = SP_SLOT_FREE;

@@ -84,6 +84,8 @@ typedef struct sp_shm_header {
 	int64_t start_wall_ns, start_mono_ns;
 	int32_t hz;
 	uint32_t stack_bytes;
+	_Atomic int32_t signo;    /* the sampling signal (the consumer's nudges) */
+	uint32_t pad3;
 
 	uint64_t env_off;         /* "KEY=VALUE\0..." */
 	uint32_t env_len;

@@ -168,6 +168,10 @@ static void on_sample(int sig, siginfo_t *si, void *ucv)
 			goto not_ours;
 		if (si->si_overrun > 0)
 			weight *= 1 + (uint64_t)si->si_overrun;
+	} else if (si->si_code == SI_TKILL && sp_link_is_consumer(si->si_pid)) {
+		/* The consumer's nudge: this thread runs but sends no samples. */
+		sp_threads_rearm_self();
+		goto out;
 	} else if (si->si_code <= 0) {
 		goto not_ours;
 	}

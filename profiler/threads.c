@@ -30,7 +30,7 @@ pid_t sp_capture_pid;
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic(sp_thread *) all_threads;
 static _Atomic int new_engine;       /* engine for threads registered next */
-static int perf_fds;                 /* open perf events (under reg_mu) */
+static _Atomic int perf_fds;         /* open perf events */
 static bool used_perf, used_timer;   /* for the engine name */
 static bool logged_arm_error;
 
@@ -528,6 +528,16 @@ sp_thread *sp_threads_find(pid_t tid)
 
 void sp_threads_reap_foreign(void)
 {
+	static _Atomic int64_t last;
+	struct timespec ts;
+	int64_t now;
+
+	/* From thread starts: at most once a second. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	if (now - atomic_load(&last) < 1000000000)
+		return;
+	atomic_store(&last, now);
 	for (sp_thread *t = atomic_load(&all_threads); t; t = t->next) {
 		if (atomic_load(&t->state) != SP_THREAD_LIVE)
 			continue;
@@ -540,22 +550,38 @@ void sp_threads_reap_foreign(void)
 	}
 }
 
-void sp_threads_check_events(void)
+/* The consumer saw this thread use CPU without a sample and sent our
+ * signal by tgkill: its perf event was closed or replaced under us (a
+ * daemon closing a range of descriptors, dup2). Re-arm it here, on the
+ * thread itself: syscalls only. A thread registers itself with every signal
+ * blocked, so this cannot interrupt its own registration; the engine
+ * field is taken by a CAS, so a concurrent stop skips it. */
+void sp_threads_rearm_self(void)
 {
-	pthread_mutex_lock(&reg_mu);
-	for (sp_thread *t = atomic_load(&all_threads); t; t = t->next) {
-		if (atomic_load(&t->state) != SP_THREAD_LIVE || t->engine != SP_TE_PERF ||
-		    sp_perf_is_ours(t->perf_fd, t->perf_id))
-			continue;
-		/* Closed or replaced under us (close of a range, dup2): the
-		 * number is the application's now, leave it alone. The event
-		 * names its thread by tid, so it can be armed from here. */
-		t->engine = SP_TE_NONE;
-		t->perf_fd = -1;
-		perf_fds--;
-		arm(t);
+	sp_thread *t = sp_tls_thread;
+	int expect = SP_TE_PERF, lo, hi, budget, fd;
+	uint64_t id;
+
+	if (!t || t->tid != sp_tls_tid || atomic_load(&t->state) != SP_THREAD_LIVE)
+		return;
+	if (t->engine != SP_TE_PERF || sp_perf_is_ours(t->perf_fd, t->perf_id))
+		return;
+	if (!__atomic_compare_exchange_n(&t->engine, &expect, SP_TE_NONE, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		return;
+	atomic_fetch_sub(&perf_fds, 1);
+	t->perf_fd = -1;
+	if (perf_fd_range(&lo, &hi, &budget) && atomic_load(&perf_fds) < budget &&
+	    sp_perf_arm(t->tid, sp_capture.signo, sp_capture.period_ns, sp_capture.engine_fixed,
+			lo, hi, &fd, &id) == 0) {
+		t->perf_fd = fd;
+		t->perf_id = id;
+		atomic_fetch_add(&perf_fds, 1);
+		__atomic_store_n(&t->engine, SP_TE_PERF, __ATOMIC_RELEASE);
+		return;
 	}
-	pthread_mutex_unlock(&reg_mu);
+	if (sp_timer_arm(t->tid, sp_capture.signo, sp_capture.period_ns, &t->timer) == 0)
+		__atomic_store_n(&t->engine, SP_TE_TIMER, __ATOMIC_RELEASE);
 }
 
 /* Stop this thread's samples without giving up its engine. */

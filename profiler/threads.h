@@ -87,18 +87,15 @@ void sp_threads_unregister_self(void);
 /* Async-signal-safe: the LIVE entry of tid, or NULL. */
 sp_thread *sp_threads_find(pid_t tid);
 
-/* Worker: the first entry; follow ->next. */
-sp_thread *sp_threads_first(void);
-/* Worker: the thread is gone (or dead and drained): release ring, free. */
-void sp_threads_release(sp_thread *t);
-/* Worker: foreign threads that exited (checked with tgkill 0) become DEAD. */
+/* Threads registered by tid that exited (checked with tgkill 0) become
+ * DEAD; called at thread starts, at most once a second. */
 void sp_threads_reap_foreign(void);
 
 /* Stop every event (the fds stay open) / close them all (at stop). */
 void sp_threads_pause_all(void);
-/* Worker, about once a second: re-arm every perf event whose descriptor
- * the application closed or replaced (e.g. a daemon closing 3..N). */
-void sp_threads_check_events(void);
+/* In the signal handler, on the consumer's nudge: re-arm the calling
+ * thread's perf event if it is no longer ours. */
+void sp_threads_rearm_self(void);
 void sp_threads_disarm_all(void);
 /* After stop: every entry FREE, no ring (the next start has a new arena). */
 void sp_threads_forget_all(void);
@@ -106,14 +103,11 @@ void sp_threads_forget_all(void);
 /* Engine summary for telemetry: "perf_event cpu-clock", "posix timer" or
  * both joined by '+'. */
 const char *sp_threads_engine_name(void);
-uint64_t sp_threads_count_live(void);
 /* Why new threads use timers ("" when they use perf events). */
 const char *sp_threads_engine_reason(void);
 /* After the start line: later engine switches are logged as they happen. */
 void sp_threads_set_announced(bool on);
 
-/* Totals over all entries (including released ones). */
-void sp_threads_totals(uint64_t *taken, uint64_t *lost);
 
 /* fork: prepare / parent / child. The child drops every inherited entry
  * (closing the parent's perf fds, discarding undrained samples) and
