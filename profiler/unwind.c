@@ -121,7 +121,7 @@ static int acc_find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_
 
 	/* No file (missing, replaced) or no table: libunwind then guesses
 	 * (rbp chain), and the walk is not trusted to be complete. */
-	if (!m || !m->file || !m->file->table) {
+	if (!m || !m->file || m->alias || !m->file->table) {
 		u->step_noinfo = true;
 		return -UNW_ENOINFO;
 	}
@@ -352,12 +352,13 @@ size_t sp_unwind(sp_unwinder *u, const sp_raw_sample *s, uint64_t *pcs, size_t m
 			*status = SP_UNWIND_MAX_DEPTH;
 			break;
 		}
-		if (!mod) {
-			/* Code no module covers (JIT: node, the JVM, LuaJIT)
-			 * has no unwind info, but JITs keep frame pointers:
-			 * follow one rbp link, within the copy only, then let
-			 * libunwind continue from the caller. */
-			if (lu.get_reg(&c, UNW_REG_IP, &ip) < 0 || !in_jit_code(u, ip) ||
+		if (!mod || mod->alias) {
+			/* Code no module covers (JIT: node, the JVM, LuaJIT;
+			 * a runtime's copy of its own code) has no unwind info,
+			 * but JITs keep frame pointers: follow one rbp link,
+			 * within the copy only, then let libunwind continue
+			 * from the caller. */
+			if (lu.get_reg(&c, UNW_REG_IP, &ip) < 0 || (!mod && !in_jit_code(u, ip)) ||
 			    lu.get_reg(&c, UNW_X86_64_RBP, &fp) < 0 || fp < sp ||
 			    !stack_word(s, fp, &next_fp) || !stack_word(s, fp + 8, &ret) || !ret)
 				break;

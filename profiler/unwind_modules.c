@@ -61,6 +61,53 @@ static int add_ranges(sp_umods *b, size_t *cap, const sp_ufile *f, uint64_t bias
 	return 0;
 }
 
+/* Whether the mapping starts one of f's segments, as the loader maps them. */
+static bool starts_segment(const sp_ufile *f, uint64_t offset)
+{
+	for (size_t i = 0; i < f->n_loads; i++)
+		if ((f->loads[i].offset & ~(uint64_t)4095) == offset)
+			return true;
+	return false;
+}
+
+/* All mappings of one loaded object share its load bias. When mappings of
+ * a file disagree, the bias most of them have (then: one that starts a
+ * segment) is the object's; the others map its bytes elsewhere. */
+static void mark_aliases(sp_umods *b)
+{
+	for (size_t i = 0; i < b->n_mods; i++) {
+		const sp_ufile *f = b->mods[i].file;
+		size_t best = i, best_votes = 0;
+		bool best_starts = false, split = false;
+
+		if (!f)
+			continue;
+		for (size_t k = 0; k < i; k++)
+			if (b->mods[k].file == f)
+				goto next; /* this file was decided already */
+		for (size_t j = i; j < b->n_mods; j++) {
+			if (b->mods[j].file != f)
+				continue;
+			size_t votes = 0;
+			for (size_t k = i; k < b->n_mods; k++)
+				votes += b->mods[k].file == f && b->mods[k].bias == b->mods[j].bias;
+			split |= b->mods[j].bias != b->mods[i].bias;
+			bool starts = starts_segment(f, b->mods[j].offset);
+			if (votes > best_votes || (votes == best_votes && starts && !best_starts)) {
+				best = j;
+				best_votes = votes;
+				best_starts = starts;
+			}
+		}
+		if (!split)
+			continue;
+		for (size_t j = i; j < b->n_mods; j++)
+			if (b->mods[j].file == f && b->mods[j].bias != b->mods[best].bias)
+				b->mods[j].alias = true;
+next:;
+	}
+}
+
 int sp_umods_build(sp_umods *t, const sp_module_list *list)
 {
 	sp_umods b = { 0 };
@@ -77,7 +124,7 @@ int sp_umods_build(sp_umods *t, const sp_module_list *list)
 
 		if (sp_module_is_anon(m) || m->end <= m->start)
 			continue;
-		*u = (sp_umod){ .start = m->start, .end = m->end };
+		*u = (sp_umod){ .start = m->start, .end = m->end, .offset = m->offset };
 		b.n_mods++;
 		f = m->vdso ? sp_ufile_vdso() : sp_ufile_open(m->path, m->build_id);
 		if (!f) {
@@ -95,12 +142,18 @@ int sp_umods_build(sp_umods *t, const sp_module_list *list)
 		u->file = f;
 		if (!f->table)
 			b.no_table++;
+	}
+	mark_aliases(&b);
+	for (size_t i = 0; i < b.n_mods; i++) {
+		const sp_umod *u = &b.mods[i];
+		if (!u->file || u->alias)
+			continue;
 		/* Two mappings of one segment (split by mprotect) share the
 		 * same bytes: one set of ranges. */
 		bool seen = false;
-		for (size_t k = 0; k + 1 < b.n_mods && !seen; k++)
-			seen = b.mods[k].file == f && b.mods[k].bias == u->bias;
-		if (!seen && add_ranges(&b, &cap_ranges, f, u->bias) < 0)
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = b.mods[k].file == u->file && b.mods[k].bias == u->bias && !b.mods[k].alias;
+		if (!seen && add_ranges(&b, &cap_ranges, u->file, u->bias) < 0)
 			goto oom;
 	}
 	qsort(b.mods, b.n_mods, sizeof(*b.mods), cmp_mod);

@@ -16,8 +16,14 @@
 
 typedef struct sp_umod {
 	uint64_t start, end;           /* the executable mapping, runtime [start, end) */
+	uint64_t offset;               /* file offset of start */
 	uint64_t bias;                 /* runtime = link-time vaddr + bias */
 	const sp_ufile *file;          /* NULL: no file (missing, build-id mismatch) */
+	/* The file's bytes mapped again away from where the loader put the
+	 * object (V8 remaps node's embedded builtins next to its JIT code):
+	 * not the object's code as its unwind tables describe it. Walked like
+	 * JIT code. */
+	bool alias;
 } sp_umod;
 
 typedef struct sp_urange {

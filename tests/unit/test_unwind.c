@@ -2,6 +2,7 @@
 #include "test_util.h"
 
 #include <execinfo.h>
+#include <gnu/libc-version.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -502,6 +503,45 @@ static void test_module_reads(void **state)
 	free(heap);
 }
 
+/* A file's bytes mapped a second time elsewhere (V8 remaps node's builtins
+ * next to its JIT code): that copy is not the loaded object. Its bias loses
+ * the vote, it serves no reads and is walked as JIT code. */
+static void test_alias_mapping(void **state)
+{
+	sp_module_list l;
+	sp_umods t = { 0 };
+	uint64_t v;
+
+	assert_int_equal(sp_procmaps_read(0, &l, NULL), 0);
+	const sp_module *libc = sp_procmaps_find(&l, (uint64_t)(uintptr_t)gnu_get_libc_version);
+	assert_non_null(libc);
+	/* An address range nothing uses: reserved, never mapped executable. */
+	void *hole = mmap(NULL, 1 << 20, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(hole != MAP_FAILED);
+	sp_module_list l2 = { calloc(l.n + 1, sizeof(sp_module)), l.n + 1 };
+	assert_non_null(l2.mods);
+	memcpy(l2.mods, l.mods, l.n * sizeof(sp_module));
+	sp_module fake = *libc;
+	fake.start = (uint64_t)(uintptr_t)hole;
+	fake.end = fake.start + (1 << 20);
+	fake.offset = libc->offset + 0x2000;
+	l2.mods[l.n] = fake;
+	assert_int_equal(sp_umods_build(&t, &l2), 0);
+	const sp_umod *real = sp_umods_find_text(&t, libc->start);
+	const sp_umod *copy = sp_umods_find_text(&t, fake.start + 16);
+	assert_non_null(real);
+	assert_non_null(copy);
+	assert_false(real->alias);
+	assert_true(copy->alias);
+	assert_ptr_equal(real->file, copy->file);
+	assert_int_equal(sp_umods_read(&t, libc->start, &v), 0);
+	assert_int_equal(sp_umods_read(&t, fake.start + 16, &v), -EFAULT);
+	sp_umods_free(&t);
+	free(l2.mods);
+	munmap(hole, 1 << 20);
+	sp_procmaps_free(&l);
+}
+
 /* ---- same frames as the in-process unwinder ------------------------------ */
 
 #define BT_MAX 64
@@ -744,6 +784,7 @@ int main(void)
 		cmocka_unit_test(test_thread_ends_at_clone),
 		cmocka_unit_test(test_dlclosed_module),
 		cmocka_unit_test(test_module_reads),
+		cmocka_unit_test(test_alias_mapping),
 		cmocka_unit_test(test_same_as_backtrace),
 		cmocka_unit_test(test_missing_or_replaced_file),
 		cmocka_unit_test(test_other_process),
