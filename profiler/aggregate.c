@@ -260,7 +260,7 @@ sp_aggregator *sp_aggregator_new(const sp_aggregator_config *cfg, sp_error *err)
 	a->cfg = *cfg;
 	if (a->cfg.period_ns <= 0)
 		a->cfg.period_ns = 10000000; /* 100 Hz */
-	a->unwinder = sp_unwinder_new(err);
+	a->unwinder = sp_unwinder_new_procfs(0, err);
 	if (!a->unwinder) {
 		free(a);
 		return NULL;

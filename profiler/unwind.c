@@ -1,11 +1,14 @@
-/* Stack walking over a copied stack with libunwind's REMOTE API, in-process.
+/* Stack walking over a copied stack with libunwind's REMOTE API, for any
+ * process (perf's recipe, tools/perf/util/unwind-libunwind-local.c).
  *
  * Registers come from the sample, stack words from its copy (which starts
  * at RSP - 128 so red-zone reads of leaf epilogues succeed), and everything
- * else (unwind tables, FDEs, code bytes) from loaded modules through the
- * fault-safe reader in unwind_modules.c. find_proc_info searches each
- * module's .eh_frame_hdr table (perf's recipe). One address space with a
- * large global cache: once warm, libunwind skips find_proc_info entirely.
+ * else (unwind tables, FDEs, code bytes) from the module FILES of the
+ * process's executable mappings (unwind_modules.c), never from the process:
+ * it may be another one, or gone. find_proc_info searches the mapping's
+ * .eh_frame_hdr table, whose reads go through access_mem to the file too.
+ * One address space per process with a large global cache: once warm,
+ * libunwind skips find_proc_info entirely.
  *
  * libunwind is dlopen'ed RTLD_LOCAL, not linked: libunwind-x86_64.so.8
  * needs libunwind.so.8, whose 36 _Unwind_* symbols must not enter the global
@@ -21,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <libunwind.h>
 
@@ -97,18 +99,17 @@ static void lu_load(void)
 
 struct sp_unwinder {
 	unw_addr_space_t as;
+	const sp_unwind_source_ops *ops;
+	void *ctx;
+	sp_unwind_procfs *owned;   /* the source, when sp_unwinder_new_procfs made it */
 	sp_umods mods;
 	atomic_uint_fast64_t gen;  /* bumped by sp_unwinder_invalidate */
 	uint64_t built_gen;        /* gen the module table was built for */
+	uint64_t built_src_gen;    /* the source's list generation, likewise */
 	bool built;
 	/* per-walk state, read by the accessors through `arg` */
 	const sp_raw_sample *cur;
 	uint64_t regs[SP_REG_COUNT]; /* the sample's, or a frame-pointer step's */
-	/* Executable mappings no module covers (JIT code), from
-	 * /proc/self/maps, re-read at most every SP_JIT_MAPS_NS on a miss. */
-	struct { uint64_t lo, hi; } *jit;
-	size_t n_jit, cap_jit;
-	int64_t jit_read_ns;
 	bool step_noinfo;          /* find_proc_info found no unwind info */
 };
 
@@ -118,18 +119,21 @@ static int acc_find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_
 	struct sp_unwinder *u = arg;
 	const sp_umod *m = sp_umods_find_text(&u->mods, ip);
 
-	if (!m || !m->table) {
+	/* No file (missing, replaced) or no table: libunwind then guesses
+	 * (rbp chain), and the walk is not trusted to be complete. */
+	if (!m || !m->file || m->alias || !m->file->table) {
 		u->step_noinfo = true;
 		return -UNW_ENOINFO;
 	}
+	const sp_ufile *f = m->file;
 	unw_dyn_info_t di;
 	memset(&di, 0, sizeof(di));
 	di.format = UNW_INFO_FORMAT_REMOTE_TABLE;
-	di.start_ip = m->text_start;
-	di.end_ip = m->text_end;
-	di.u.rti.segbase = m->eh_hdr;
-	di.u.rti.table_data = m->table;
-	di.u.rti.table_len = m->fde_count * 8 / sizeof(unw_word_t);
+	di.start_ip = f->text_lo + m->bias;
+	di.end_ip = f->text_hi + m->bias;
+	di.u.rti.segbase = f->eh_hdr + m->bias;
+	di.u.rti.table_data = f->table + m->bias;
+	di.u.rti.table_len = f->fde_count * 8 / sizeof(unw_word_t);
 	int r = lu.search_unwind_table(as, ip, &di, pi, need_unwind_info, arg);
 	if (r == -UNW_ENOINFO)
 		u->step_noinfo = true;
@@ -160,7 +164,7 @@ static int acc_access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val,
 		memcpy(val, s->stack + (addr - s->stack_base), sizeof(*val));
 		return 0;
 	}
-	/* Not in the copy: only loaded modules may be read. Live stack words
+	/* Not in the copy: only module files may be read. Live stack words
 	 * past the copy are stale by now and must not be used. */
 	uint64_t v;
 	if (sp_umods_read(&u->mods, addr, &v) < 0)
@@ -210,10 +214,14 @@ static unw_accessors_t accessors = {
 	.get_proc_name = acc_get_proc_name,
 };
 
-sp_unwinder *sp_unwinder_new(sp_error *err)
+sp_unwinder *sp_unwinder_new(const sp_unwind_source_ops *ops, void *ctx, sp_error *err)
 {
 	sp_unwinder *u;
 
+	if (!ops || !ops->modules) {
+		sp_error_set(err, -EINVAL, "unwinder: no module source");
+		return NULL;
+	}
 	pthread_once(&lu_once, lu_load);
 	if (!lu.step) {
 		sp_error_set(err, -ENOENT, "unwinder: cannot load libunwind: %s", lu_error);
@@ -224,10 +232,8 @@ sp_unwinder *sp_unwinder_new(sp_error *err)
 		sp_error_set(err, -ENOMEM, "unwinder: out of memory");
 		return NULL;
 	}
-	if (sp_umods_init(&u->mods) < 0) {
-		sp_error_set(err, -ENOMEM, "unwinder: out of memory");
-		goto fail;
-	}
+	u->ops = ops;
+	u->ctx = ctx;
 	u->as = lu.create_addr_space(&accessors, 0);
 	if (!u->as) {
 		sp_error_set(err, -ENOMEM, "unwinder: libunwind could not create an address space");
@@ -238,75 +244,64 @@ sp_unwinder *sp_unwinder_new(sp_error *err)
 	atomic_init(&u->gen, 0);
 	return u;
 fail:
-	sp_umods_free(&u->mods);
 	free(u);
 	return NULL;
+}
+
+sp_unwinder *sp_unwinder_new_procfs(int pid, sp_error *err)
+{
+	sp_unwind_procfs *p = sp_unwind_procfs_new(pid, err);
+	sp_unwinder *u;
+
+	if (!p)
+		return NULL;
+	u = sp_unwinder_new(&sp_unwind_procfs_ops, p, err);
+	if (!u) {
+		sp_unwind_procfs_free(p);
+		return NULL;
+	}
+	u->owned = p;
+	return u;
 }
 
 void sp_unwinder_free(sp_unwinder *u)
 {
 	if (!u)
 		return;
-	free(u->jit);
 	if (u->as)
 		lu.destroy_addr_space(u->as);
 	sp_umods_free(&u->mods);
+	sp_unwind_procfs_free(u->owned);
 	free(u);
 }
 
 /* Safe from any thread (e.g. a dlclose hook): the worker rebuilds lazily at
- * its next sp_unwind. sp_unwind also notices loader changes by itself (see
- * sp_umods_stale); this stays for changes the loader counters cannot see. */
+ * its next sp_unwind. Sources also report changes by themselves (the list
+ * generation); this stays for changes they cannot see. */
 void sp_unwinder_invalidate(sp_unwinder *u)
 {
-	if (u)
-		atomic_fetch_add(&u->gen, 1);
+	if (!u)
+		return;
+	if (u->ops->invalidate)
+		u->ops->invalidate(u->ctx);
+	atomic_fetch_add(&u->gen, 1);
 }
 
 static void refresh(sp_unwinder *u)
 {
-	uint64_t g = atomic_load(&u->gen);
+	uint64_t g = atomic_load(&u->gen), src_gen = 0;
+	const sp_module_list *list = u->ops->modules(u->ctx, &src_gen);
 
-	if (u->built && g == u->built_gen && !sp_umods_stale(&u->mods))
+	if (u->built && g == u->built_gen && src_gen == u->built_src_gen)
 		return;
-	/* Flush before the table changes: cached states of an unloaded module
+	/* Flush before the table changes: cached states of an unmapped module
 	 * must not be applied to whatever is mapped there next. */
 	lu.flush_cache(u->as, 0, 0);
-	sp_umods_rebuild(&u->mods); /* on ENOMEM the table is empty: walks truncate */
+	static const sp_module_list none;
+	sp_umods_build(&u->mods, list ? list : &none); /* ENOMEM: empty, walks truncate */
 	u->built_gen = g;
+	u->built_src_gen = src_gen;
 	u->built = true;
-}
-
-#define SP_JIT_MAPS_NS 200000000
-
-static void read_jit_maps(sp_unwinder *u)
-{
-	FILE *f = fopen("/proc/self/maps", "re");
-	char line[4096];
-
-	u->n_jit = 0;
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long long lo, hi;
-		char perms[5];
-
-		if (sscanf(line, "%llx-%llx %4s", &lo, &hi, perms) != 3 || perms[2] != 'x' ||
-		    sp_umods_find_text(&u->mods, lo))
-			continue;
-		if (u->n_jit == u->cap_jit) {
-			size_t cap = u->cap_jit ? u->cap_jit * 2 : 16;
-			void *v = realloc(u->jit, cap * sizeof(*u->jit));
-			if (!v)
-				break;
-			u->jit = v;
-			u->cap_jit = cap;
-		}
-		u->jit[u->n_jit].lo = lo;
-		u->jit[u->n_jit].hi = hi;
-		u->n_jit++;
-	}
-	fclose(f);
 }
 
 /* Whether ip is in executable memory that no module covers (JIT code),
@@ -314,21 +309,7 @@ static void read_jit_maps(sp_unwinder *u)
  * only the former is worth a frame-pointer step. */
 static bool in_jit_code(sp_unwinder *u, uint64_t ip)
 {
-	struct timespec ts;
-	int64_t now;
-
-	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < u->n_jit; i++)
-			if (ip >= u->jit[i].lo && ip < u->jit[i].hi)
-				return true;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-		if (pass || (u->jit_read_ns && now - u->jit_read_ns < SP_JIT_MAPS_NS))
-			break;
-		u->jit_read_ns = now;
-		read_jit_maps(u);
-	}
-	return false;
+	return u->ops->in_anon_exec && u->ops->in_anon_exec(u->ctx, ip);
 }
 
 /* One aligned word of the stack copy. */
@@ -347,7 +328,7 @@ size_t sp_unwind(sp_unwinder *u, const sp_raw_sample *s, uint64_t *pcs, size_t m
 	unw_cursor_t c;
 	size_t n = 0;
 	uint64_t sp;
-	bool known;
+	const sp_umod *mod; /* the mapping the current frame's ip is in */
 
 	*status = SP_UNWIND_TRUNCATED;
 	if (max > SP_MAX_FRAMES)
@@ -362,7 +343,7 @@ size_t sp_unwind(sp_unwinder *u, const sp_raw_sample *s, uint64_t *pcs, size_t m
 	sp_unwind_quiet = lu_quiet_slots > 0;
 	if (lu.init_remote(&c, u->as, u) < 0)
 		goto out;
-	known = sp_umods_find_text(&u->mods, pcs[0]) != NULL;
+	mod = sp_umods_find_text(&u->mods, pcs[0]);
 	for (;;) {
 		unw_word_t ip = 0, nsp = 0, fp = 0;
 		uint64_t next_fp, ret;
@@ -371,12 +352,13 @@ size_t sp_unwind(sp_unwinder *u, const sp_raw_sample *s, uint64_t *pcs, size_t m
 			*status = SP_UNWIND_MAX_DEPTH;
 			break;
 		}
-		if (!known) {
-			/* Code no module covers (JIT: node, the JVM, LuaJIT)
-			 * has no unwind info, but JITs keep frame pointers:
-			 * follow one rbp link, within the copy only, then let
-			 * libunwind continue from the caller. */
-			if (lu.get_reg(&c, UNW_REG_IP, &ip) < 0 || !in_jit_code(u, ip) ||
+		if (!mod || mod->alias) {
+			/* Code no module covers (JIT: node, the JVM, LuaJIT;
+			 * a runtime's copy of its own code) has no unwind info,
+			 * but JITs keep frame pointers: follow one rbp link,
+			 * within the copy only, then let libunwind continue
+			 * from the caller. */
+			if (lu.get_reg(&c, UNW_REG_IP, &ip) < 0 || (!mod && !in_jit_code(u, ip)) ||
 			    lu.get_reg(&c, UNW_X86_64_RBP, &fp) < 0 || fp < sp ||
 			    !stack_word(s, fp, &next_fp) || !stack_word(s, fp + 8, &ret) || !ret)
 				break;
@@ -387,9 +369,14 @@ size_t sp_unwind(sp_unwinder *u, const sp_raw_sample *s, uint64_t *pcs, size_t m
 			u->regs[SP_REG_RBP] = next_fp;
 			if (lu.init_remote(&c, u->as, u) < 0)
 				break;
-			known = sp_umods_find_text(&u->mods, ret) != NULL;
+			mod = sp_umods_find_text(&u->mods, ret);
 			continue;
 		}
+		/* A mapped file we could not use (missing, replaced): its code
+		 * has no unwind info we trust, and guessing through it would
+		 * put made-up frames on the stack. */
+		if (!mod->file)
+			break;
 		u->step_noinfo = false;
 		int r = lu.step(&c);
 		if (r == 0) {
@@ -423,7 +410,7 @@ size_t sp_unwind(sp_unwinder *u, const sp_raw_sample *s, uint64_t *pcs, size_t m
 		/* Left known code: libunwind's own guess beyond it (an rbp
 		 * heuristic accepted within 16 KiB) is not used; the next
 		 * round walks the frame pointer with checks of our own. */
-		known = sp_umods_find_text(&u->mods, ip) != NULL;
+		mod = sp_umods_find_text(&u->mods, ip);
 	}
 out:
 	sp_unwind_quiet = 0;

@@ -1,59 +1,66 @@
-/* Loaded-module table for the in-process unwinder: executable ranges with
- * their .eh_frame_hdr search tables (from dl_iterate_phdr), and a
- * fault-safe reader for module memory (unwind tables, code bytes). Private to
- * unwind.c; used by the worker thread only. */
+/* Module table of one unwinder (one profiled process): its executable
+ * mappings, each backed by a shared module file (unwind_file.h) at a load
+ * bias, and a reader for module bytes at runtime addresses that serves them
+ * from the files, never from the process. Private to unwind*.c; used by the
+ * unwinding thread only. */
 #ifndef SPANPROF_UNWIND_MODULES_H
 #define SPANPROF_UNWIND_MODULES_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+#include "procmaps.h"
+#include "unwind_file.h"
 
 typedef struct sp_umod {
-	uint64_t text_start, text_end; /* [start, end) of the PF_X PT_LOADs */
-	uint64_t eh_hdr;               /* runtime address of .eh_frame_hdr, 0 = none */
-	uint64_t table;                /* binary-search table, 0 = unusable */
-	uint64_t fde_count;
+	uint64_t start, end;           /* the executable mapping, runtime [start, end) */
+	uint64_t offset;               /* file offset of start */
+	uint64_t bias;                 /* runtime = link-time vaddr + bias */
+	const sp_ufile *file;          /* NULL: no file (missing, build-id mismatch) */
+	/* The file's bytes mapped again away from where the loader put the
+	 * object (V8 remaps node's embedded builtins next to its JIT code):
+	 * not the object's code as its unwind tables describe it. Walked like
+	 * JIT code. */
+	bool alias;
 } sp_umod;
 
 typedef struct sp_urange {
-	uint64_t start, end;           /* a readable PT_LOAD, [start, end) */
+	uint64_t start, end;           /* file bytes of a read-only PT_LOAD, runtime */
+	const uint8_t *bytes;          /* the byte at `start` */
 } sp_urange;
 
-struct sp_upage;
-
 typedef struct sp_umods {
-	sp_umod *mods;                 /* sorted by text_start */
+	sp_umod *mods;                 /* sorted by start */
 	size_t n_mods;
 	sp_urange *ranges;             /* sorted by start */
 	size_t n_ranges;
-	/* Page cache for module reads: 4 KiB copies made with process_vm_readv,
-	 * so a module unmapped under our feet gives EFAULT, never SIGSEGV. */
-	struct sp_upage *pages;        /* open addressing, cap slots */
-	size_t page_cap, page_used;
-	bool direct;                   /* process_vm_readv unusable: plain loads */
-	unsigned long long dl_adds, dl_subs; /* loader counters at the last build */
-	uint64_t no_table;             /* modules without a usable table */
-	uint64_t page_faults;          /* page copies that failed */
+	sp_ufile **files;              /* references held, one per mod with a file */
+	size_t n_files;
+	uint64_t no_file;              /* mappings whose file could not be used */
+	uint64_t no_table;             /* mappings whose file has no .eh_frame_hdr */
 } sp_umods;
 
-int sp_umods_init(sp_umods *t);
+/* Not a file the unwinder can open: anonymous or special mappings ("",
+ * "[anon:...]", memfd JIT code). Code there is treated as JIT. */
+static inline bool sp_module_is_anon(const sp_module *m)
+{
+	return !m->vdso && (!m->path || m->path[0] != '/' || !strncmp(m->path, "/memfd:", 7));
+}
+
+/* Replace t's contents with a table for `list` (files opened or found in
+ * the process-wide cache; references to the old ones dropped after). 0, or
+ * -ENOMEM with t left empty: reads fail, stacks truncate. */
+int sp_umods_build(sp_umods *t, const sp_module_list *list);
 void sp_umods_free(sp_umods *t);
 
-/* Rebuild from dl_iterate_phdr and drop the page cache. 0 or -ENOMEM (the
- * old table is then empty: reads fail, stacks truncate, nothing crashes). */
-int sp_umods_rebuild(sp_umods *t);
-
-/* True when objects were loaded or unloaded since the last build (the
- * loader's dlpi_adds/dlpi_subs counters; ~30 ns). Catches every dlopen and
- * dlclose, hooked or not. */
-bool sp_umods_stale(const sp_umods *t);
-
-/* The module whose executable range holds ip, or NULL. */
+/* The file-backed mapping whose range holds ip (with or without a usable
+ * file), or NULL (anonymous memory, or unmapped). */
 const sp_umod *sp_umods_find_text(const sp_umods *t, uint64_t ip);
 
-/* Read the 8-byte word at addr if it lies in a loaded module's PT_LOAD.
- * Returns 0 or -EFAULT. */
-int sp_umods_read(sp_umods *t, uint64_t addr, uint64_t *val);
+/* The 8-byte word at runtime address addr, if a module file holds it.
+ * 0 or -EFAULT. */
+int sp_umods_read(const sp_umods *t, uint64_t addr, uint64_t *val);
 
 #endif

@@ -219,7 +219,7 @@ static int cmp_mod(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
-static void module_build_id(sp_module *m, int pid, uint64_t inode)
+static void module_build_id(sp_module *m, int pid)
 {
 	char alt[96];
 	struct stat st;
@@ -238,15 +238,16 @@ static void module_build_id(sp_module *m, int pid, uint64_t inode)
 	 * lives in another mount namespace. */
 	snprintf(alt, sizeof(alt), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64,
 		 pid ? pid : getpid(), m->start, m->end);
-	use_alt = m->deleted || stat(m->path, &st) < 0 || (uint64_t)st.st_ino != inode;
+	use_alt = m->deleted || stat(m->path, &st) < 0 || (uint64_t)st.st_ino != m->inode;
 	cached_build_id(m->path, use_alt ? alt : m->path, m->build_id, sizeof(m->build_id));
 	if (!m->build_id[0] && !use_alt)
 		cached_build_id(m->path, alt, m->build_id, sizeof(m->build_id));
 }
 
 /* One maps line: "start-end perms offset maj:min inode   path". Returns 1 for
- * an executable mapping (filled into *m), 0 to skip, -errno on error. */
-static int parse_line(char *line, sp_module *m, uint64_t *inode)
+ * an executable mapping (filled into *m; its path points into `line`), 0 to
+ * skip. */
+static int parse_line(char *line, sp_module *m)
 {
 	char perms[5];
 	unsigned maj, min;
@@ -255,7 +256,7 @@ static int parse_line(char *line, sp_module *m, uint64_t *inode)
 	size_t len;
 
 	if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %4s %" SCNx64 " %x:%x %" SCNu64 " %n",
-		   &m->start, &m->end, perms, &m->offset, &maj, &min, inode, &pos) < 7 ||
+		   &m->start, &m->end, perms, &m->offset, &maj, &min, &m->inode, &pos) < 7 ||
 	    pos == 0)
 		return 0;
 	if (strlen(perms) < 3 || perms[2] != 'x')
@@ -270,19 +271,19 @@ static int parse_line(char *line, sp_module *m, uint64_t *inode)
 		m->deleted = true;
 	}
 	m->vdso = !strcmp(path, "[vdso]");
-	m->path = strdup(path);
-	return m->path ? 1 : -ENOMEM;
+	m->path = path;
+	return 1;
 }
 
-int sp_procmaps_read(int pid, sp_module_list *out, sp_error *err)
+int sp_procmaps_scan(int pid, int (*cb)(void *arg, const sp_module *m), void *arg,
+		     sp_error *err)
 {
 	char fname[64];
 	FILE *f;
 	char *line = NULL;
-	size_t cap = 0, alloc = 0;
+	size_t cap = 0;
 	int ret = 0;
 
-	*out = (sp_module_list){ 0 };
 	if (pid)
 		snprintf(fname, sizeof(fname), "/proc/%d/maps", pid);
 	else
@@ -291,42 +292,62 @@ int sp_procmaps_read(int pid, sp_module_list *out, sp_error *err)
 	if (!f)
 		return sp_error_set(err, -errno, "%s: %s; is the process still running?", fname,
 				    strerror(errno));
-
 	while (getline(&line, &cap, f) > 0) {
 		sp_module m = { 0 };
-		uint64_t inode = 0;
-		int r = parse_line(line, &m, &inode);
 
-		if (r < 0) {
-			ret = sp_error_set(err, r, "%s: out of memory", fname);
-			goto out;
-		}
-		if (!r)
-			continue;
-		if (out->n == alloc) {
-			size_t na = alloc ? alloc * 2 : 32;
-			sp_module *mods = realloc(out->mods, na * sizeof(*mods));
-
-			if (!mods) {
-				free(m.path);
-				ret = sp_error_set(err, -ENOMEM, "%s: out of memory", fname);
-				goto out;
-			}
-			out->mods = mods;
-			alloc = na;
-		}
-		module_build_id(&m, pid, inode);
-		out->mods[out->n++] = m;
+		if (parse_line(line, &m) && (ret = cb(arg, &m)) != 0)
+			break;
 	}
-	if (ferror(f))
+	if (ret < 0)
+		sp_error_set(err, ret, "%s: %s", fname, strerror(-ret));
+	else if (ferror(f))
 		ret = sp_error_set(err, -EIO, "%s: read error", fname);
-	qsort(out->mods, out->n, sizeof(*out->mods), cmp_mod);
-out:
 	free(line);
 	fclose(f);
-	if (ret)
+	return ret < 0 ? ret : 0;
+}
+
+struct read_ctx {
+	sp_module_list *out;
+	size_t alloc;
+	int pid;
+};
+
+static int read_cb(void *arg, const sp_module *pm)
+{
+	struct read_ctx *c = arg;
+	sp_module m = *pm;
+
+	if (c->out->n == c->alloc) {
+		size_t na = c->alloc ? c->alloc * 2 : 32;
+		sp_module *mods = realloc(c->out->mods, na * sizeof(*mods));
+
+		if (!mods)
+			return -ENOMEM;
+		c->out->mods = mods;
+		c->alloc = na;
+	}
+	m.path = strdup(pm->path);
+	if (!m.path)
+		return -ENOMEM;
+	module_build_id(&m, c->pid);
+	c->out->mods[c->out->n++] = m;
+	return 0;
+}
+
+int sp_procmaps_read(int pid, sp_module_list *out, sp_error *err)
+{
+	struct read_ctx c = { out, 0, pid };
+	int ret;
+
+	*out = (sp_module_list){ 0 };
+	ret = sp_procmaps_scan(pid, read_cb, &c, err);
+	if (ret) {
 		sp_procmaps_free(out);
-	return ret;
+		return ret;
+	}
+	qsort(out->mods, out->n, sizeof(*out->mods), cmp_mod);
+	return 0;
 }
 
 const sp_module *sp_procmaps_find(const sp_module_list *l, uint64_t addr)

@@ -149,7 +149,7 @@ static int run_sampled(int want)
 	timer_t timer;
 	uint64_t done = 0, complete = 0, truncated = 0, maxdepth = 0, frames = 0, ns = 0;
 
-	sp_unwinder *u = sp_unwinder_new(&err);
+	sp_unwinder *u = sp_unwinder_new_procfs(0, &err);
 	if (!u) {
 		fprintf(stderr, "bench_unwind: %s\n", err.msg);
 		return 1;
@@ -255,7 +255,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	sp_unwinder *u = sp_unwinder_new(&err);
+	sp_unwinder *u = sp_unwinder_new_procfs(0, &err);
 	if (!u) {
 		fprintf(stderr, "bench_unwind: %s\n", err.msg);
 		return 1;
