@@ -260,7 +260,8 @@ sp_aggregator *sp_aggregator_new(const sp_aggregator_config *cfg, sp_error *err)
 	a->cfg = *cfg;
 	if (a->cfg.period_ns <= 0)
 		a->cfg.period_ns = 10000000; /* 100 Hz */
-	a->unwinder = sp_unwinder_new_procfs(0, err);
+	a->unwinder = cfg->source ? sp_unwinder_new(cfg->source, cfg->source_ctx, err) :
+				    sp_unwinder_new_procfs(0, err);
 	if (!a->unwinder) {
 		free(a);
 		return NULL;

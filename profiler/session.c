@@ -182,6 +182,20 @@ static void read_anon_exec(sp_session *s)
 	fclose(f);
 }
 
+static bool same_modules(const sp_module_list *a, const sp_module_list *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++) {
+		const sp_module *x = &a->mods[i], *y = &b->mods[i];
+		if (x->start != y->start || x->end != y->end || x->offset != y->offset ||
+		    strcmp(x->path ? x->path : "", y->path ? y->path : "") ||
+		    strcmp(x->build_id, y->build_id))
+			return false;
+	}
+	return true;
+}
+
 /* The mappings: what /proc/PID/maps shows while the process lives, plus
  * every module the library published that no live mapping overlaps (a
  * module dlclosed since, or the whole table once the process is gone). */
@@ -235,9 +249,14 @@ static void rebuild_modules(sp_session *s, int64_t now)
 	}
 	qsort(l.mods, l.n, sizeof(*l.mods), cmp_mod);
 done:
+	s->mods_seen = n;
+	if (same_modules(&s->mods, &l)) {
+		/* Nothing changed: the unwinder keeps its tables and cache. */
+		sp_procmaps_free(&l);
+		return;
+	}
 	sp_procmaps_free(&s->mods);
 	s->mods = l;
-	s->mods_seen = n;
 	s->mods_gen++;
 	if (s->agg)
 		sp_aggregator_modules_changed(s->agg);

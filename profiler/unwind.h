@@ -17,14 +17,6 @@
 #include "procmaps.h"
 #include "raw_sample.h"
 
-/* Where a process's code comes from, for an unwinder that is not in that
- * process: its executable mappings (*gen changes when the list does) and
- * whether an address is executable memory no file backs (JIT code). */
-typedef struct sp_unwind_source_ops {
-	const sp_module_list *(*modules)(void *ctx, uint64_t *gen);
-	bool (*in_anon_exec)(void *ctx, uint64_t ip);
-} sp_unwind_source_ops;
-
 #define SP_MAX_FRAMES 128
 
 typedef struct sp_unwinder sp_unwinder;
