@@ -570,7 +570,19 @@ static void export_profile(sp_session *s, sp_profile *p, int64_t from, int64_t u
 	sp_output_profile_path(&s->out, s->seq, path, sizeof(path));
 	if (s->out_ok) {
 		int r = sp_pprof_write_file(p, path, &err);
+		char was[sizeof(s->out.dir)];
 
+		memcpy(was, s->out.dir, sizeof(was));
+		/* The consumer may not write there (it runs as a user who cannot):
+		 * its own private directory instead, said once. */
+		if ((r == -EACCES || r == -EPERM || r == -EROFS) && !s->out.fell_back &&
+		    sp_output_fallback(&s->out, NULL) == 0) {
+			s->out.fell_back = true;
+			sp_log("%s is not writable by uid %u; profiles go to %s", was,
+			       (unsigned)geteuid(), s->out.dir);
+			sp_output_profile_path(&s->out, s->seq, path, sizeof(path));
+			r = sp_pprof_write_file(p, path, &err);
+		}
 		if (r) {
 			if (!s->logged_write_error)
 				sp_log("pid %d: %s", (int)s->pid, err.msg);
