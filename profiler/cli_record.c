@@ -332,7 +332,7 @@ static int collect(const char *dir, const char *idir, const struct name_set *bef
 	if (!used || !merged->n_samples) {
 		if (!quiet)
 			cli_error("record: no samples were written to %s (the command used "
-				  "little CPU, or exited with _exit before the first interval)", idir);
+				  "too little CPU to be sampled)", idir);
 		goto out;
 	}
 	svc = name;

@@ -62,6 +62,8 @@ struct sp_session {
 	int64_t maps_read_ns;
 	struct { uint64_t lo, hi; } *anon;
 	size_t n_anon;
+	int64_t anon_read_ns;
+	bool maps_wanted;        /* a pc no mapping covers: re-read before the next sample */
 	bool gone;               /* the process (or this image) ended: no /proc reads */
 	char exe[4096];
 
@@ -157,6 +159,7 @@ static void read_anon_exec(sp_session *s)
 	FILE *f;
 
 	s->n_anon = 0;
+	s->anon_read_ns = mono_ns();
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)s->pid);
 	f = fopen(path, "re");
 	if (!f)
@@ -270,6 +273,9 @@ static const sp_module_list *src_modules(void *ctx, uint64_t *gen)
 	return &s->mods;
 }
 
+/* On a miss, /proc/PID/maps again before the next sample (at most every
+ * 200 ms): JIT code and objects dlopened behind the library's back appear
+ * while the process runs. Not now: the unwinder is walking the list. */
 static bool src_in_anon_exec(void *ctx, uint64_t ip)
 {
 	sp_session *s = ctx;
@@ -277,6 +283,8 @@ static bool src_in_anon_exec(void *ctx, uint64_t ip)
 	for (size_t i = 0; i < s->n_anon; i++)
 		if (ip >= s->anon[i].lo && ip < s->anon[i].hi)
 			return true;
+	if (!s->gone && mono_ns() - s->maps_read_ns >= 200000000)
+		s->maps_wanted = true;
 	return false;
 }
 
@@ -526,6 +534,10 @@ void sp_session_drain(sp_session *s, int64_t now, int64_t *next_ns)
 				*next_ns = to_mark / 2;
 		}
 		while ((rs = sp_ring_peek(r))) {
+			if (s->maps_wanted) {
+				s->maps_wanted = false;
+				rebuild_modules(s, mono_ns());
+			}
 			if (v->name_epoch != s->seq + 1)
 				refresh_name(s, v);
 			if (s->agg)
