@@ -99,7 +99,8 @@ static void reread(sp_unwind_procfs *p)
 			break;
 	}
 	p->file_hash = h;
-	p->scan_ns = now_ns();
+	/* scan_ns is left alone: JIT code mapped since this read must not wait
+	 * out a rate limit that this read started. */
 }
 
 static const sp_module_list *procfs_modules(void *ctx, uint64_t *gen)
