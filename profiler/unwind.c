@@ -119,8 +119,9 @@ static int acc_find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_
 	struct sp_unwinder *u = arg;
 	const sp_umod *m = sp_umods_find_text(&u->mods, ip);
 
-	/* No file (missing, replaced) or no table: libunwind then guesses
-	 * (rbp chain), and the walk is not trusted to be complete. */
+	/* No table (Go binaries have no .eh_frame_hdr): libunwind then
+	 * guesses (rbp chain), and the walk is not trusted to be complete.
+	 * Mappings without a usable file never get here (sp_unwind stops). */
 	if (!m || !m->file || m->alias || !m->file->table) {
 		u->step_noinfo = true;
 		return -UNW_ENOINFO;

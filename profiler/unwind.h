@@ -61,8 +61,9 @@ size_t sp_unwind(sp_unwinder *u, const sp_raw_sample *s, uint64_t *pcs, size_t m
 /* Modules from /proc/PID/maps (pid 0 = this process, re-read when the
  * loader's dlpi_adds/dlpi_subs counters change), anonymous executable
  * memory from the same file, re-read at most every 200 ms on a miss (which
- * also notices another process's new mappings). A pid that has exited keeps
- * its last list. */
+ * also notices another process's new mappings). Another pid's files are
+ * opened through /proc/PID/root (its mount namespace). A pid that has
+ * exited keeps its last list. */
 typedef struct sp_unwind_procfs sp_unwind_procfs;
 extern const sp_unwind_source_ops sp_unwind_procfs_ops;
 sp_unwind_procfs *sp_unwind_procfs_new(int pid, sp_error *err);

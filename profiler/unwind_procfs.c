@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <link.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "unwind.h"
@@ -77,6 +79,26 @@ static int counters_cb(struct dl_phdr_info *info, size_t size, void *arg)
 	return 1; /* the counters are the same in every entry */
 }
 
+/* Another process's paths name files in ITS mount namespace (a container):
+ * open them through /proc/PID/root, which is "/" for a process in ours. The
+ * hash above is of the paths as maps gives them, like the scan's. */
+static void root_paths(sp_unwind_procfs *p)
+{
+	char buf[4096];
+
+	for (size_t i = 0; i < p->list.n; i++) {
+		sp_module *m = &p->list.mods[i];
+		char *np;
+
+		if (sp_module_is_anon(m) || m->vdso ||
+		    snprintf(buf, sizeof(buf), "/proc/%d/root%s", p->pid, m->path) >= (int)sizeof(buf) ||
+		    !(np = strdup(buf)))
+			continue; /* left as it is: tried as given */
+		free(m->path);
+		m->path = np;
+	}
+}
+
 static void reread(sp_unwind_procfs *p)
 {
 	sp_module_list nl;
@@ -99,7 +121,10 @@ static void reread(sp_unwind_procfs *p)
 			break;
 	}
 	p->file_hash = h;
-	p->scan_ns = now_ns();
+	if (p->pid)
+		root_paths(p);
+	/* scan_ns is left alone: JIT code mapped since this read must not wait
+	 * out a rate limit that this read started. */
 }
 
 static const sp_module_list *procfs_modules(void *ctx, uint64_t *gen)
