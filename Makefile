@@ -42,17 +42,23 @@ PKG_LIBS   = $(shell pkg-config --libs $(LINK_PKGS) 2>/dev/null)
 SO_LIBS    = $(shell pkg-config --libs $(filter-out libunwind-generic,$(LINK_PKGS)) 2>/dev/null)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
-CPPFLAGS += -D_GNU_SOURCE -Iinclude -Iprofiler -Isymbolizer -I$(BUILD)/pprof-proto
+# `override`: a variable set on the command line (`make CFLAGS=-O0`) would
+# otherwise replace these appends too. Without -fvisibility=hidden every
+# internal sp_* function is exported from libspanprof.so and can be bound by
+# (or bind to) the host's own symbols of the same name; without -fPIC the
+# library does not link. CFLAGS from the user choose optimisation and
+# debug info only.
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=gnu11 $(WARN) -fPIC -fvisibility=hidden -pthread
+override CPPFLAGS += -D_GNU_SOURCE -Iinclude -Iprofiler -Isymbolizer -I$(BUILD)/pprof-proto
+override CFLAGS   += -std=gnu11 $(WARN) -fPIC -fvisibility=hidden -pthread
 ifneq ($(SANITIZE),)
-CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
-LDFLAGS  += -fsanitize=$(SANITIZE)
+override CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+override LDFLAGS  += -fsanitize=$(SANITIZE)
 endif
 # glibc 2.34+ has dlopen and timer_create in libc itself; -ldl is kept for
 # older toolchains. No -lstdc++: symbolizer/sym_demangle.c looks the C++
 # runtime up at run time.
-LDLIBS   += -ldl -pthread
+override LDLIBS   += -ldl -pthread
 
 PROTO_SRC := pprof-proto/profile.proto
 PROTO_C   := $(BUILD)/pprof-proto/profile.pb-c.c
