@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "sighandler.h"
 #include "threads.h"
 
@@ -100,14 +101,13 @@ static uint64_t hist_quantile(const uint64_t *h, double q)
 
 void sp_debug_counts_write(const char *path, pid_t pid, unsigned files)
 {
-	char tmp[4300];
+	sp_atomic_file af;
 	uint64_t taken, lost, hist[SP_HIST_BUCKETS];
 	FILE *f;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)pid);
-	f = fopen(tmp, "we");
-	if (!f)
+	if (sp_atomic_file_open(&af, path, 0666))
 		return;
+	f = af.f;
 	sp_threads_totals(&taken, &lost);
 	sp_handler_histogram(hist);
 	fprintf(f, "pid %d\nengine %s\nsamples %llu\ndrained %llu\nlost %llu\norphans %llu\n",
@@ -124,8 +124,5 @@ void sp_debug_counts_write(const char *path, pid_t pid, unsigned files)
 			(unsigned long long)tcounts[i].n);
 	for (size_t i = 0; i < n_leaves; i++)
 		fprintf(f, "leaf %s %llu\n", leaves[i].name, (unsigned long long)leaves[i].n);
-	if (fclose(f) == 0)
-		rename(tmp, path);
-	else
-		unlink(tmp);
+	sp_atomic_file_commit(&af);
 }

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "capture.h"
 #include "cli.h"
 #include "config.h"
@@ -239,8 +240,7 @@ static int write_svg(const sp_profile *p, const char *path, const char *title, s
 {
 	sp_stack_tree *tree = NULL;
 	sp_flamegraph_opts o;
-	char tmp[2 * PATH_MAX + 32];
-	FILE *f;
+	sp_atomic_file af;
 	int r;
 
 	r = sp_stacks_build(p, NULL, NULL, 0, &tree, err);
@@ -250,19 +250,19 @@ static int write_svg(const sp_profile *p, const char *path, const char *title, s
 	o.source = title;
 	o.time_nanos = p->time_nanos;
 	o.duration_nanos = p->duration_nanos;
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-	f = fopen(tmp, "we");
-	if (!f) {
-		r = sp_error_set(err, -errno, "%s: %s", tmp, strerror(errno));
+	r = sp_atomic_file_open(&af, path, 0666);
+	if (r) {
+		sp_error_set(err, r, "%s: cannot create: %s", path, strerror(-r));
 		goto out;
 	}
-	r = sp_flamegraph_write(tree, &o, f, NULL, err);
-	if (fclose(f) && !r)
-		r = sp_error_set(err, -EIO, "%s: write error", tmp);
-	if (!r && rename(tmp, path) < 0)
-		r = sp_error_set(err, -errno, "%s: %s", path, strerror(errno));
-	if (r)
-		unlink(tmp);
+	r = sp_flamegraph_write(tree, &o, af.f, NULL, err);
+	if (r) {
+		sp_atomic_file_abort(&af);
+	} else {
+		r = sp_atomic_file_commit(&af);
+		if (r)
+			sp_error_set(err, r, "%s: write failed: %s", path, strerror(-r));
+	}
 out:
 	sp_stacks_free(tree);
 	return r;
