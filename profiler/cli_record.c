@@ -22,6 +22,7 @@
 #include "capture.h"
 #include "cli.h"
 #include "config.h"
+#include "env.h"
 #include "flamegraph.h"
 #include "links.h"
 #include "output.h"
@@ -69,7 +70,7 @@ static void forward(int sig, siginfo_t *si, void *uc)
 static int find_library(char *out, size_t len)
 {
 	char exe[PATH_MAX - 64];
-	const char *env = getenv("SPANPROF_LIB");
+	const char *env = sp_getenv("SPANPROF_LIB");
 	ssize_t n;
 	char *slash;
 
@@ -102,7 +103,7 @@ static int find_library(char *out, size_t len)
 /* Path execvp would run for cmd (PATH search when it has no '/'). */
 static int resolve_command(const char *cmd, char *out, size_t len)
 {
-	const char *path = getenv("PATH"), *p, *end;
+	const char *path = sp_getenv("PATH"), *p, *end;
 
 	if (strchr(cmd, '/')) {
 		snprintf(out, len, "%s", cmd);
@@ -469,8 +470,8 @@ int cli_record(int argc, char **argv)
 	if (find_library(lib, sizeof(lib)))
 		return CLI_RUNTIME_ERROR;
 	if (!dir)
-		dir = getenv("SPANPROF_OUTPUT") && *getenv("SPANPROF_OUTPUT") ?
-			getenv("SPANPROF_OUTPUT") : "./spanprof-out";
+		dir = sp_getenv("SPANPROF_OUTPUT") && *sp_getenv("SPANPROF_OUTPUT") ?
+			sp_getenv("SPANPROF_OUTPUT") : "./spanprof-out";
 	if ((ret = sp_mkdir_p(dir, 0755))) {
 		cli_error("record: cannot create %s: %s", dir, strerror(-ret));
 		return CLI_RUNTIME_ERROR;
@@ -497,7 +498,7 @@ int cli_record(int argc, char **argv)
 			strrchr(argv[optind], '/') ? strrchr(argv[optind], '/') + 1 : argv[optind],
 			svc, sizeof(svc), NULL);
 
-	old = getenv("LD_PRELOAD");
+	old = sp_getenv("LD_PRELOAD");
 	/* After what is there: a sanitizer runtime must stay first. */
 	if (old && *old)
 		snprintf(preload, sizeof(preload), "%s %s", old, lib);
