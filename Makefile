@@ -41,17 +41,23 @@ PKG_LIBS   = $(shell pkg-config --libs $(LINK_PKGS) 2>/dev/null)
 # libcurl is ever mapped into a profiled process.
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
-CPPFLAGS += -D_GNU_SOURCE -Iinclude -Iprofiler -Isymbolizer -I$(BUILD)/pprof-proto
+# `override`: a variable set on the command line (`make CFLAGS=-O0`) would
+# otherwise replace these appends too. Without -fvisibility=hidden every
+# internal sp_* function is exported from libspanprof.so and can be bound by
+# (or bind to) the host's own symbols of the same name; without -fPIC the
+# library does not link. CFLAGS from the user choose optimisation and
+# debug info only.
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=gnu11 $(WARN) -fPIC -fvisibility=hidden -pthread
+override CPPFLAGS += -D_GNU_SOURCE -Iinclude -Iprofiler -Isymbolizer -I$(BUILD)/pprof-proto
+override CFLAGS   += -std=gnu11 $(WARN) -fPIC -fvisibility=hidden -pthread
 ifneq ($(SANITIZE),)
-CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
-LDFLAGS  += -fsanitize=$(SANITIZE)
+override CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+override LDFLAGS  += -fsanitize=$(SANITIZE)
 endif
 # glibc 2.34+ has dlopen and timer_create in libc itself; -ldl is kept for
 # older toolchains. No -lstdc++: symbolizer/sym_demangle.c looks the C++
 # runtime up at run time.
-LDLIBS   += -ldl -pthread
+override LDLIBS   += -ldl -pthread
 
 PROTO_SRC := pprof-proto/profile.proto
 PROTO_C   := $(BUILD)/pprof-proto/profile.pb-c.c
@@ -61,7 +67,7 @@ CLI_SRCS     := $(sort $(wildcard profiler/cli*.c))
 PRELOAD_SRCS := $(sort $(wildcard profiler/preload*.c))
 # What runs inside the profiled process, besides the preload entry points.
 CAPTURE_SRCS := profiler/capture_link.c profiler/capture_perf.c profiler/capture_timer.c \
-                profiler/config.c profiler/error.c profiler/log.c profiler/profiler.c \
+                profiler/config.c profiler/env.c profiler/error.c profiler/log.c profiler/profiler.c \
                 profiler/ring.c profiler/shm.c \
                 profiler/sighandler.c profiler/span.c profiler/threads.c
 CORE_SRCS    := $(sort $(filter-out $(CLI_SRCS) $(PRELOAD_SRCS),$(wildcard profiler/*.c)) \
@@ -79,7 +85,7 @@ CORE_LIB   := $(BUILD)/libspanprof_core.a
 SHARED_LIB := $(BUILD)/libspanprof.so
 CLI        := $(BUILD)/spanprof
 
-.PHONY: all demo test unit-tests bench install uninstall clean fuzz deps
+.PHONY: all demo test unit-tests test-progs bench install uninstall clean fuzz deps
 all: $(CLI) $(SHARED_LIB) $(CORE_LIB)
 
 deps: $(DEPS_STAMP)
@@ -115,7 +121,93 @@ $(BUILD)/tests/%: tests/unit/%.c $(CORE_LIB) tests/unit/test_util.h
 	$(CC) $(CPPFLAGS) -Itests/unit $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(CORE_LIB) \
 	    $(LDFLAGS) $(PKG_LIBS) -lcmocka $(LDLIBS)
 
-unit-tests: $(UNIT_BINS)
+# ---- test programs ------------------------------------------------------
+# What the integration scripts run (they compile nothing themselves), built
+# in each tree: $(BUILD)/tests/{workloads,tools,fuzz}/NAME from
+# tests/{workloads,tools,fuzz}/NAME.c. Workloads stand for the programs users
+# profile, so they get their own flags (not CFLAGS, and no sanitizer in the
+# ASan tree); tools link the core and get the tree's sanitizer. Sources by
+# absolute path, so that debug info names them as the tests expect.
+WL       := $(BUILD)/tests/workloads
+TOOLS    := $(BUILD)/tests/tools
+WL_HDRS  := $(wildcard tests/workloads/*.h)
+# Optimised and with no frame pointers anywhere, like the binaries they
+# stand for.
+WL_CFLAGS := -O2 -g -fomit-frame-pointer
+WL_PLAIN := cpu_split cpu_threads deep_stack drop_priv exec_forms fd_clash host_signals \
+            jit_frames kernel_split lifecycle no_perf stress
+$(WL)/cpu_split $(WL)/stress: WL_LIBS := -ldl
+$(WL)/cpu_threads $(WL)/fd_clash $(WL)/host_signals $(WL)/lifecycle $(WL)/stress: \
+    WL_LIBS += -pthread
+$(addprefix $(WL)/,$(WL_PLAIN)): $(WL)/%: tests/workloads/%.c $(WL_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(WL_CFLAGS) -o $@ $(abspath $<) $(WL_LIBS)
+# libhot.so: dlopened by cpu_split and stress.
+$(WL)/libhot.so: tests/workloads/hot_lib.c $(WL_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(WL_CFLAGS) -shared -fPIC -o $@ $(abspath $<)
+# Linked with -lspanprof (no LD_PRELOAD); finds the library by rpath.
+$(WL)/api_start: tests/workloads/api_start.c $(SHARED_LIB) include/spanprof.h
+	@mkdir -p $(@D)
+	$(CC) $(WL_CFLAGS) -Iinclude -o $@ $(abspath $<) -L$(BUILD) -Wl,--no-as-needed -lspanprof \
+	    -Wl,--as-needed -Wl,-rpath,$(abspath $(BUILD))
+# Span workloads: frame pointers or not as the compiler likes.
+$(WL)/pyro_spans: tests/workloads/pyro_spans.c include/spanprof.h $(WL_HDRS)
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -O1 -g -fno-omit-frame-pointer -Iinclude -o $@ $(abspath $<)
+$(WL)/span_split $(WL)/span_torn: $(WL)/%: tests/workloads/%.c include/spanprof.h $(WL_HDRS)
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -Iinclude -pthread -o $@ $(abspath $<)
+# The symbolizer's subjects (tests/integration/symbolizer.sh): a PIE calling
+# through a shared library found beside it, with and without -rdynamic, and
+# C++ for demangling.
+$(WL)/libchain.so: tests/workloads/inline_chain_lib.c $(WL_HDRS)
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -fPIC -shared -o $@ $(abspath $<)
+$(WL)/chain: WL_DYN := -rdynamic
+$(WL)/chain $(WL)/chain_nodyn: tests/workloads/inline_chain.c $(WL)/libchain.so $(WL_HDRS)
+	$(CC) -O2 -g -fPIE -pie $(WL_DYN) -o $@ $(abspath $<) -L$(WL) -lchain -Wl,-rpath,'$$ORIGIN'
+$(WL)/cxx: tests/workloads/demangle.cpp
+	@mkdir -p $(@D)
+	$(CXX) -O2 -g -o $@ $(abspath $<)
+# PLT stubs (tests/integration/plt_names.sh): lazy binding, and IBT's .plt.sec.
+$(WL)/app_lazy: WL_PLT := -Wl,-z,lazy
+$(WL)/app_ibt:  WL_PLT := -fcf-protection=full -Wl,-z,lazy -Wl,-z,ibtplt
+$(WL)/app_lazy $(WL)/app_ibt: tests/workloads/cpu_split.c $(WL_HDRS)
+	@mkdir -p $(@D)
+	$(CC) -O2 -g $(WL_PLT) -o $@ $(abspath $<) -ldl
+
+# Programs linked with the core library (its internal API).
+TOOL_SAN := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-sanitize-recover=all)
+TOOL_CPPFLAGS := -D_GNU_SOURCE -Iinclude -Iprofiler -Isymbolizer -Itests/unit -I$(BUILD)/pprof-proto
+TOOL_LINK = $(CORE_LIB) $(TOOL_SAN) $(PKG_LIBS) -ldl -pthread
+$(TOOLS)/bench_unwind: TOOL_OPT := -O2 -g
+$(TOOLS)/render_profile: TOOL_OPT := -O1
+$(TOOLS)/pprof_tool $(TOOLS)/pyroscope_push $(WL)/span_profile_gen $(WL)/symtool: TOOL_OPT := -O1 -g
+define BUILD_TOOL
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 $(TOOL_OPT) $(TOOL_SAN) $(TOOL_CPPFLAGS) $(PKG_CFLAGS) -o $@ $(abspath $<) $(TOOL_LINK)
+endef
+$(TOOLS)/%: tests/tools/%.c $(CORE_LIB)
+	$(BUILD_TOOL)
+$(WL)/span_profile_gen $(WL)/symtool: $(WL)/%: tests/workloads/%.c $(CORE_LIB)
+	$(BUILD_TOOL)
+# The fuzz target's corpus replay (tests/integration/fuzz_corpus.sh runs the
+# ASan tree's).
+$(BUILD)/tests/fuzz/replay: tests/fuzz/replay.c tests/fuzz/fuzz_pprof_decode.c $(CORE_LIB)
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -g -O1 $(TOOL_SAN) $(TOOL_CPPFLAGS) $(PKG_CFLAGS) -o $@ \
+	    $(abspath tests/fuzz/fuzz_pprof_decode.c tests/fuzz/replay.c) $(TOOL_LINK)
+
+TEST_PROGS := $(addprefix $(WL)/,$(WL_PLAIN) libhot.so api_start pyro_spans span_split \
+                span_torn libchain.so chain chain_nodyn cxx app_lazy app_ibt span_profile_gen symtool) \
+              $(patsubst tests/tools/%.c,$(TOOLS)/%,$(wildcard tests/tools/*.c)) \
+              $(BUILD)/tests/fuzz/replay
+test-progs: $(TEST_PROGS)
+
+# The programs come with the unit tests: `make all unit-tests` is what the
+# integration scripts need.
+unit-tests: $(UNIT_BINS) $(TEST_PROGS)
 
 # `make test`: install what is missing, build, run everything, print
 # "N passed, N failed" last. The ASan/UBSan tree lives in build-asan.

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "shm.h"
 
 #define MAX_THREADS 4096
@@ -74,16 +75,15 @@ static uint64_t hist_quantile(const uint64_t *h, double q)
 void sp_debug_counts_write(sp_debug_counts *d, const char *path, pid_t pid, unsigned files,
 			   uint64_t taken, uint64_t lost, const char *engine, sp_shm_header *h)
 {
-	char tmp[4300];
+	sp_atomic_file af;
 	uint64_t hist[SP_HIST_BUCKETS];
 	FILE *f;
 
 	for (int i = 0; i < SP_HIST_BUCKETS; i++)
 		hist[i] = atomic_load_explicit(&h->hist[i], memory_order_relaxed);
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)pid);
-	f = fopen(tmp, "we");
-	if (!f)
+	if (sp_atomic_file_open(&af, path, 0666))
 		return;
+	f = af.f;
 	fprintf(f, "pid %d\nengine %s\nsamples %llu\ndrained %llu\nlost %llu\norphans %llu\n",
 		(int)pid, engine, (unsigned long long)taken, (unsigned long long)d->samples,
 		(unsigned long long)lost,
@@ -96,8 +96,5 @@ void sp_debug_counts_write(sp_debug_counts *d, const char *path, pid_t pid, unsi
 	for (size_t i = 0; i < d->n_t; i++)
 		fprintf(f, "thread %d %s %llu\n", d->t[i].tid, d->t[i].name,
 			(unsigned long long)d->t[i].n);
-	if (fclose(f) == 0)
-		rename(tmp, path);
-	else
-		unlink(tmp);
+	sp_atomic_file_commit(&af);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "cli.h"
 #include "cli_render.h"
 #include "flamegraph.h"
@@ -90,8 +91,8 @@ int cli_flamegraph(int argc, char **argv)
 	sp_flamegraph_stats st = { 0 };
 	sp_error err = { { 0 } };
 	const char *output = NULL;
-	char outbuf[PATH_MAX], tmp[PATH_MAX + 16];
-	FILE *f = NULL;
+	char outbuf[PATH_MAX];
+	sp_atomic_file af;
 	int c, ret;
 
 	sp_flamegraph_opts_init(&o);
@@ -147,22 +148,23 @@ int cli_flamegraph(int argc, char **argv)
 		}
 		goto out;
 	}
-	/* Write next to the target and rename: a reader never sees half a file. */
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", output, (long)getpid());
-	f = fopen(tmp, "w");
-	if (!f) {
-		cli_error("%s: cannot create: %s", output, strerror(errno));
+	/* Next to the target, then renamed: a reader never sees half a file. */
+	ret = sp_atomic_file_open(&af, output, 0666);
+	if (ret) {
+		cli_error("%s: cannot create: %s", output, strerror(-ret));
 		ret = CLI_RUNTIME_ERROR;
 		goto out;
 	}
-	setvbuf(f, NULL, _IOFBF, 1 << 16);
-	ret = sp_flamegraph_write(r.tree, &o, f, &st, &err);
-	if (fclose(f) && !ret)
-		ret = sp_error_set(&err, -EIO, "write failed: %s", strerror(errno));
-	if (!ret && rename(tmp, output))
-		ret = sp_error_set(&err, -errno, "cannot rename %s: %s", tmp, strerror(errno));
+	setvbuf(af.f, NULL, _IOFBF, 1 << 16);
+	ret = sp_flamegraph_write(r.tree, &o, af.f, &st, &err);
 	if (ret) {
-		unlink(tmp);
+		sp_atomic_file_abort(&af);
+	} else {
+		ret = sp_atomic_file_commit(&af);
+		if (ret)
+			sp_error_set(&err, ret, "write failed: %s", strerror(-ret));
+	}
+	if (ret) {
 		cli_error("%s: %s", output, err.msg);
 		ret = CLI_RUNTIME_ERROR;
 		goto out;

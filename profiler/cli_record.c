@@ -18,11 +18,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "capture.h"
 #include "capture_link.h"
 #include "consumer.h"
 #include "cli.h"
 #include "config.h"
+#include "env.h"
 #include "flamegraph.h"
 #include "links.h"
 #include "output.h"
@@ -70,7 +72,7 @@ static void forward(int sig, siginfo_t *si, void *uc)
 static int find_library(char *out, size_t len)
 {
 	char exe[PATH_MAX - 64];
-	const char *env = getenv("SPANPROF_LIB");
+	const char *env = sp_getenv("SPANPROF_LIB");
 	ssize_t n;
 	char *slash;
 
@@ -103,7 +105,7 @@ static int find_library(char *out, size_t len)
 /* Path execvp would run for cmd (PATH search when it has no '/'). */
 static int resolve_command(const char *cmd, char *out, size_t len)
 {
-	const char *path = getenv("PATH"), *p, *end;
+	const char *path = sp_getenv("PATH"), *p, *end;
 
 	if (strchr(cmd, '/')) {
 		snprintf(out, len, "%s", cmd);
@@ -241,8 +243,7 @@ static int write_svg(const sp_profile *p, const char *path, const char *title, s
 {
 	sp_stack_tree *tree = NULL;
 	sp_flamegraph_opts o;
-	char tmp[2 * PATH_MAX + 32];
-	FILE *f;
+	sp_atomic_file af;
 	int r;
 
 	r = sp_stacks_build(p, NULL, NULL, 0, &tree, err);
@@ -252,19 +253,19 @@ static int write_svg(const sp_profile *p, const char *path, const char *title, s
 	o.source = title;
 	o.time_nanos = p->time_nanos;
 	o.duration_nanos = p->duration_nanos;
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-	f = fopen(tmp, "we");
-	if (!f) {
-		r = sp_error_set(err, -errno, "%s: %s", tmp, strerror(errno));
+	r = sp_atomic_file_open(&af, path, 0666);
+	if (r) {
+		sp_error_set(err, r, "%s: cannot create: %s", path, strerror(-r));
 		goto out;
 	}
-	r = sp_flamegraph_write(tree, &o, f, NULL, err);
-	if (fclose(f) && !r)
-		r = sp_error_set(err, -EIO, "%s: write error", tmp);
-	if (!r && rename(tmp, path) < 0)
-		r = sp_error_set(err, -errno, "%s: %s", path, strerror(errno));
-	if (r)
-		unlink(tmp);
+	r = sp_flamegraph_write(tree, &o, af.f, NULL, err);
+	if (r) {
+		sp_atomic_file_abort(&af);
+	} else {
+		r = sp_atomic_file_commit(&af);
+		if (r)
+			sp_error_set(err, r, "%s: write failed: %s", path, strerror(-r));
+	}
 out:
 	sp_stacks_free(tree);
 	return r;
@@ -473,8 +474,8 @@ int cli_record(int argc, char **argv)
 	if (find_library(lib, sizeof(lib)))
 		return CLI_RUNTIME_ERROR;
 	if (!dir)
-		dir = getenv("SPANPROF_OUTPUT") && *getenv("SPANPROF_OUTPUT") ?
-			getenv("SPANPROF_OUTPUT") : "./spanprof-out";
+		dir = sp_getenv("SPANPROF_OUTPUT") && *sp_getenv("SPANPROF_OUTPUT") ?
+			sp_getenv("SPANPROF_OUTPUT") : "./spanprof-out";
 	if ((ret = sp_mkdir_p(dir, 0755))) {
 		cli_error("record: cannot create %s: %s", dir, strerror(-ret));
 		return CLI_RUNTIME_ERROR;
@@ -501,7 +502,7 @@ int cli_record(int argc, char **argv)
 			strrchr(argv[optind], '/') ? strrchr(argv[optind], '/') + 1 : argv[optind],
 			svc, sizeof(svc), NULL);
 
-	old = getenv("LD_PRELOAD");
+	old = sp_getenv("LD_PRELOAD");
 	/* After what is there: a sanitizer runtime must stay first. */
 	if (old && *old)
 		snprintf(preload, sizeof(preload), "%s %s", old, lib);

@@ -231,13 +231,7 @@ char *sp_pyroscope_sanitize_service(const char *in, bool *changed)
 	return out;
 }
 
-static const char *process_getenv(void *ctx, const char *name)
-{
-	(void)ctx;
-	return getenv(name);
-}
-
-const char *sp_service_name(sp_config_getenv_fn get, void *ctx, const char *explicit_name,
+const char *sp_service_name(sp_getenv_fn get, void *ctx, const char *explicit_name,
 			    const char *fallback, char *out, size_t outlen, bool *changed)
 {
 	static const char *const vars[] = { "SPANPROF_SERVICE", "PYROSCOPE_APPLICATION_NAME",
@@ -247,7 +241,7 @@ const char *sp_service_name(sp_config_getenv_fn get, void *ctx, const char *expl
 	bool ch = false;
 
 	if (!get)
-		get = process_getenv;
+		get = sp_getenv_process;
 	if (explicit_name && *explicit_name) {
 		v = explicit_name;
 		src = "spanprof_options.service";
@@ -291,7 +285,7 @@ const char *sp_service_name(sp_config_getenv_fn get, void *ctx, const char *expl
 
 static void env_int(const char *name, int64_t lo, int64_t hi, int64_t def, int64_t *out)
 {
-	const char *s = getenv(name);
+	const char *s = sp_getenv(name);
 	int r;
 
 	*out = def;
@@ -307,7 +301,7 @@ static void env_int(const char *name, int64_t lo, int64_t hi, int64_t def, int64
 
 static void env_bool(const char *name, bool def, bool *out)
 {
-	const char *s = getenv(name);
+	const char *s = sp_getenv(name);
 
 	*out = def;
 	if (!s || !*s)
@@ -318,7 +312,7 @@ static void env_bool(const char *name, bool def, bool *out)
 
 static void env_str(const char *name, const char *def, char *out, size_t outlen)
 {
-	const char *s = getenv(name);
+	const char *s = sp_getenv(name);
 
 	if (!s || !*s)
 		s = def;
@@ -336,7 +330,7 @@ void sp_config_load(sp_config *c, const spanprof_options *opts)
 
 	memset(c, 0, sizeof(*c));
 	/* First, so the lines about bad values below are shown when asked. */
-	s = getenv("SPANPROF_LOG");
+	s = sp_getenv("SPANPROF_LOG");
 	if (s && *s && sp_config_parse_bool(s, &c->log) == 0)
 		sp_log_set_enabled(c->log);
 
@@ -349,7 +343,7 @@ void sp_config_load(sp_config *c, const spanprof_options *opts)
 		const char *name = i ? "PYROSCOPE_UPLOAD_INTERVAL" : "SPANPROF_UPLOAD_INTERVAL";
 		int r;
 
-		s = getenv(name);
+		s = sp_getenv(name);
 		if (!s || !*s)
 			continue;
 		r = sp_config_parse_duration_s(s, 1, 3600, &v);
@@ -378,7 +372,7 @@ void sp_config_load(sp_config *c, const spanprof_options *opts)
 	env_str("SPANPROF_DEBUG_COUNTS", "", c->debug_counts, sizeof(c->debug_counts));
 
 	c->engine = SP_ENGINE_AUTO;
-	s = getenv("SPANPROF_ENGINE");
+	s = sp_getenv("SPANPROF_ENGINE");
 	if (s && *s) {
 		if (!strcasecmp(s, "auto"))
 			c->engine = SP_ENGINE_AUTO;

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "env.h"
 #include "spanprof.h"
 
 enum sp_engine_choice {
@@ -49,9 +50,6 @@ int sp_config_parse_bool(const char *s, bool *out);
  * whole seconds). Bounds in seconds. */
 int sp_config_parse_duration_s(const char *s, int64_t lo, int64_t hi, int64_t *out);
 
-/* Environment lookup, so tests can hand in a fake environment. */
-typedef const char *(*sp_config_getenv_fn)(void *ctx, const char *name);
-
 /* The service name. One resolution for interval files, links files and
  * Pyroscope alike, first match wins:
  *   explicit (spanprof_options.service) > SPANPROF_SERVICE >
@@ -62,7 +60,7 @@ typedef const char *(*sp_config_getenv_fn)(void *ctx, const char *name);
  * (may be NULL) says whether that altered it. get NULL: the process
  * environment. Returns what it came from, for messages ("OTEL_SERVICE_NAME",
  * "the executable name", ...). */
-const char *sp_service_name(sp_config_getenv_fn get, void *ctx, const char *explicit_name,
+const char *sp_service_name(sp_getenv_fn get, void *ctx, const char *explicit_name,
 			    const char *fallback, char *out, size_t outlen, bool *changed);
 
 /* OTEL_RESOURCE_ATTRIBUTES value (k=v,k=v, values percent-encoded): the

@@ -111,22 +111,8 @@ static uint64_t thread_cpu_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
 }
 
-static void logf_(sp_pyroscope *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void logf_(sp_pyroscope *x, const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-	int n;
-
-	n = snprintf(line, sizeof(line), PFX);
-	va_start(ap, fmt);
-	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-	va_end(ap);
-	if (x->cfg.log)
-		x->cfg.log(x->cfg.log_ctx, line);
-	else
-		sp_log("%s", line);
-}
+/* The exporter's lines go to the configured sink, else to sp_log. */
+#define logf_(x, fmt, ...) sp_log_to((x)->cfg.log, (x)->cfg.log_ctx, PFX fmt, ##__VA_ARGS__)
 
 /* Under the lock. */
 static bool once(sp_pyroscope *x, uint32_t bit)
@@ -767,17 +753,12 @@ fail:
 	return NULL;
 }
 
-static const char *real_getenv(void *ctx, const char *name)
-{
-	return secure_getenv(name);
-}
-
 sp_pyroscope *sp_pyroscope_from_env(const char *service, sp_error *err)
 {
-	return sp_pyroscope_from_getenv(service, real_getenv, NULL, err);
+	return sp_pyroscope_from_getenv(service, sp_getenv_process, NULL, err);
 }
 
-sp_pyroscope *sp_pyroscope_from_getenv(const char *service, sp_pyroscope_getenv_fn get,
+sp_pyroscope *sp_pyroscope_from_getenv(const char *service, sp_getenv_fn get,
 				       void *ctx, sp_error *err)
 {
 	sp_pyroscope_config cfg;

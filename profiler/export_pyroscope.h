@@ -36,7 +36,7 @@ typedef struct sp_pyroscope_stats {
 sp_pyroscope *sp_pyroscope_from_env(const char *service, sp_error *err);
 /* The same, reading the variables through get (e.g. a profiled process's
  * environment, as handed to the consumer). */
-sp_pyroscope *sp_pyroscope_from_getenv(const char *service, sp_pyroscope_getenv_fn get,
+sp_pyroscope *sp_pyroscope_from_getenv(const char *service, sp_getenv_fn get,
 				       void *ctx, sp_error *err);
 
 /* Queue one profile for upload (encoded and copied; the caller keeps p).

@@ -3,14 +3,13 @@
 #include "links.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "json_escape.h"
 #include "span_table.h"
 
@@ -109,10 +108,8 @@ int sp_links_write(const sp_profile *p, const sp_links_context *ctx, const char 
 	sp_span_table tab;
 	sp_span_entry **order = NULL;
 	sp_links_span_time *times = NULL;
-	char *tmp = NULL;
-	FILE *f = NULL;
-	bool created = false;
-	int fd = -1, ret;
+	sp_atomic_file af = { 0 };
+	int ret;
 
 	sp_span_table_init(&tab);
 	if (!p || !ctx || !path)
@@ -130,65 +127,32 @@ int sp_links_write(const sp_profile *p, const sp_links_context *ctx, const char 
 			qsort(times, ctx->n_span_times, sizeof(*times), cmp_span_time);
 		}
 	}
-	if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
-		tmp = NULL;
-	if (!order || !tmp || (ctx->n_span_times && !times)) {
+	if (!order || (ctx->n_span_times && !times)) {
 		ret = sp_error_set(err, -ENOMEM, "%s: out of memory", path);
 		goto out;
 	}
 	sp_span_table_entries(&tab, order);
 	qsort(order, tab.n, sizeof(*order), sp_span_entry_cmp_value_desc);
 
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		ret = sp_error_set(err, -errno, "%s: cannot create a temporary file beside it: %s",
-				   path, strerror(errno));
+	/* 0666 & ~umask: as readable as the profile it belongs to. */
+	ret = sp_atomic_file_open(&af, path, 0666);
+	if (ret) {
+		sp_error_set(err, ret, "%s: cannot create a temporary file beside it: %s", path,
+			     strerror(-ret));
 		goto out;
 	}
-	created = true;
-	/* mkstemp makes 0600; a links file is as readable as the profile. */
-	if (fchmod(fd, 0644) < 0) {
-		ret = sp_error_set(err, -errno, "%s: chmod: %s", tmp, strerror(errno));
-		goto out;
-	}
-	f = fdopen(fd, "w");
-	if (!f) {
-		ret = sp_error_set(err, -errno, "%s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	fd = -1;
 	for (size_t i = 0; i < tab.n; i++) {
 		int64_t first, last;
 		bool exact = span_times(ctx, times, order[i]->span_id, &first, &last);
 
-		write_line(f, order[i], ctx, first, last, exact);
+		write_line(af.f, order[i], ctx, first, last, exact);
 	}
-	if (fflush(f) || ferror(f) || fsync(fileno(f))) {
-		ret = sp_error_set(err, -EIO, "%s: write failed: %s (disk full?)", path,
-				   strerror(errno));
-		goto out;
-	}
-	ret = fclose(f);
-	f = NULL;
-	if (ret) {
-		ret = sp_error_set(err, -EIO, "%s: close failed: %s", path, strerror(errno));
-		goto out;
-	}
-	if (rename(tmp, path) < 0) {
-		ret = sp_error_set(err, -errno, "%s: rename from %s failed: %s", path, tmp,
-				   strerror(errno));
-		goto out;
-	}
-	created = false;
-	ret = 0;
+	ret = sp_atomic_file_commit(&af);
+	if (ret)
+		sp_error_set(err, ret, "%s: write failed: %s", path, strerror(-ret));
 out:
-	if (f)
-		fclose(f);
-	if (fd >= 0)
-		close(fd);
-	if (created)
-		unlink(tmp);
-	free(tmp);
+	if (af.f)
+		sp_atomic_file_abort(&af);
 	free(times);
 	free(order);
 	sp_span_table_free(&tab);

@@ -58,3 +58,21 @@ void sp_log_info(const char *fmt, ...)
 	vlog(fmt, ap);
 	va_end(ap);
 }
+
+void sp_log_to(sp_log_sink sink, void *ctx, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	int saved = errno;
+
+	va_start(ap, fmt);
+	if (!sink) {
+		if (log_on)
+			vlog(fmt, ap);
+	} else {
+		vsnprintf(line, sizeof(line), fmt, ap);
+		sink(ctx, line);
+	}
+	va_end(ap);
+	errno = saved;
+}

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "env.h"
 
 int sp_mkdir_p(const char *dir, mode_t mode)
 {
@@ -41,7 +42,7 @@ static bool denied(int r)
 
 int sp_output_fallback(sp_output *o, sp_error *err)
 {
-	const char *tmp = getenv("TMPDIR");
+	const char *tmp = sp_getenv("TMPDIR");
 	char dir[sizeof(o->dir)];
 	struct stat st;
 	uid_t uid = geteuid();

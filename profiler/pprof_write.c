@@ -13,6 +13,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "atomic_file.h"
+#include "gzip.h"
 #include "profile.pb-c.h"
 
 typedef Perftools__Profiles__Profile pb_profile;
@@ -245,48 +247,6 @@ static int build_message(const sp_profile *p, pb_profile *m, struct pb_arena *a)
 	return 0;
 }
 
-/* One gzip member at Go's level (BestSpeed). */
-static int gzip_buf(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len,
-		    sp_error *err)
-{
-	z_stream zs;
-	uint8_t *buf = NULL;
-	size_t cap;
-	int zrc, rc = 0;
-
-	memset(&zs, 0, sizeof(zs));
-	if (deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-		return sp_error_set(err, -ENOMEM, "cannot initialise zlib");
-	cap = deflateBound(&zs, len) + 64;
-	buf = malloc(cap);
-	if (!buf) {
-		rc = sp_error_set(err, -ENOMEM, "out of memory compressing the profile");
-		goto out;
-	}
-	zs.next_in = (Bytef *)in;
-	zs.next_out = buf;
-	/* deflateBound covers the whole output; feed in uInt-sized pieces. */
-	do {
-		size_t left_in = len - (size_t)(zs.next_in - in);
-		size_t left_out = cap - (size_t)(zs.next_out - buf);
-
-		zs.avail_in = left_in > UINT_MAX ? UINT_MAX : (uInt)left_in;
-		zs.avail_out = left_out > UINT_MAX ? UINT_MAX : (uInt)left_out;
-		zrc = deflate(&zs, zs.avail_in == left_in ? Z_FINISH : Z_NO_FLUSH);
-	} while (zrc == Z_OK || (zrc == Z_BUF_ERROR && zs.avail_out));
-	if (zrc != Z_STREAM_END) {
-		rc = sp_error_set(err, -EIO, "zlib deflate failed (%d)", zrc);
-		goto out;
-	}
-	*out_len = (size_t)(zs.next_out - buf);
-	*out = buf;
-	buf = NULL;
-out:
-	deflateEnd(&zs);
-	free(buf);
-	return rc;
-}
-
 int sp_pprof_encode(const sp_profile *p, int gzip, uint8_t **out, size_t *len,
 		    sp_error *err)
 {
@@ -319,7 +279,10 @@ int sp_pprof_encode(const sp_profile *p, int gzip, uint8_t **out, size_t *len,
 	}
 	perftools__profiles__profile__pack(&m, raw);
 	if (gzip) {
-		rc = gzip_buf(raw, raw_len, out, len, err);
+		/* Go's level (BestSpeed), as `go tool pprof` writes them. */
+		rc = sp_gzip(raw, raw_len, Z_BEST_SPEED, out, len);
+		if (rc)
+			sp_error_set(err, rc, "cannot gzip the profile: %s", strerror(-rc));
 	} else {
 		*out = raw;
 		*len = raw_len;
@@ -331,101 +294,22 @@ out:
 	return rc;
 }
 
-static int write_all(int fd, const uint8_t *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* The directory part of path, for fsync after the rename. */
-static int open_parent_dir(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir;
-	int fd;
-
-	if (!slash)
-		return open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (slash == path)
-		return open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	dir = strndup(path, (size_t)(slash - path));
-	if (!dir)
-		return -1;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	free(dir);
-	return fd;
-}
-
 int sp_pprof_write_file(const sp_profile *p, const char *path, sp_error *err)
 {
-	static unsigned int counter; /* distinct temp names within a process */
 	uint8_t *buf = NULL;
 	size_t len;
-	char *tmp = NULL;
-	int fd = -1, dfd, rc, tries;
+	int rc;
 
 	rc = sp_pprof_encode(p, 1, &buf, &len, err);
 	if (rc) {
 		sp_error_prefix(err, path);
 		return rc;
 	}
-	/* Same directory as the target so rename() is atomic; O_EXCL so two
-	 * writers never share a temp file; mode 0666 & ~umask like any file. */
-	for (tries = 0; tries < 100 && fd < 0; tries++) {
-		free(tmp);
-		if (asprintf(&tmp, "%s.tmp.%d.%u", path, (int)getpid(),
-			     __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED)) < 0) {
-			tmp = NULL;
-			rc = sp_error_set(err, -ENOMEM, "%s: out of memory", path);
-			goto out;
-		}
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-		if (fd < 0 && errno != EEXIST)
-			break;
-	}
-	if (fd < 0) {
-		rc = -errno;
-		sp_error_set(err, rc, "cannot create %s: %s (is the directory writable?)", tmp,
-			     strerror(errno));
-		goto out;
-	}
-	rc = write_all(fd, buf, len);
-	if (!rc && fsync(fd))
-		rc = -errno;
-	if (close(fd) && !rc)
-		rc = -errno;
-	fd = -1;
-	if (rc) {
-		sp_error_set(err, rc, "cannot write %s: %s", tmp, strerror(-rc));
-		goto unlink_tmp;
-	}
-	if (rename(tmp, path)) {
-		rc = -errno;
-		sp_error_set(err, rc, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-		goto unlink_tmp;
-	}
-	/* Make the rename itself durable; failure here loses nothing already
-	 * visible, so it is not reported. */
-	dfd = open_parent_dir(path);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	goto out;
-unlink_tmp:
-	unlink(tmp);
-out:
-	free(tmp);
+	/* 0666 & ~umask, like any file a program creates. */
+	rc = sp_atomic_file_write(path, 0666, buf, len);
+	if (rc)
+		sp_error_set(err, rc, "cannot write %s: %s%s", path, strerror(-rc),
+			     rc == -EACCES || rc == -EROFS ? " (is the directory writable?)" : "");
 	free(buf);
 	return rc;
 }

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "env.h"
 #include "log.h"
 #include "profiler.h"
 #include "spanprof.h"
@@ -142,7 +143,7 @@ int spanprof_stop(void)
 
 __attribute__((constructor)) static void spanprof_preload_init(void)
 {
-	const char *s = getenv("SPANPROF_AUTOSTART");
+	const char *s = sp_getenv("SPANPROF_AUTOSTART");
 
 	resolve();
 	/* Linked with -lspanprof (not preloaded): the program calls
@@ -151,7 +152,7 @@ __attribute__((constructor)) static void spanprof_preload_init(void)
 		if (!strcmp(s, "0"))
 			return;
 	} else {
-		const char *pre = getenv("LD_PRELOAD");
+		const char *pre = sp_getenv("LD_PRELOAD");
 		if (!pre || !strstr(pre, "libspanprof"))
 			return;
 	}

@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -372,25 +371,10 @@ static bool list_has_key(const char *list, const char *k, size_t klen)
 }
 
 /* One rejected pair: say why, drop it, keep the rest. */
-static void tag_dropped(sp_pyroscope_log_fn warn, void *ctx, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void tag_dropped(sp_pyroscope_log_fn warn, void *ctx, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-	int n = snprintf(line, sizeof(line), PFX);
-
-	va_start(ap, fmt);
-	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-	va_end(ap);
-	if (warn)
-		warn(ctx, line);
-	else
-		sp_log("%s", line);
-}
+#define tag_dropped(warn, ctx, fmt, ...) sp_log_to(warn, ctx, PFX fmt, ##__VA_ARGS__)
 
 int sp_pyroscope_parse_tags(const char *tags, const char *what, char **out, size_t *n,
-			    sp_pyroscope_log_fn warn, void *warn_ctx, sp_error *err)
+			    sp_log_sink warn, void *warn_ctx, sp_error *err)
 {
 	const char *p = tags;
 
@@ -695,9 +679,9 @@ char *sp_pyroscope_build_query(const char *name, int64_t from_ns, int64_t until_
 /* ---- the environment ---------------------------------------------------- */
 
 struct env {
-	sp_pyroscope_getenv_fn get;
+	sp_getenv_fn get;
 	void *ctx;
-	sp_pyroscope_log_fn warn;
+	sp_log_sink warn;
 	void *warn_ctx;
 };
 
@@ -708,20 +692,7 @@ static const char *env_get(const struct env *e, const char *name)
 	return v && *v ? v : NULL;
 }
 
-static void warnf(const struct env *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void warnf(const struct env *e, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (e->warn)
-		e->warn(e->warn_ctx, line);
-	else
-		sp_log("%s", line);
-}
+#define warnf(e, fmt, ...) sp_log_to((e)->warn, (e)->warn_ctx, fmt, ##__VA_ARGS__)
 
 static void env_long(const struct env *e, const char *name, long *dst, long min, long max)
 {
@@ -792,9 +763,9 @@ static int build_name(sp_pyroscope_config *cfg, const char *labels)
 	return cfg->name ? 0 : -ENOMEM;
 }
 
-int sp_pyroscope_config_from_env(sp_pyroscope_config *cfg, sp_pyroscope_getenv_fn getenv_fn,
+int sp_pyroscope_config_from_env(sp_pyroscope_config *cfg, sp_getenv_fn getenv_fn,
 				 void *env_ctx, const char *service,
-				 sp_pyroscope_log_fn warn, void *warn_ctx, sp_error *err)
+				 sp_log_sink warn, void *warn_ctx, sp_error *err)
 {
 	struct env e = { getenv_fn, env_ctx, warn, warn_ctx };
 	const char *addr, *svc_src = NULL, *v;

@@ -9,13 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "env.h"
 #include "error.h"
+#include "log.h" /* sp_log_sink: one line without the trailing newline */
 
-/* Log sink: one line without the trailing newline. */
-typedef void (*sp_pyroscope_log_fn)(void *ctx, const char *line);
-
-/* Environment lookup, so tests can hand in a fake environment. */
-typedef const char *(*sp_pyroscope_getenv_fn)(void *ctx, const char *name);
 
 typedef struct sp_pyroscope_header {
 	char *name;
@@ -54,7 +51,7 @@ typedef struct sp_pyroscope_config {
 	size_t spill_max_bytes;
 	double rate_bytes, burst_bytes; /* client-side pacing; rate 0 = off */
 
-	sp_pyroscope_log_fn log; /* NULL: stderr */
+	sp_log_sink log; /* NULL: stderr */
 	void *log_ctx;
 } sp_pyroscope_config;
 
@@ -92,9 +89,9 @@ void sp_pyroscope_config_defaults(sp_pyroscope_config *cfg);
  * service: the service name already resolved by sp_service_name (the
  * profiler passes its own, so files, links and Pyroscope agree), or NULL to
  * resolve it here from the same environment. */
-int sp_pyroscope_config_from_env(sp_pyroscope_config *cfg, sp_pyroscope_getenv_fn getenv_fn,
+int sp_pyroscope_config_from_env(sp_pyroscope_config *cfg, sp_getenv_fn getenv_fn,
 				 void *env_ctx, const char *service,
-				 sp_pyroscope_log_fn warn, void *warn_ctx, sp_error *err);
+				 sp_log_sink warn, void *warn_ctx, sp_error *err);
 
 void sp_pyroscope_config_free(sp_pyroscope_config *cfg);
 
@@ -125,7 +122,7 @@ bool sp_pyroscope_valid_utf8(const char *s, size_t len);
  * warn (NULL: the logger) naming `what`; the rest are kept. service_name is
  * allowed: the server files the profile under it. 0 or -ENOMEM. */
 int sp_pyroscope_parse_tags(const char *tags, const char *what, char **out, size_t *n,
-			    sp_pyroscope_log_fn warn, void *warn_ctx, sp_error *err);
+			    sp_log_sink warn, void *warn_ctx, sp_error *err);
 
 /* Extra headers: a JSON object of strings, or `Name=Value,Name: Value`. */
 int sp_pyroscope_parse_headers(const char *s, sp_pyroscope_header **out, size_t *n,

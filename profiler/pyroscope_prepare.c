@@ -13,8 +13,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
+#include "gzip.h"
 #include "pprof.h"
 #include "pyroscope_config.h"
 
@@ -62,37 +62,6 @@ long sp_pyroscope_sample_rate(const sp_profile *p)
 	    strcmp(sp_profile_str(p, p->period_type.unit), "nanoseconds"))
 		return 0;
 	return (long)((1000000000LL + p->period / 2) / p->period);
-}
-
-int sp_pyroscope_gzip(const uint8_t *in, size_t len, int level, uint8_t **out, size_t *out_len)
-{
-	z_stream zs;
-	uint8_t *buf;
-	size_t cap;
-	int rc;
-
-	memset(&zs, 0, sizeof(zs));
-	if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-		return -ENOMEM;
-	cap = deflateBound(&zs, len);
-	buf = malloc(cap ? cap : 1);
-	if (!buf) {
-		deflateEnd(&zs);
-		return -ENOMEM;
-	}
-	zs.next_in = (Bytef *)in;
-	zs.avail_in = (uInt)len;
-	zs.next_out = buf;
-	zs.avail_out = (uInt)cap;
-	rc = deflate(&zs, Z_FINISH);
-	deflateEnd(&zs);
-	if (rc != Z_STREAM_END) {
-		free(buf);
-		return -EIO;
-	}
-	*out = buf;
-	*out_len = zs.total_out;
-	return 0;
 }
 
 void sp_pyroscope_parts_free(sp_pyroscope_part *parts, size_t n)
@@ -345,7 +314,7 @@ static int add_part(struct prep *c, const uint8_t *raw, size_t raw_len, size_t n
 	}
 	pt = &c->parts[c->n_parts];
 	memset(pt, 0, sizeof(*pt));
-	ret = sp_pyroscope_gzip(raw, raw_len, c->o->gzip_level, &pt->body, &pt->len);
+	ret = sp_gzip(raw, raw_len, c->o->gzip_level, &pt->body, &pt->len);
 	if (ret)
 		return sp_error_set(c->err, ret, "pyroscope: gzip failed");
 	pt->raw_len = raw_len;

@@ -47,7 +47,4 @@ int sp_pyroscope_prepare(const sp_profile *p, const char *kind, const sp_pyrosco
 			 sp_error *err);
 void sp_pyroscope_parts_free(sp_pyroscope_part *parts, size_t n);
 
-/* One gzip member. */
-int sp_pyroscope_gzip(const uint8_t *in, size_t len, int level, uint8_t **out, size_t *out_len);
-
 #endif

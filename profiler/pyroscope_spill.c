@@ -3,7 +3,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,6 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "atomic_file.h"
 
 #define MAGIC "spanprof-pyroscope-spill 1\n"
 #define SUFFIX ".pspill"
@@ -38,38 +39,17 @@ int sp_spill_init(const char *dir, sp_error *err)
 	return 0;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int sp_spill_write(const char *dir, const sp_upload_item *it, uint32_t counter, char **path,
 		   sp_error *err)
 {
-	char *final = NULL, *tmp = NULL, *hdr = NULL;
-	int fd = -1, ret, hlen;
+	char *final = NULL, *hdr = NULL;
+	sp_atomic_file af;
+	int ret, hlen;
 
 	*path = NULL;
 	if (asprintf(&final, "%s/%020" PRId64 "-%010u-%d" SUFFIX, dir, it->time_ns, counter,
 		     (int)getpid()) < 0) {
 		final = NULL;
-		ret = -ENOMEM;
-		goto out;
-	}
-	if (asprintf(&tmp, "%s.tmp", final) < 0) {
-		tmp = NULL;
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -80,32 +60,26 @@ int sp_spill_write(const char *dir, const sp_upload_item *it, uint32_t counter, 
 		ret = -ENOMEM;
 		goto out;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		ret = -errno;
+	/* 0600: queued uploads are the process's own business. The temp name
+	 * does not end in SUFFIX, so a loader never picks up a partial file. */
+	ret = sp_atomic_file_open(&af, final, 0600);
+	if (ret)
+		goto out;
+	if (fwrite(hdr, 1, (size_t)hlen, af.f) != (size_t)hlen ||
+	    (it->len && fwrite(it->body, 1, it->len, af.f) != it->len)) {
+		sp_atomic_file_abort(&af);
+		ret = -EIO;
 		goto out;
 	}
-	ret = write_all(fd, hdr, (size_t)hlen);
-	if (!ret)
-		ret = write_all(fd, it->body, it->len);
-	if (close(fd) && !ret)
-		ret = -errno;
-	fd = -1;
-	if (!ret && rename(tmp, final))
-		ret = -errno;
-	if (ret)
-		unlink(tmp);
-	else {
+	ret = sp_atomic_file_commit(&af);
+	if (!ret) {
 		*path = final;
 		final = NULL;
 	}
 out:
 	if (ret)
 		sp_error_set(err, ret, "spill to %s failed: %s", dir, strerror(-ret));
-	if (fd >= 0)
-		close(fd);
 	free(final);
-	free(tmp);
 	free(hdr);
 	return ret;
 }

@@ -5,13 +5,11 @@
 need_built() { require_file "$SPANPROF" "$LIBSPANPROF"; }
 need_go() { require_cmd go; }
 
-# Workloads are built like the binaries they stand for: optimised, and with
-# no frame pointers anywhere.
-WL_CFLAGS="-O2 -g -fomit-frame-pointer"
-build_workload() { # name [extra cc args...]
-  local name=$1; shift
-  cc $WL_CFLAGS -o "$T/$name" "$ROOT/tests/workloads/$name.c" "$@" ||
-    fail "cannot build workload $name"
+# Workloads (tests/workloads/NAME.c, built by make with the flags the
+# Makefile gives them: optimised, no frame pointers) copied into $T/NAME.
+workload() { # name...
+  local n
+  for n in "$@"; do test_prog "$BUILD" workloads "$n"; done
 }
 
 # within LOW HIGH VALUE

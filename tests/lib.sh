@@ -21,3 +21,14 @@ check() { # description command...
 # (a skipped test would hide a broken build).
 require_cmd() { for c in "$@"; do command -v "$c" >/dev/null || fail "$c is not installed (scripts/install-deps.sh test)"; done; }
 require_file() { for f in "$@"; do [ -e "$f" ] || fail "$f is missing (run make all unit-tests)"; done; }
+# Test programs (tests/workloads, tests/tools, tests/fuzz) are built by make
+# (`make all unit-tests`, both trees) into TREE/tests/KIND/NAME; a script
+# compiles nothing itself. test_prog copies one into $T (as DEST, default
+# NAME), where the test may run, strip, rename or delete it, and fails
+# clearly when it was not built.
+test_prog() { # TREE KIND NAME [DEST]
+  local src=$1/tests/$2/$3
+  [ -x "$src" ] || [ -f "$src" ] ||
+    fail "$src is missing (make all unit-tests${4:+ in that tree})"
+  cp "$src" "$T/${4:-$3}" || fail "cannot copy $src into $T"
+}

@@ -8,12 +8,7 @@
 source "$(dirname "$0")/../lib.sh"
 require_file "$BUILD/libspanprof_core.a"
 require_cmd go
-PKGS="libunwind-generic libdw libelf libprotobuf-c libcurl zlib"
-# shellcheck disable=SC2046
-cc -O2 -g -std=gnu11 -D_GNU_SOURCE -I"$ROOT/include" -I"$ROOT/profiler" -I"$ROOT/symbolizer" \
-   -I"$ROOT/tests/unit" $(pkg-config --cflags $PKGS) -o "$T/bench_unwind" \
-   "$ROOT/tests/tools/bench_unwind.c" "$BUILD/libspanprof_core.a" $(pkg-config --libs $PKGS) \
-   -ldl -pthread || fail "cannot build tests/tools/bench_unwind.c"
+test_prog "$BUILD" tools bench_unwind
 "$T/bench_unwind" 200 --write "$T/cpu.pb.gz" > "$T/bench.txt" || fail "bench_unwind failed"
 check "the remote unwind reached _start" grep -q "^frames: remote [0-9]* (complete)" "$T/bench.txt"
 go tool pprof -raw "$T/cpu.pb.gz" > "$T/raw.txt" 2> "$T/raw.err" || { cat "$T/raw.err"; fail "go tool pprof -raw"; }

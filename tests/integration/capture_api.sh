@@ -9,8 +9,8 @@ source "$ROOT/tests/capture_lib.sh"
 need_built
 need_go
 
-cc $WL_CFLAGS -I"$ROOT/include" -o "$T/api_start" "$ROOT/tests/workloads/api_start.c" \
-  -L"$BUILD" -Wl,--no-as-needed -lspanprof -Wl,--as-needed -Wl,-rpath,"$BUILD" || fail "cannot build api_start"
+# Linked with -lspanprof, rpath $BUILD (the Makefile).
+workload api_start
 env -u LD_PRELOAD "$T/api_start" "$T/out" > "$T/api.log" 2>&1 || { cat "$T/api.log"; fail "api_start failed"; }
 cat "$T/api.log"
 check "the program's own checks passed" grep -q '^api ok$' "$T/api.log"

@@ -14,7 +14,7 @@ source "$ROOT/tests/capture_lib.sh"
 need_built
 need_go
 
-build_workload deep_stack
+workload deep_stack
 for kib in 32 64; do
   SPANPROF_STACK_BYTES=$((kib * 1024)) SPANPROF_DEBUG_COUNTS="$T/counts.$kib" \
     "$SPANPROF" record -q -F 1000 -o "$T/out.$kib" -- "$T/deep_stack" 3 || fail "record failed"

@@ -10,8 +10,8 @@ source "$ROOT/tests/capture_lib.sh"
 need_built
 need_go
 
-build_workload cpu_split -ldl
-build_workload no_perf
+workload cpu_split
+workload no_perf
 
 run_case() { # name launcher-args...
   local name=$1; shift

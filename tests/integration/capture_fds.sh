@@ -11,7 +11,7 @@ source "$ROOT/tests/capture_lib.sh"
 require_file "$SPANPROF" "$LIBSPANPROF"
 require_cmd go
 
-build_workload fd_clash -pthread
+workload fd_clash
 
 record() { # name args... (the command)
   local name=$1; shift

@@ -10,7 +10,7 @@ source "$ROOT/tests/capture_lib.sh"
 require_file "$SPANPROF" "$LIBSPANPROF"
 require_cmd go node
 
-build_workload jit_frames
+workload jit_frames
 maps=()
 trap 'rm -f "${maps[@]}"' EXIT
 

@@ -24,7 +24,7 @@ if [ "$(id -u)" -ne 0 ] && [ "$paranoid" -gt 1 ]; then
   exit 77
 fi
 
-build_workload kernel_split
+workload kernel_split
 
 # Total CPU seconds in PROFILE, as go tool pprof reports it.
 pprof_total_s() {

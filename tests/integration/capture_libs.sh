@@ -10,9 +10,7 @@ source "$ROOT/tests/capture_lib.sh"
 need_built
 need_go
 
-build_workload cpu_split -ldl
-cc $WL_CFLAGS -shared -fPIC -o "$T/libhot.so" "$ROOT/tests/workloads/hot_lib.c" ||
-  fail "cannot build libhot.so"
+workload cpu_split libhot.so
 
 "$SPANPROF" record -q -F 997 -o "$T/so" -- "$T/cpu_split" 3 so "$T/libhot.so" ||
   fail "record (dlopen) failed"

@@ -16,8 +16,8 @@ source "$ROOT/tests/capture_lib.sh"
 need_built
 need_go
 
-build_workload lifecycle -pthread
-build_workload cpu_split -ldl
+workload lifecycle
+workload cpu_split
 top_of() { go tool pprof -sample_index=cpu -top -nodecount=1000 "$@" 2>/dev/null; }
 pre() { env SPANPROF_QUIET=1 LD_PRELOAD="$LIBSPANPROF" "$@"; }
 

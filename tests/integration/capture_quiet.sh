@@ -6,7 +6,7 @@ source "$(dirname "$0")/../lib.sh"
 source "$ROOT/tests/capture_lib.sh"
 require_file "$SPANPROF" "$LIBSPANPROF"
 
-build_workload fd_clash -pthread
+workload fd_clash
 
 # A shell loop of subshells and execs, under record: stderr holds the
 # program's own line and record's summary ("spanprof: ..."), nothing else.

@@ -9,7 +9,7 @@ source "$ROOT/tests/capture_lib.sh"
 need_built
 need_go
 
-build_workload cpu_split -ldl
+workload cpu_split
 "$SPANPROF" record -F 997 -o "$T/out" -- "$T/cpu_split" 4 > "$T/record.log" 2>&1 ||
   { cat "$T/record.log"; fail "spanprof record failed"; }
 cat "$T/record.log"

@@ -11,9 +11,7 @@ source "$ROOT/tests/capture_lib.sh"
 need_built
 need_go
 
-build_workload stress -pthread -ldl
-cc $WL_CFLAGS -shared -fPIC -o "$T/libhot.so" "$ROOT/tests/workloads/hot_lib.c" ||
-  fail "cannot build libhot.so"
+workload stress libhot.so
 
 run_stress() { # name seconds preload
   local name=$1 secs=$2 preload=$3 rc

@@ -8,7 +8,7 @@ source "$ROOT/tests/capture_lib.sh"
 need_built
 need_go
 
-build_workload cpu_threads -pthread
+workload cpu_threads
 "$SPANPROF" record -q -F 997 -o "$T/out" -- "$T/cpu_threads" 60000000 ||
   fail "record failed"
 merged=$(find "$T/out" -name 'cpu_threads-[0-9]*.pb.gz' ! -name '*T*Z*' | head -1)

@@ -10,10 +10,7 @@ source "$(dirname "$0")/../lib.sh"
 require_cmd python3
 require_cmd xmllint
 
-# shellcheck disable=SC2046
-cc -std=gnu11 -O1 -D_GNU_SOURCE -I"$ROOT/profiler" -I"$ROOT/include" \
-  -o "$T/render_profile" "$ROOT/tests/tools/render_profile.c" "$BUILD/libspanprof_core.a" \
-  $(pkg-config --libs libprotobuf-c zlib) -lpthread || fail "cannot build render_profile"
+test_prog "$BUILD" tools render_profile
 cd "$T" || exit 1
 ./render_profile test test.pb.gz || fail "render_profile test"
 ./render_profile heap heap.pb.gz || fail "render_profile heap"

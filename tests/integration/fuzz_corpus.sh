@@ -11,11 +11,8 @@ shopt -s nullglob
 inputs=("$ROOT"/tests/fuzz/corpus/*)
 [ ${#inputs[@]} -gt 0 ] || fail "tests/fuzz/corpus is empty"
 
-# shellcheck disable=SC2046
-cc -std=gnu11 -g -O1 -D_GNU_SOURCE -fsanitize=address,undefined -fno-sanitize-recover=all \
-  -I"$ROOT/profiler" -I"$ASAN_BUILD/pprof-proto" -o "$T/replay" \
-  "$ROOT/tests/fuzz/fuzz_pprof_decode.c" "$ROOT/tests/fuzz/replay.c" "$LIB" \
-  $(pkg-config --cflags --libs libprotobuf-c zlib) || fail "cannot build the replay tool"
+# Built by make in the ASan tree with its sanitizers.
+test_prog "$ASAN_BUILD" fuzz replay
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 out=$("$T/replay" "${inputs[@]}" 2>&1) || { echo "$out" | tail -40; fail "an input in tests/fuzz/corpus crashes the reader"; }
 echo "$out" | tail -1

@@ -11,7 +11,7 @@
 source "$(dirname "$0")/../lib.sh"
 source "$ROOT/tests/capture_lib.sh"
 need_built
-build_workload host_signals -pthread
+workload host_signals
 pre() { env SPANPROF_QUIET=1 SPANPROF_OUTPUT="$T/out" LD_PRELOAD="$LIBSPANPROF" "$@"; }
 
 timeout 10 env SPANPROF_QUIET=1 SPANPROF_OUTPUT="$T/out" LD_PRELOAD="$LIBSPANPROF" \

@@ -9,8 +9,7 @@ source "$(dirname "$0")/../lib.sh"
 require_file "$SPANPROF" "$LIBSPANPROF"
 require_cmd go
 
-cc -O2 -g -I"$ROOT/include" -pthread "$ROOT/tests/workloads/span_torn.c" -o "$T/spans" ||
-  fail "cannot build the workload"
+test_prog "$BUILD" workloads span_torn spans
 unset PYROSCOPE_SERVER_ADDRESS
 LD_PRELOAD=$LIBSPANPROF SPANPROF_HZ=500 SPANPROF_OUTPUT=$T/out SPANPROF_UPLOAD_INTERVAL=1 \
   "$T/spans" 3.5 > "$T/run.log" 2>&1 || { cat "$T/run.log"; fail "the workload failed under libspanprof"; }

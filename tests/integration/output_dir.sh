@@ -11,7 +11,7 @@ require_file "$LIBSPANPROF"
 require_cmd go
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root to drop privileges"; exit 77; }
 
-build_workload drop_priv
+workload drop_priv
 uid=$(id -u nobody) gid=$(id -g nobody)
 # nobody must reach its TMPDIR (T itself may sit in a root-only 0700 test
 # directory); the output directory stays root's 0755.

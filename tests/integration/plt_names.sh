@@ -5,18 +5,13 @@
 # IBT's .plt.sec (-fcf-protection -z ibtplt), at the entry and inside it.
 # (.plt.got stubs, for functions also used by address, are not named yet.)
 source "$(dirname "$0")/../lib.sh"
-for t in gcc objdump; do command -v $t >/dev/null || fail "$t not installed (binutils, gcc)"; done
-[ -f "$BUILD/libspanprof_core.a" ] || fail "build first: $BUILD/libspanprof_core.a is missing"
-LIBS="$(pkg-config --libs libdw libelf libprotobuf-c zlib libcurl libunwind-generic) -lstdc++ -ldl -lrt -pthread"
+require_cmd objdump
 cd "$T" || exit 1
-# shellcheck disable=SC2086
-gcc -O1 -g -std=gnu11 -D_GNU_SOURCE -I"$ROOT/profiler" -I"$ROOT/symbolizer" -I"$ROOT/include" \
-  -I"$BUILD/pprof-proto" -o symtool "$ROOT/tests/workloads/symtool.c" "$BUILD/libspanprof_core.a" \
-  $LIBS || fail "build symtool"
-for variant in "lazy:-Wl,-z,lazy" "ibt:-fcf-protection=full -Wl,-z,lazy -Wl,-z,ibtplt"; do
-  tag=${variant%%:*} flags=${variant#*:}
-  # shellcheck disable=SC2086
-  gcc -O2 -g $flags -o "app_$tag" "$ROOT/tests/workloads/cpu_split.c" -ldl || fail "build app_$tag"
+test_prog "$BUILD" workloads symtool
+# app_lazy (-z lazy) and app_ibt (-fcf-protection=full -z lazy -z ibtplt):
+# cpu_split.c, built by make.
+for tag in lazy ibt; do
+  test_prog "$BUILD" workloads "app_$tag"
   objdump -d -j .plt -j .plt.sec "app_$tag" | sed -n 's/^\([0-9a-f]*\) <\(.*@plt\)>:$/\1 \2/p' > "plt_$tag.txt"
   n=$(wc -l < "plt_$tag.txt")
   check "$tag: objdump lists PLT stubs ($n)" [ "$n" -ge 2 ]

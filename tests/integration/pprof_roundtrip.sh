@@ -10,11 +10,7 @@ require_cmd go
 require_file "$BUILD/libspanprof_core.a"
 
 TOOL=$T/pprof_tool
-# shellcheck disable=SC2046
-cc -std=gnu11 -O1 -g -D_GNU_SOURCE -I"$ROOT/profiler" -I"$BUILD/pprof-proto" \
-  -o "$TOOL" "$ROOT/tests/tools/pprof_tool.c" "$BUILD/libspanprof_core.a" \
-  $(pkg-config --cflags --libs libunwind-generic libdw libelf libprotobuf-c libcurl zlib) \
-  -ldl -pthread || fail "cannot build pprof_tool"
+test_prog "$BUILD" tools pprof_tool
 
 # Column sums of the Samples section of `go tool pprof -raw`.
 raw_totals() {

@@ -6,7 +6,7 @@
 source "$(dirname "$0")/../lib.sh"
 source "$ROOT/tests/capture_lib.sh"
 need_built
-build_workload exec_forms
+workload exec_forms
 for m in l lp le v vp bad; do
   want=$("$T/exec_forms" "$m" 2>&1; echo "rc $?")
   for run in 1 2 3 4 5; do

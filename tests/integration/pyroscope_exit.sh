@@ -9,8 +9,7 @@ source "$ROOT/tests/receiver/receiver_lib.sh"
 
 require_file "$LIBSPANPROF"
 build_receiver
-cc -std=gnu11 -O1 -g -fno-omit-frame-pointer -I"$ROOT/include" -o "$T/pyro_spans" \
-  "$ROOT/tests/workloads/pyro_spans.c" || fail "cannot build the workload"
+test_prog "$BUILD" workloads pyro_spans
 
 start_receiver "$T/r" -faults "$(printf 'stall:20000,%.0s' $(seq 20))"
 LD_PRELOAD=$LIBSPANPROF SPANPROF_LOG=1 SPANPROF_OUTPUT="$T/out" SPANPROF_UPLOAD_INTERVAL=1 \

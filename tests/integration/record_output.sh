@@ -11,7 +11,7 @@ source "$ROOT/tests/capture_lib.sh"
 need_built
 need_go
 
-build_workload cpu_split -ldl
+workload cpu_split
 "$SPANPROF" record -F 997 -o "$T/out" -- "$T/cpu_split" 2 > "$T/record.log" 2>&1 ||
   { cat "$T/record.log"; fail "spanprof record failed"; }
 cat "$T/record.log"
@@ -32,7 +32,7 @@ check "summary names the merged profile at the top" \
 # Eight threads, ended before the flush: the telemetry counts the threads
 # sampled in the interval (was: alive at the flush, 1), and samples carry a
 # numeric thread_id label that go tool pprof lists per thread.
-build_workload cpu_threads -pthread
+workload cpu_threads
 "$SPANPROF" record -q -F 997 -o "$T/out5" -- "$T/cpu_threads" 20000000 > /dev/null 2>&1 ||
   fail "record cpu_threads failed"
 m5=$(ls "$T/out5"/cpu_threads-*.pb.gz)

@@ -9,8 +9,7 @@ source "$ROOT/tests/receiver/receiver_lib.sh"
 
 require_file "$SPANPROF" "$LIBSPANPROF"
 build_receiver
-cc -std=gnu11 -O1 -g -fno-omit-frame-pointer -I"$ROOT/include" -o "$T/pyro_spans" \
-  "$ROOT/tests/workloads/pyro_spans.c" || fail "cannot build the workload"
+test_prog "$BUILD" workloads pyro_spans
 
 # run NAME [env...] -- CMD...: spanprof record into $T/NAME with uploads to
 # a fresh receiver in $T/NAME.r.

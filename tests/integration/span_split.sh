@@ -9,8 +9,7 @@ require_file "$SPANPROF" "$LIBSPANPROF"
 require_cmd go
 
 A=aaaaaaaaaaaaaa01 B=bbbbbbbbbbbbbb02 TRACE=4bf92f3577b34da6a3ce929d0e0e4736
-cc -O2 -g -I"$ROOT/include" -pthread "$ROOT/tests/workloads/span_split.c" -o "$T/span_split" ||
-  fail "cannot build the workload"
+test_prog "$BUILD" workloads span_split
 # ~1000 Hz so the shares rest on thousands of samples, not hundreds.
 LD_PRELOAD=$LIBSPANPROF SPANPROF_HZ=997 SPANPROF_OUTPUT=$T/out "$T/span_split" 5 \
   > "$T/run.log" 2>&1 || { cat "$T/run.log"; fail "the workload failed under libspanprof"; }

@@ -9,8 +9,7 @@ source "$(dirname "$0")/../lib.sh"
 require_file "$SPANPROF" "$LIBSPANPROF"
 require_cmd go
 
-cc -O2 -g -I"$ROOT/include" -pthread "$ROOT/tests/workloads/span_torn.c" -o "$T/span_torn" ||
-  fail "cannot build the workload"
+test_prog "$BUILD" workloads span_torn
 LD_PRELOAD=$LIBSPANPROF SPANPROF_HZ=1000 SPANPROF_OUTPUT=$T/out "$T/span_torn" 10 \
   > "$T/run.log" 2>&1 || { cat "$T/run.log"; fail "the workload failed under libspanprof"; }
 mapfile -t profiles < <(find "$T/out" -name '*.pb.gz' | sort)

@@ -8,11 +8,7 @@ source "$(dirname "$0")/../lib.sh"
 require_file "$SPANPROF"
 require_file "$BUILD/libspanprof_core.a"
 
-# shellcheck disable=SC2046
-cc -std=gnu11 -O1 -g -D_GNU_SOURCE -I"$ROOT/profiler" -o "$T/gen" \
-  "$ROOT/tests/workloads/span_profile_gen.c" "$BUILD/libspanprof_core.a" \
-  $(pkg-config --cflags --libs libunwind-generic libdw libelf libprotobuf-c libcurl zlib) \
-  -ldl -pthread || fail "cannot build span_profile_gen"
+test_prog "$BUILD" workloads span_profile_gen gen
 "$T/gen" "$T" || fail "span_profile_gen failed"
 A=$T/a.pb.gz B=$T/b.pb.gz
 

@@ -9,9 +9,7 @@ require_cmd go
 [ -x "$SPANPROF" ] || fail "build first: $SPANPROF is missing"
 cd "$T" || exit 1
 
-LIBS="$(pkg-config --libs libdw libelf libprotobuf-c zlib libcurl libunwind-generic) -ldl -pthread"
-gcc -O1 -g -I"$ROOT/profiler" -I"$ROOT/symbolizer" -I"$ROOT/include" -I"$BUILD/pprof-proto" \
-  -o symtool "$W/symtool.c" "$BUILD/libspanprof_core.a" $LIBS || fail "build symtool"
+test_prog "$BUILD" workloads symtool
 line() { grep -n "@L:$1 " "$W/symtool.c" | head -1 | cut -d: -f1; }
 
 ./symtool mkprofile raw.pb.gz || fail "symtool mkprofile"

@@ -8,24 +8,14 @@
 # ASan/UBSan core library.
 source "$(dirname "$0")/../lib.sh"
 W=$ROOT/tests/workloads
-require_cmd gcc strip objcopy eu-readelf g++
-CXX=$(command -v g++)
-[ -f "$BUILD/libspanprof_core.a" ] || fail "build first: $BUILD/libspanprof_core.a is missing"
-
-LIBS="$(pkg-config --libs libdw libelf libprotobuf-c zlib libcurl libunwind-generic) -ldl -pthread"
-INC="-I$ROOT/profiler -I$ROOT/symbolizer -I$ROOT/include -I$BUILD/pprof-proto"
+require_cmd strip objcopy eu-readelf
 
 # ---- workloads -------------------------------------------------------------
+# Built by make: chain and chain_nodyn (with and without -rdynamic) load
+# libchain.so from their own directory (rpath $ORIGIN), here $T; cxx is C++.
 cd "$T" || exit 1
-gcc -O2 -g -fPIC -shared -o libchain.so "$W/inline_chain_lib.c" || fail "build libchain.so"
-gcc -O2 -g -fPIE -pie -rdynamic -o chain "$W/inline_chain.c" -L. -lchain -Wl,-rpath,"$T" \
-  || fail "build inline_chain"
-gcc -O2 -g -fPIE -pie -o chain_nodyn "$W/inline_chain.c" -L. -lchain -Wl,-rpath,"$T" \
-  || fail "build inline_chain without -rdynamic"
-if [ -n "$CXX" ]; then
-  "$CXX" -O2 -g -o cxx "$W/demangle.cpp" || fail "build demangle.cpp"
-  ./cxx > cxx.frames || fail "run demangle"
-fi
+for p in libchain.so chain chain_nodyn cxx; do test_prog "$BUILD" workloads "$p"; done
+./cxx > cxx.frames || fail "run demangle"
 ./chain > chain.frames || fail "run inline_chain"
 ./chain_nodyn > nodyn.frames || fail "run inline_chain (no -rdynamic)"
 
@@ -136,14 +126,10 @@ run_checks() { # symtool binary, label
   expect "$tag: --no-demangle" "_ZN13spanprof_test6Widget4spinEi" "$got"
 }
 
-gcc -O1 -g $INC -o symtool "$W/symtool.c" "$BUILD/libspanprof_core.a" $LIBS || fail "build symtool"
+test_prog "$BUILD" workloads symtool
 run_checks ./symtool normal
-if [ -f "$ASAN_BUILD/libspanprof_core.a" ]; then
-  INC="-I$ROOT/profiler -I$ROOT/symbolizer -I$ROOT/include -I$ASAN_BUILD/pprof-proto"
-  gcc -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all $INC -o symtool-asan \
-    "$W/symtool.c" "$ASAN_BUILD/libspanprof_core.a" $LIBS || fail "build symtool (asan)"
-  ASAN_OPTIONS=detect_leaks=1 run_checks ./symtool-asan asan
-fi
+test_prog "$ASAN_BUILD" workloads symtool symtool-asan
+ASAN_OPTIONS=detect_leaks=1 run_checks ./symtool-asan asan
 [ -z "$(ls -A cache)" ] || fail "the debuginfod cache was used: $(ls -A cache)"
 echo "ok: debuginfod never consulted"
 rm -rf "$T"

@@ -1,5 +1,6 @@
 # Sourced by the Pyroscope integration tests (after tests/lib.sh): build the
-# Go test receiver and the push tool into $T, start/stop the receiver, read
+# Go test receiver into $T (go build needs GOCACHE, set by lib.sh), copy the
+# push tool that make built there, start/stop the receiver, read
 # its index. The receiver is always stopped by its pid on exit.
 # shellcheck shell=bash
 
@@ -25,15 +26,10 @@ build_receiver() {
   (cd "$ROOT/tests/receiver" && GO111MODULE=off go build -o "$RECV" .) || fail "cannot build the test receiver"
 }
 
+# The push tool of the tree in $BUILD (pyroscope_sanitize.sh sets
+# BUILD=$ASAN_BUILD: that tree's is built with its sanitizers).
 build_push() {
-  local san=
-  # a sanitizer build of the core (BUILD=build-asan) needs the same flags
-  nm "$BUILD/libspanprof_core.a" 2>/dev/null | grep -q __asan_init && san="-fsanitize=address,undefined"
-  # shellcheck disable=SC2046,SC2086
-  cc -std=gnu11 -O1 -g $san -D_GNU_SOURCE -I"$ROOT/profiler" -I"$BUILD/pprof-proto" \
-    -o "$PUSH" "$ROOT/tests/tools/pyroscope_push.c" "$BUILD/libspanprof_core.a" \
-    $(pkg-config --cflags --libs libunwind-generic libdw libelf libprotobuf-c libcurl zlib) \
-    -ldl -pthread || fail "cannot build pyroscope_push"
+  test_prog "$BUILD" tools pyroscope_push
 }
 
 # start_receiver DIR [receiver flags...]: sets RECV_PID and RECV_ADDR.
