@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -24,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "env.h"
 #include "log.h"
 
 extern char **environ;
@@ -346,7 +348,7 @@ static int map_control(int fd)
  * build tree), else ../bin/spanprof (an installed prefix). */
 static int find_exe(char *out, size_t len)
 {
-	const char *env = getenv("SPANPROF_EXE");
+	const char *env = sp_getenv("SPANPROF_EXE");
 	Dl_info di;
 	char dir[PATH_MAX];
 	char *slash;
@@ -485,6 +487,11 @@ static void copy_env(sp_shm_header *h)
 	char *dst = sp_shm_env(h);
 	size_t used = 0;
 
+	h->env_len = 0;
+	/* As sp_getenv: a program that gained privileges at exec ignores the
+	 * caller's environment, here too. */
+	if (getauxval(AT_SECURE))
+		return;
 	for (char **e = environ; e && *e; e++) {
 		size_t n;
 		bool want = false;
@@ -526,8 +533,8 @@ static int new_arena(size_t bytes, int *fd_out, sp_shm_header **out)
 
 int sp_link_start(const sp_config *cfg, uint32_t slots, sp_error *err)
 {
-	const char *addr = getenv(SP_CONSUMER_ENV);
-	const char *spawn = getenv("SPANPROF_CONSUMER_SPAWN");
+	const char *addr = sp_getenv(SP_CONSUMER_ENV);
+	const char *spawn = sp_getenv("SPANPROF_CONSUMER_SPAWN");
 	size_t bytes = sp_shm_size(slots, cfg->ring_bytes);
 	sp_shm_header *h;
 	int fd, ctl = -1, r;

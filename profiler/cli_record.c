@@ -486,8 +486,10 @@ int cli_record(int argc, char **argv)
 		return CLI_RUNTIME_ERROR;
 	}
 	snprintf(idir, sizeof(idir), "%s/intervals", absdir);
-	if ((ret = sp_mkdir_p(idir, 0755))) {
-		cli_error("record: cannot create %s: %s", idir, strerror(-ret));
+	/* The consumer's raw intervals are this user's only (other users'
+	 * processes may not register either). */
+	if ((ret = sp_mkdir_p(idir, 0700)) || chmod(idir, 0700) < 0) {
+		cli_error("record: cannot create %s: %s", idir, strerror(ret ? -ret : errno));
 		return CLI_RUNTIME_ERROR;
 	}
 	if (resolve_command(argv[optind], exe, sizeof(exe)) == 0 && is_static_elf(exe)) {
