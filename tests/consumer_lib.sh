@@ -12,21 +12,6 @@ cum_ms() { # func profiles...
                     END { if (!found) print 0 }'
 }
 
-# Total CPU (ms) of the profiles.
-total_ms() {
-  go tool pprof -sample_index=cpu -top -unit=ms -nodecount=1 "$@" 2>/dev/null |
-    awk '/^Showing nodes accounting for/ { for (i = 1; i <= NF; i++) if ($i == "total") { v = $(i - 1); sub(/ms\)?$/, "", v); print v + 0; exit } }'
-}
-
-# Every interval profile under DIR (any depth), or a failure that shows DIR.
-profiles_or_fail() { # dir what
-  mapfile -t PROFILES < <(interval_files "$1" 2>/dev/null)
-  if [ ${#PROFILES[@]} -eq 0 ]; then
-    echo "--- contents of $1:"; find "$1" -ls 2>&1 | head -40
-    fail "$2: no interval profile under $1"
-  fi
-}
-
 # The diagnosis printed with a failed CPU check: the heaviest functions.
 show_top() { go tool pprof -sample_index=cpu -top -cum -unit=ms -nodecount=25 "$@" 2>&1 | sed 's/^/    /'; }
 
@@ -38,7 +23,8 @@ proc_cpu_s() { # pid
   local stat tck
   stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
   tck=$(getconf CLK_TCK)
-  # Fields after the ") " that closes comm: state is field 3, utime 14, stime 15.
+  # After the ") " that closes comm (which may hold spaces): state is $1,
+  # utime $12, stime $13 (fields 3, 14, 15 of proc(5)).
   awk -v t="$tck" '{ print ($12 + $13) / t }' <<< "${stat##*) }"
 }
 
@@ -104,8 +90,8 @@ consumer_of() { # pid [hint]
 
 # Wait up to SECS for the consumer of PID to appear; prints it.
 wait_consumer_of() { # pid secs [hint]
-  local i c
-  for i in $(seq $(( $2 * 10 ))); do
+  local c
+  for _ in $(seq $(( $2 * 10 ))); do
     if c=$(consumer_of "$1" "${3:-}"); then echo "$c"; return 0; fi
     kill -0 "$1" 2>/dev/null || break
     sleep 0.1
@@ -115,25 +101,24 @@ wait_consumer_of() { # pid secs [hint]
 
 # Wait up to SECS for a process that is not our child to go away.
 wait_gone() { # pid secs
-  local i
-  for i in $(seq $(( $2 * 10 ))); do
+  for _ in $(seq $(( $2 * 10 ))); do
     [ -d "/proc/$1" ] || return 0
     # A zombie is gone for our purpose (its parent reaps it).
-    [ "$(awk '{ print $3 }' <<< "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null)")" = Z ] && return 0
+    [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" = Z ] && return 0
     sleep 0.1
   done
   return 1
 }
 
 wait_file() { # file secs: until FILE exists and is not empty
-  local i
-  for i in $(seq $(( $2 * 10 ))); do [ -s "$1" ] && return 0; sleep 0.1; done
+  for _ in $(seq $(( $2 * 10 ))); do [ -s "$1" ] && return 0; sleep 0.1; done
   return 1
 }
 
 # Standalone mode: the preloaded library starts its own consumer; never one
 # found through an inherited address. An array, not a function, so that
 # "${STANDALONE[@]}" CMD & gives CMD's own pid in $!.
+# shellcheck disable=SC2034
 STANDALONE=(env -u SPANPROF_CONSUMER LD_PRELOAD="$LIBSPANPROF")
 
 # After a standalone host ended: wait for its consumer CPID to finish

@@ -34,8 +34,8 @@ objects() { awk '$6 ~ /\// { n = split($6, p, "/"); print p[n] }' "/proc/$1/maps
 # inspect NAME PID [lib]: PID runs sleep 5 (after any exec); read 1 s after
 # it runs sleep (and, with "lib", maps libspanprof.so), while it still runs.
 inspect() {
-  local name=$1 pid=$2 lib=${3:-} i
-  for i in $(seq 300); do
+  local name=$1 pid=$2 lib=${3:-}
+  for _ in $(seq 300); do
     if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = sleep ]; then
       [ -z "$lib" ] && break
       grep -q libspanprof "/proc/$pid/maps" 2>/dev/null && break

@@ -23,7 +23,8 @@ require_cmd setpriv timeout pgrep
 
 [ "$(id -u)" -eq 0 ] || fail "consumer_uid must run as root (it runs a program as uid 65534)"
 NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
-PUB=$(mktemp -d "${SPANPROF_TEST_TMP:-/tmp}/consumer_uid.pub.XXXXXX") || fail "mktemp"
+# Not under SPANPROF_TEST_TMP: run.sh makes that 0700.
+PUB=$(mktemp -d /tmp/consumer_uid.pub.XXXXXX) || fail "mktemp"
 chmod 0755 "$PUB"
 "${NOBODY[@]}" test -x "$PUB" || fail "uid 65534 cannot enter $PUB (a parent directory is closed to it)"
 trap 'touch "$PUB/go"' EXIT   # let record's command end whatever happens
