@@ -29,11 +29,12 @@ proc_cpu_s() { # pid
 }
 
 # Processes titled "spanprof consumer" of this uid, running this build's
-# spanprof binary (other builds' consumers may run on the same machine).
+# spanprof binary (other builds' consumers may run on the same machine; the
+# executable also rules out a shell whose command line holds the words).
 consumer_pids() {
   local c exe want
   want=$(readlink -f "$SPANPROF")
-  for c in $(pgrep -u "$(id -u)" -f '^[^ ]*spanprof consumer( |$)'); do
+  for c in $(pgrep -u "$(id -u)" -f 'spanprof consumer'); do
     exe=$(readlink -f "/proc/$c/exe" 2>/dev/null) || continue
     [ "$exe" = "$want" ] && echo "$c"
   done
