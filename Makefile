@@ -135,8 +135,9 @@ WL_HDRS  := $(wildcard tests/workloads/*.h)
 # stand for.
 WL_CFLAGS := -O2 -g -fomit-frame-pointer
 WL_PLAIN := cpu_split cpu_threads deep_stack drop_priv exec_forms fd_clash host_signals \
-            jit_frames kernel_split lifecycle no_perf stress
-$(WL)/cpu_split $(WL)/stress: WL_LIBS := -ldl
+            jit_frames kernel_split lifecycle no_perf stress lossless dlclose_burn \
+            checksum_service uid_burn
+$(WL)/cpu_split $(WL)/stress $(WL)/dlclose_burn: WL_LIBS := -ldl
 $(WL)/cpu_threads $(WL)/fd_clash $(WL)/host_signals $(WL)/lifecycle $(WL)/stress: \
     WL_LIBS += -pthread
 $(addprefix $(WL)/,$(WL_PLAIN)): $(WL)/%: tests/workloads/%.c $(WL_HDRS)
@@ -146,6 +147,18 @@ $(addprefix $(WL)/,$(WL_PLAIN)): $(WL)/%: tests/workloads/%.c $(WL_HDRS)
 $(WL)/libhot.so: tests/workloads/hot_lib.c $(WL_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(WL_CFLAGS) -shared -fPIC -o $@ $(abspath $<)
+# libdlburn.so: dlopened, burned in and dlclosed by dlclose_burn.
+$(WL)/libdlburn.so: tests/workloads/dlclose_lib.c $(WL_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(WL_CFLAGS) -shared -fPIC -o $@ $(abspath $<)
+# An application shipping its own libz.so.1 (no symbol versions, found by
+# RPATH $ORIGIN/lib), as bundled products do.
+$(WL)/bundled/lib/libz.so.1: tests/workloads/zlib_stub.c
+	@mkdir -p $(@D)
+	$(CC) $(WL_CFLAGS) -shared -fPIC -Wl,-soname,libz.so.1 -o $@ $(abspath $<)
+$(WL)/bundled/bundled_zlib: tests/workloads/bundled_zlib.c $(WL)/bundled/lib/libz.so.1
+	$(CC) $(WL_CFLAGS) -o $@ $(abspath $<) $(WL)/bundled/lib/libz.so.1 \
+	    -Wl,--disable-new-dtags -Wl,-rpath,'$$ORIGIN/lib'
 # Linked with -lspanprof (no LD_PRELOAD); finds the library by rpath.
 $(WL)/api_start: tests/workloads/api_start.c $(SHARED_LIB) include/spanprof.h
 	@mkdir -p $(@D)
@@ -199,7 +212,8 @@ $(BUILD)/tests/fuzz/replay: tests/fuzz/replay.c tests/fuzz/fuzz_pprof_decode.c $
 	$(CC) -std=gnu11 -g -O1 $(TOOL_SAN) $(TOOL_CPPFLAGS) $(PKG_CFLAGS) -o $@ \
 	    $(abspath tests/fuzz/fuzz_pprof_decode.c tests/fuzz/replay.c) $(TOOL_LINK)
 
-TEST_PROGS := $(addprefix $(WL)/,$(WL_PLAIN) libhot.so api_start pyro_spans span_split \
+TEST_PROGS := $(addprefix $(WL)/,$(WL_PLAIN) libhot.so libdlburn.so bundled/bundled_zlib \
+                api_start pyro_spans span_split \
                 span_torn libchain.so chain chain_nodyn cxx app_lazy app_ibt span_profile_gen symtool) \
               $(patsubst tests/tools/%.c,$(TOOLS)/%,$(wildcard tests/tools/*.c)) \
               $(BUILD)/tests/fuzz/replay

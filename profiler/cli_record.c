@@ -560,6 +560,10 @@ int cli_record(int argc, char **argv)
 		_exit(errno == ENOENT ? 127 : 126);
 	}
 	child_pid = pid;
+	/* Everything record writes (the consumer's intervals, the merged
+	 * profile, the flame graph) is this user's only; after the fork, so the
+	 * command keeps the umask it was given. */
+	umask(077);
 	if (duration)
 		deadline = time(NULL) + duration;
 	for (;;) {

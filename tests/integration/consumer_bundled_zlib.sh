@@ -16,10 +16,9 @@ require_cmd readelf timeout
 
 # The application and its bundled zlib, laid out as a product would ship.
 mkdir -p "$T/app/lib"
-cc $WL_CFLAGS -shared -fPIC -Wl,-soname,libz.so.1 -o "$T/app/lib/libz.so.1" \
-  "$ROOT/tests/workloads/zlib_stub.c" || fail "cannot build the stub libz.so.1"
-cc $WL_CFLAGS -o "$T/app/bundled_zlib" "$ROOT/tests/workloads/bundled_zlib.c" "$T/app/lib/libz.so.1" \
-  -Wl,--disable-new-dtags -Wl,-rpath,'$ORIGIN/lib' || fail "cannot build bundled_zlib"
+require_file "$BUILD/tests/workloads/bundled/bundled_zlib" "$BUILD/tests/workloads/bundled/lib/libz.so.1"
+cp "$BUILD/tests/workloads/bundled/bundled_zlib" "$T/app/" &&
+  cp "$BUILD/tests/workloads/bundled/lib/libz.so.1" "$T/app/lib/" || fail "cannot copy bundled_zlib"
 readelf -d "$T/app/bundled_zlib" | grep -q 'RPATH.*\[\$ORIGIN/lib\]' || fail "bundled_zlib has no RPATH \$ORIGIN/lib"
 readelf -V "$T/app/lib/libz.so.1" | grep -q 'No version information' ||
   fail "the stub libz.so.1 has symbol versions: the clash would not happen"

@@ -12,7 +12,7 @@ need_built
 require_cmd timeout pgrep
 ulimit -c 0   # the killed consumer inherits it: no core file
 
-build_workload checksum_service
+workload checksum_service
 "$T/checksum_service" 4 > "$T/plain.stdout" || fail "checksum_service fails without the profiler ($?)"
 echo "ok: plain run: $(cat "$T/plain.stdout")"
 

@@ -16,9 +16,7 @@ need_built
 need_go
 require_cmd timeout
 
-build_workload dlclose_burn -ldl
-cc $WL_CFLAGS -shared -fPIC -o "$T/libdlburn.so" "$ROOT/tests/workloads/dlclose_lib.c" ||
-  fail "cannot build libdlburn.so"
+workload dlclose_burn libdlburn.so
 RUN=("$T/dlclose_burn" "$T/libdlburn.so" 1.5)
 FN=dlclose_lib_burn
 

@@ -20,7 +20,7 @@ need_built
 need_go
 require_cmd file timeout
 
-build_workload lossless
+workload lossless
 (cd "$ROOT/tests/go/lossless" && go build -o "$T/golossless" main.go) ||
   fail "cannot build tests/go/lossless"
 file "$T/golossless" | grep -q 'dynamically linked' || fail "the Go program is not dynamically linked"

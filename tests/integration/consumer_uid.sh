@@ -29,7 +29,7 @@ chmod 0755 "$PUB"
 "${NOBODY[@]}" test -x "$PUB" || fail "uid 65534 cannot enter $PUB (a parent directory is closed to it)"
 trap 'touch "$PUB/go"' EXIT   # let record's command end whatever happens
 
-build_workload uid_burn
+workload uid_burn
 cp "$T/uid_burn" "$PUB/uid_burn" && chmod 0755 "$PUB/uid_burn" || fail "cannot copy uid_burn to $PUB"
 NLIB=$LIBSPANPROF
 if ! "${NOBODY[@]}" test -r "$LIBSPANPROF"; then
