@@ -368,6 +368,7 @@ static int64_t pass(sp_consumer *c, bool final)
 				c->n_stopped++;
 				pthread_mutex_unlock(&c->mu);
 			}
+			sp_session_close_exports(p->s);
 			sp_session_ack(p->s);
 			sp_session_free(p->s);
 			p->s = NULL;

@@ -63,6 +63,7 @@ struct sp_session {
 	struct { uint64_t lo, hi; } *anon;
 	size_t n_anon;
 	int64_t anon_read_ns;
+	int64_t miss_read_ns;    /* the last re-read a miss asked for */
 	bool maps_wanted;        /* a pc no mapping covers: re-read before the next sample */
 	bool gone;               /* the process (or this image) ended: no /proc reads */
 	char exe[4096];
@@ -283,8 +284,12 @@ static bool src_in_anon_exec(void *ctx, uint64_t ip)
 	for (size_t i = 0; i < s->n_anon; i++)
 		if (ip >= s->anon[i].lo && ip < s->anon[i].hi)
 			return true;
-	if (!s->gone && mono_ns() - s->maps_read_ns >= 200000000)
+	/* The first miss at once (a dlopen just happened), then at most every
+	 * 200 ms (JIT code misses all the time). */
+	if (!s->gone && !s->maps_wanted && mono_ns() - s->miss_read_ns >= 200000000) {
 		s->maps_wanted = true;
+		s->miss_read_ns = mono_ns();
+	}
 	return false;
 }
 
@@ -705,6 +710,25 @@ static void flush_interval(sp_session *s)
 		sp_debug_counts_write(s->dbg, path, s->pid, s->seq, s->taken, s->lost,
 				      engine_summary(s, engine, sizeof(engine)), s->h);
 	}
+}
+
+void sp_session_close_exports(sp_session *s)
+{
+	int64_t waited, left;
+
+	if (!s->pyro)
+		return;
+	/* Uploads get what is left of the host's flush deadline (it waits
+	 * for the ack), minus a margin for the exporter's own teardown. */
+	{
+		uint32_t st = atomic_load(&s->h->state);
+		waited = st == SP_SHM_STOPPED || st == SP_SHM_EXITED ?
+			(mono_ns() - (int64_t)atomic_load(&s->h->state_ns)) / 1000000 : 0;
+	}
+	left = s->cfg.flush_timeout_ms - waited;
+	left -= left / 10 < 100 ? left / 10 : 100;
+	sp_pyroscope_shutdown(s->pyro, left > 0 ? (int)left : 0);
+	s->pyro = NULL;
 }
 
 void sp_session_ack(sp_session *s)

@@ -36,6 +36,10 @@ bool sp_session_tick(sp_session *s, int64_t now_mono);
  * write the last interval. why: for the log. */
 void sp_session_finish(sp_session *s, const char *why);
 
+/* Finish the uploads within what is left of the host's flush deadline
+ * (a slow server delays this drain pass by at most that much). */
+void sp_session_close_exports(sp_session *s);
+
 /* Tell the host, waiting in its stop or exit path, that the last interval
  * is written. */
 void sp_session_ack(sp_session *s);
