@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The real-time signal queue filling up is never fatal. A program that blocks
+# every real-time signal with a raw rt_sigprocmask (no interposed function
+# sees it) while burning CPU: a perf event signalling a blocked thread queues
+# until RLIMIT_SIGPENDING, then the kernel sends SIGIO, whose default action
+# kills. (Before: killed by SIGIO, at 100 Hz under ulimit -i 200.)
+#  - the program exits 0, its mask is as it set it (never unblocked) and no
+#    real-time signal is left pending in its thread;
+#  - SIGIO sent by kill() still has its default action (the guard only drops
+#    the kernel's overflow SIGIO);
+#  - a program's own SIGIO handler still gets SIGIO.
+source "$(dirname "$0")/../lib.sh"
+source "$ROOT/tests/capture_lib.sh"
+need_built
+build_workload app_signals -I"$ROOT/tests/workloads"
+
+for hz in 100 1000; do
+  timeout 60 bash -c 'ulimit -i 200 && exec "$@"' sh "$SPANPROF" record -F $hz -o "$T/raw$hz" -- \
+    "$T/app_signals" rawblock 4 > "$T/raw$hz.txt" 2> "$T/raw$hz.err"
+  rc=$?
+  cat "$T/raw$hz.txt" "$T/raw$hz.err"
+  check "raw rt_sigprocmask block, ulimit -i 200, $hz Hz: exit 0 (rc $rc)" [ $rc -eq 0 ]
+  check "raw block at $hz Hz: mask kept, nothing pending" \
+    bash -c "! grep -q -e unblocked -e pending '$T/raw$hz.txt' && grep -q 'burnt' '$T/raw$hz.txt'"
+done
+
+env SPANPROF_QUIET=1 SPANPROF_OUTPUT="$T/kill" LD_PRELOAD="$LIBSPANPROF" "$T/app_signals" sigio_kill \
+  > "$T/kill.txt" 2>&1
+rc=$?
+cat "$T/kill.txt"
+check "kill(SIGIO) with the default action: the program dies of SIGIO (rc $rc, 128+29)" [ $rc -eq 157 ]
+
+timeout 60 bash -c 'ulimit -i 200 && exec "$@"' sh env SPANPROF_HZ=1000 SPANPROF_QUIET=1 \
+  SPANPROF_OUTPUT="$T/own" LD_PRELOAD="$LIBSPANPROF" "$T/app_signals" sigio_own > "$T/own.txt" 2>&1
+rc=$?
+cat "$T/own.txt"
+check "the program's own SIGIO handler: installed and called (rc $rc)" [ $rc -eq 0 ]
+echo PASS
