@@ -18,7 +18,6 @@
 static pthread_mutex_t life_mu = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic int running;
 static sp_config cfg;
-static int signo;
 static pthread_key_t exit_key;
 static bool once_done;
 
@@ -47,6 +46,7 @@ static void atfork_parent(void)
 static void atfork_child(void)
 {
 	pthread_mutex_init(&life_mu, NULL);
+	sp_signal_atfork_child();
 	if (!atomic_load(&running))
 		return;
 	/* Own events, own ring, own worker and files; the parent's undrained
@@ -63,11 +63,13 @@ static void atfork_child(void)
 	sp_worker_atfork_child(true);
 }
 
+/* The thread's mask is its creator's, and is left as it is: when it blocks
+ * our signal the thread is not sampled until it unblocks it. */
 static void register_self(void)
 {
 	if (sp_threads_register_self() == 0)
 		pthread_setspecific(exit_key, (void *)1);
-	sp_signal_unblock(signo);
+	sp_signal_mask_check();
 }
 
 int sp_profiler_start(const spanprof_options *opts)
@@ -75,7 +77,7 @@ int sp_profiler_start(const spanprof_options *opts)
 	sp_capture_params p;
 	sp_error err = { "" };
 	const char *engine;
-	int r = 0;
+	int r = 0, signo;
 
 	pthread_mutex_lock(&life_mu);
 	if (atomic_load(&running)) {
@@ -95,7 +97,9 @@ int sp_profiler_start(const spanprof_options *opts)
 		}
 		once_done = true;
 	}
-	if (!signo) {
+	/* Kept across stop/start, unless the application took it meanwhile. */
+	signo = sp_signal_current();
+	if (!signo || !sp_signal_guarded(signo)) {
 		signo = sp_signal_pick(cfg.signo);
 		if (!signo) {
 			sp_log("no free real-time signal (all have handlers); profiling is off");
@@ -109,10 +113,11 @@ int sp_profiler_start(const spanprof_options *opts)
 		if (r) {
 			sp_log("cannot install the handler for signal %d: %s; profiling is off",
 			       signo, strerror(-r));
-			signo = 0;
 			goto out;
 		}
 	}
+	/* With perf events, a full real-time queue turns into SIGIO. */
+	sp_signal_guard_sigio();
 
 	memset(&p, 0, sizeof(p));
 	p.signo = signo;
@@ -189,7 +194,7 @@ const sp_config *sp_profiler_config(void)
 
 int sp_profiler_signo(void)
 {
-	return signo;
+	return sp_signal_current();
 }
 
 void sp_profiler_thread_start(void)

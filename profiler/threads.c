@@ -17,6 +17,7 @@
 #include "asan_compat.h"
 #include "capture.h"
 #include "log.h"
+#include "sighandler.h"
 
 __thread sp_thread *sp_tls_thread __attribute__((tls_model("initial-exec")));
 __thread int sp_tls_internal __attribute__((tls_model("initial-exec")));
@@ -286,6 +287,8 @@ static sp_thread *claim(pid_t tid)
 	t->name[0] = '\0';
 	t->name_epoch = 0;
 	t->drained = 0;
+	atomic_store(&t->mask_paused, 0);
+	t->watch_cpu_ns = t->watch_seen = 0;
 	return t;
 }
 
@@ -482,6 +485,7 @@ void sp_threads_check_events(void)
 		arm(t);
 	}
 	pthread_mutex_unlock(&reg_mu);
+	sp_signal_watch();
 }
 
 /* Stop this thread's samples without giving up its engine. */
@@ -620,10 +624,44 @@ void sp_threads_exec_failed(void)
 {
 	sp_thread *t = sp_tls_thread;
 
-	if (!t || getpid() != sp_capture_pid || atomic_load(&t->state) != SP_THREAD_LIVE)
+	if (!t || getpid() != sp_capture_pid || atomic_load(&t->state) != SP_THREAD_LIVE ||
+	    atomic_load(&t->mask_paused))
 		return;
 	if (t->engine == SP_TE_PERF)
 		sp_perf_resume(t->perf_fd, t->perf_id);
 	else if (t->engine == SP_TE_TIMER)
 		sp_timer_resume(t->timer, sp_capture.period_ns);
+}
+
+void sp_threads_resignal(int signo)
+{
+	reg_lock();
+	sp_capture.signo = signo;
+	for (sp_thread *t = atomic_load(&all_threads); t; t = t->next) {
+		if (atomic_load(&t->state) != SP_THREAD_LIVE)
+			continue;
+		if (t->engine == SP_TE_PERF)
+			sp_perf_set_signal(t->perf_fd, t->perf_id, signo);
+		else if (t->engine == SP_TE_TIMER)
+			sp_timer_resignal(t->tid, signo, sp_capture.period_ns, &t->timer);
+	}
+	reg_unlock();
+}
+
+void sp_threads_mask_pause(sp_thread *t, bool pause)
+{
+	reg_lock();
+	if (!t)
+		t = sp_tls_thread;
+	if (t && atomic_load(&t->state) == SP_THREAD_LIVE &&
+	    atomic_load(&t->mask_paused) != (int)pause) {
+		atomic_store(&t->mask_paused, pause);
+		if (pause)
+			pause_engine(t);
+		else if (t->engine == SP_TE_PERF)
+			sp_perf_resume(t->perf_fd, t->perf_id);
+		else if (t->engine == SP_TE_TIMER)
+			sp_timer_resume(t->timer, sp_capture.period_ns);
+	}
+	reg_unlock();
 }

@@ -6,12 +6,16 @@
 # kills. (Before: killed by SIGIO, at 100 Hz under ulimit -i 200.)
 #  - the program exits 0, its mask is as it set it (never unblocked) and no
 #    real-time signal is left pending in its thread;
+#  - the same with only SIGRTMAX-2 (the profiler's first choice) blocked:
+#    the profiler notices, samples on another signal, and the program is
+#    still profiled;
 #  - SIGIO sent by kill() still has its default action (the guard only drops
 #    the kernel's overflow SIGIO);
 #  - a program's own SIGIO handler still gets SIGIO.
 source "$(dirname "$0")/../lib.sh"
 source "$ROOT/tests/capture_lib.sh"
 need_built
+need_go
 build_workload app_signals -I"$ROOT/tests/workloads"
 
 for hz in 100 1000; do
@@ -23,6 +27,16 @@ for hz in 100 1000; do
   check "raw block at $hz Hz: mask kept, nothing pending" \
     bash -c "! grep -q -e unblocked -e pending '$T/raw$hz.txt' && grep -q 'burnt' '$T/raw$hz.txt'"
 done
+
+timeout 60 bash -c 'ulimit -i 200 && exec "$@"' sh "$SPANPROF" record -F 100 -o "$T/one" -- \
+  "$T/app_signals" rawblock1 4 > "$T/one.txt" 2> "$T/one.err"
+rc=$?
+cat "$T/one.txt" "$T/one.err"
+check "raw block of SIGRTMAX-2 only: exit 0, still blocked (rc $rc)" [ $rc -eq 0 ]
+p=$(find "$T/one" -name '*.pb.gz' ! -name '*T*Z-*' | head -1)
+n=0; [ -n "$p" ] && n=$(sample_count "$p")
+# 4 s at 100 Hz; noticed within about 2 s.
+check "raw block of SIGRTMAX-2 only: sampled on another signal ($n samples >= 100)" [ "$n" -ge 100 ]
 
 env SPANPROF_QUIET=1 SPANPROF_OUTPUT="$T/kill" LD_PRELOAD="$LIBSPANPROF" "$T/app_signals" sigio_kill \
   > "$T/kill.txt" 2>&1

@@ -9,6 +9,9 @@
  *                             would) and burn S seconds of CPU: must exit
  *                             0, the mask still as set, nothing of ours
  *                             pending in this thread.
+ *   app_signals rawblock1 S   the same with only SIGRTMAX-2 blocked: must
+ *                             exit 0 with the mask as set (the profiler
+ *                             samples on another signal once it notices).
  *   app_signals fasync        a socket with O_ASYNC + F_SETSIG (SIGRTMAX-2)
  *                             owned by this thread, 5 writes to its peer:
  *                             a handler on SIGRTMAX-2 gets 5 signals naming
@@ -73,6 +76,22 @@ static NOIPA int do_signalfd(void)
 	}
 	printf("signalfd: %d of 5 signals, %d foreign\n", got, foreign);
 	return got == 5 && foreign == 0 ? 0 : 1;
+}
+
+static NOIPA int do_rawblock1(double secs)
+{
+	sigset_t set, now;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGRTMAX - 2);
+	if (syscall(SYS_rt_sigprocmask, SIG_BLOCK, &set, NULL, _NSIG / 8))
+		return 2;
+	burn_cpu(secs);
+	sigemptyset(&now);
+	syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &now, _NSIG / 8);
+	printf("rawblock1: %.1f s burnt, signal %d %s\n", secs, SIGRTMAX - 2,
+	       sigismember(&now, SIGRTMAX - 2) ? "still blocked" : "was unblocked");
+	return !sigismember(&now, SIGRTMAX - 2);
 }
 
 static NOIPA int do_rawblock(double secs)
@@ -280,6 +299,8 @@ int main(int argc, char **argv)
 		return do_signalfd();
 	if (argc > 2 && !strcmp(argv[1], "rawblock"))
 		return do_rawblock(atof(argv[2]));
+	if (argc > 2 && !strcmp(argv[1], "rawblock1"))
+		return do_rawblock1(atof(argv[2]));
 	if (argc > 1 && !strcmp(argv[1], "fasync"))
 		return do_fasync();
 	if (argc > 1 && !strcmp(argv[1], "sigio_kill")) {
