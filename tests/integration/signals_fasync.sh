@@ -23,4 +23,19 @@ for ff in 1 0; do
       [ "$(grep -c ': 5 of 5 signals, 0 foreign$' "$T/fa$ff$hz.txt")" -eq 3 ]
   done
 done
+
+# The ASan/UBSan build of the library: the same, and no sanitizer report.
+ASAN_LIB=$ASAN_BUILD/libspanprof.so
+libasan=$(cc -print-file-name=libasan.so)
+require_file "$ASAN_LIB" "$libasan"
+asan_run() { # log args...
+  local log=$1; shift
+  timeout 120 env ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 SPANPROF_HZ=1000 SPANPROF_QUIET=1 \
+    SPANPROF_OUTPUT="$T/asan" LD_PRELOAD="$libasan $ASAN_LIB" "$@" > "$log" 2>&1
+}
+asan_run "$T/asan.txt" "$T/app_signals" fasync
+rc=$?
+cat "$T/asan.txt"
+check "ASan build, fasync: 3 x 5 of 5, none foreign, no report (rc $rc)" \
+  bash -c "[ $rc -eq 0 ] && [ \$(grep -c ': 5 of 5 signals, 0 foreign$' '$T/asan.txt') -eq 3 ] && ! grep -q Sanitizer '$T/asan.txt'"
 echo PASS

@@ -49,4 +49,19 @@ timeout 60 bash -c 'ulimit -i 200 && exec "$@"' sh env SPANPROF_HZ=1000 SPANPROF
 rc=$?
 cat "$T/own.txt"
 check "the program's own SIGIO handler: installed and called (rc $rc)" [ $rc -eq 0 ]
+
+# The ASan/UBSan build of the library: the same, and no sanitizer report.
+ASAN_LIB=$ASAN_BUILD/libspanprof.so
+libasan=$(cc -print-file-name=libasan.so)
+require_file "$ASAN_LIB" "$libasan"
+asan_run() { # log args...
+  local log=$1; shift
+  timeout 120 env ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 SPANPROF_HZ=1000 SPANPROF_QUIET=1 \
+    SPANPROF_OUTPUT="$T/asan" LD_PRELOAD="$libasan $ASAN_LIB" "$@" > "$log" 2>&1
+}
+asan_run "$T/asan.txt" bash -c 'ulimit -i 200 && exec "$@"' sh "$T/app_signals" rawblock 3
+rc=$?
+cat "$T/asan.txt"
+check "ASan build, raw block at 1000 Hz under ulimit -i 200: exit 0, no report (rc $rc)" \
+  bash -c "[ $rc -eq 0 ] && grep -q burnt '$T/asan.txt' && ! grep -q -e Sanitizer -e unblocked -e pending '$T/asan.txt'"
 echo PASS

@@ -25,4 +25,19 @@ for hz in 100 1000; do
     within 90 100 "$share"
   check "signalfd at $hz Hz: $n samples (>= 40% of the expected)" [ "$n" -ge $((hz * 6 / 25)) ]
 done
+
+# The ASan/UBSan build of the library: the same, and no sanitizer report.
+ASAN_LIB=$ASAN_BUILD/libspanprof.so
+libasan=$(cc -print-file-name=libasan.so)
+require_file "$ASAN_LIB" "$libasan"
+asan_run() { # log args...
+  local log=$1; shift
+  timeout 120 env ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 SPANPROF_HZ=1000 SPANPROF_QUIET=1 \
+    SPANPROF_OUTPUT="$T/asan" LD_PRELOAD="$libasan $ASAN_LIB" "$@" > "$log" 2>&1
+}
+asan_run "$T/asan.txt" "$T/app_signals" signalfd
+rc=$?
+cat "$T/asan.txt"
+check "ASan build, signalfd: 5 of 5, none foreign, no report (rc $rc)" \
+  bash -c "[ $rc -eq 0 ] && grep -q '^signalfd: 5 of 5 signals, 0 foreign$' '$T/asan.txt' && ! grep -q Sanitizer '$T/asan.txt'"
 echo PASS
