@@ -242,16 +242,20 @@ static void before_mask(int how, const sigset_t *set)
 	sp_signal_pause_self();
 }
 
-/* After it: the thread's sampling follows what its mask says now. Only a
- * paused thread (or one whose mask may block our signal) looks. */
+/* After it: the thread's sampling follows its mask, looked at only when
+ * the call may have changed whether it blocks our signal. */
 static void after_mask(int how, const sigset_t *set)
 {
 	sp_thread *t = sp_tls_thread;
 	int ours = sp_profiler_signo();
+	bool in, paused;
 
 	if (!set || !ours || sp_tls_internal)
 		return;
-	if ((t && atomic_load(&t->mask_paused)) || (how != SIG_UNBLOCK && sigismember(set, ours)))
+	in = sigismember(set, ours);
+	paused = t && atomic_load(&t->mask_paused);
+	if (paused ? (how == SIG_UNBLOCK && in) || (how == SIG_SETMASK && !in) :
+		     how != SIG_UNBLOCK && in)
 		sp_signal_mask_check();
 }
 

@@ -59,6 +59,7 @@ static void atfork_child(void)
 		return;
 	}
 	sp_threads_register_self();
+	sp_signal_mask_check(); /* forked with signals blocked (as around a spawn) */
 	pthread_setspecific(exit_key, (void *)1);
 	sp_worker_atfork_child(true);
 }

@@ -448,6 +448,15 @@ static int move_to_free(const sigset_t *avoid, const sigset_t *mine)
 
 int sp_signal_move(const sigset_t *avoid)
 {
+	uint64_t taken = atomic_load(&claimed) | atomic_load(&guarded);
+	bool any = false;
+
+	/* Masks that block everything (sigfillset around a fork or a thread's
+	 * creation) are common: say no without a system call. */
+	for (int s = SIGRTMAX - 2; s > SIGRTMIN + 1 && !any; s--)
+		any = !(taken & SIG_BIT(s)) && !(avoid && sigismember(avoid, s));
+	if (!any)
+		return -EBUSY;
 	return move_to_free(avoid, NULL);
 }
 
@@ -556,22 +565,25 @@ void sp_signal_watch(void)
 	for (sp_thread *t = sp_threads_first(); t; t = t->next) {
 		sigset_t blk, none;
 		uint64_t cpu, seen;
-		bool stuck;
+		bool ran, stuck;
 
 		if (atomic_load(&t->state) != SP_THREAD_LIVE || t->engine == SP_TE_NONE || !t->ring)
 			continue;
+		/* A blocked thread runs without samples: only such a thread
+		 * (or any, after a queue overflow) costs a read of its status;
+		 * a paused one only when it ran (a sleeping thread queues
+		 * nothing, and will be looked at when it runs). */
+		cpu = sp_timer_thread_cpu_ns(t->tid);
+		seen = sp_ring_taken(t->ring) + sp_ring_lost(t->ring);
+		ran = cpu >= t->watch_cpu_ns + 3 * period;
+		stuck = ran && seen == t->watch_seen;
+		t->watch_cpu_ns = cpu;
+		t->watch_seen = seen;
 		if (atomic_load(&t->mask_paused)) {
-			if (thread_blocks(t->tid, cur) == 0)
+			if (ran && thread_blocks(t->tid, cur) == 0)
 				sp_threads_mask_pause(t, false);
 			continue;
 		}
-		/* A blocked thread runs without samples: only such a thread
-		 * (or any, after a queue overflow) costs a read of its status. */
-		cpu = sp_timer_thread_cpu_ns(t->tid);
-		seen = sp_ring_taken(t->ring) + sp_ring_lost(t->ring);
-		stuck = cpu >= t->watch_cpu_ns + 3 * period && seen == t->watch_seen;
-		t->watch_cpu_ns = cpu;
-		t->watch_seen = seen;
 		if ((stuck || overflow) && thread_mask(t->tid, &blk) == 0 && sigismember(&blk, cur)) {
 			/* Blocked by a raw system call: the number is the
 			 * application's, as with an interposed one, and what

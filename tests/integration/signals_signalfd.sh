@@ -4,6 +4,9 @@
 # samples; the profiler moves to another signal and goes on sampling.
 # (Before: 0 of 5; the preload unblocked the signal and, with no handler to
 # chain to, dropped it.)
+# And a program that blocks every signal (sigfillset) finds its mask as it
+# set it and nothing of ours queued for its sigtimedwait(). (Before: the
+# preload left the sampling signal unblocked.)
 source "$(dirname "$0")/../lib.sh"
 source "$ROOT/tests/capture_lib.sh"
 need_built
@@ -24,6 +27,15 @@ for hz in 100 1000; do
   check "signalfd at $hz Hz: still sampled after the block ($n samples, $share% in do_signalfd)" \
     within 90 100 "$share"
   check "signalfd at $hz Hz: $n samples (>= 40% of the expected)" [ "$n" -ge $((hz * 6 / 25)) ]
+done
+
+for hz in 100 1000; do
+  timeout 60 env SPANPROF_HZ=$hz SPANPROF_QUIET=1 SPANPROF_OUTPUT="$T/fill$hz" \
+    LD_PRELOAD="$LIBSPANPROF" "$T/app_signals" fillwait > "$T/fill$hz.txt" 2>&1
+  rc=$?
+  cat "$T/fill$hz.txt"
+  check "sigfillset block at $hz Hz: mask kept, nothing of ours queued (rc $rc)" \
+    bash -c "[ $rc -eq 0 ] && grep -q '^fillwait: 0 signals queued, 0 unblocked$' '$T/fill$hz.txt'"
 done
 
 # The ASan/UBSan build of the library: the same, and no sanitizer report.

@@ -4,6 +4,10 @@
  *   app_signals signalfd      block SIGRTMAX-2, read it from a signalfd:
  *                             5 sigqueue()d signals must all arrive there,
  *                             and nothing else (no sample of the profiler).
+ *   app_signals fillwait      block every signal (sigfillset, sigprocmask),
+ *                             burn CPU, then take what is queued with
+ *                             sigtimedwait(): nothing (no sample of the
+ *                             profiler), and the mask still blocks all.
  *   app_signals rawblock S    block SIGRTMIN..SIGRTMAX with a raw
  *                             rt_sigprocmask (as Go or a static runtime
  *                             would) and burn S seconds of CPU: must exit
@@ -76,6 +80,29 @@ static NOIPA int do_signalfd(void)
 	}
 	printf("signalfd: %d of 5 signals, %d foreign\n", got, foreign);
 	return got == 5 && foreign == 0 ? 0 : 1;
+}
+
+static NOIPA int do_fillwait(void)
+{
+	struct timespec zero = { 0, 0 };
+	sigset_t all, now;
+	siginfo_t si;
+	int got = 0, open_ = 0;
+
+	sigfillset(&all);
+	if (sigprocmask(SIG_BLOCK, &all, NULL))
+		return 2;
+	burn_cpu(0.5);
+	while (sigtimedwait(&all, &si, &zero) > 0)
+		got++;
+	sigprocmask(SIG_BLOCK, NULL, &now);
+	/* glibc never blocks its own 32 and 33. */
+	for (int s = 1; s <= SIGRTMAX; s++)
+		if (s != SIGKILL && s != SIGSTOP && (s < 32 || s >= SIGRTMIN) &&
+		    !sigismember(&now, s))
+			open_++;
+	printf("fillwait: %d signals queued, %d unblocked\n", got, open_);
+	return got || open_;
 }
 
 static NOIPA int do_rawblock1(double secs)
@@ -299,6 +326,8 @@ int main(int argc, char **argv)
 		return do_signalfd();
 	if (argc > 2 && !strcmp(argv[1], "rawblock"))
 		return do_rawblock(atof(argv[2]));
+	if (argc > 1 && !strcmp(argv[1], "fillwait"))
+		return do_fillwait();
 	if (argc > 2 && !strcmp(argv[1], "rawblock1"))
 		return do_rawblock1(atof(argv[2]));
 	if (argc > 1 && !strcmp(argv[1], "fasync"))
