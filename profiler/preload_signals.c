@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "profiler.h"
@@ -98,6 +99,14 @@ void sp_preload_signals_install(void)
 	}
 }
 
+/* A vfork child runs on its parent's memory (our state) and descriptors'
+ * file descriptions (our events) with its own signal actions: it must
+ * change nothing of ours. */
+static bool in_vfork_child(void)
+{
+	return sp_profiler_running() && getpid() != sp_capture_pid;
+}
+
 static bool is_default(const struct sigaction *act)
 {
 	return act->sa_handler == SIG_DFL && !(act->sa_flags & SA_SIGINFO);
@@ -160,6 +169,8 @@ EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old
 		atomic_store(&term_installed[i], 0);
 		return real_sigaction(sig, act, NULL);
 	}
+	if (act && in_vfork_child())
+		return real_sigaction(sig, act, old);
 	if (sp_signal_guarded(sig))
 		return guarded_sigaction(sig, act, old, ours);
 	if (act && sig == SIGIO && is_default(act) && ours) {
@@ -233,7 +244,7 @@ static void before_mask(int how, const sigset_t *set)
 	int ours = sp_profiler_signo();
 
 	if (!set || how == SIG_UNBLOCK || !ours || sp_tls_internal || !sp_profiler_running() ||
-	    !sigismember(set, ours))
+	    !sigismember(set, ours) || in_vfork_child())
 		return;
 	if (sp_signal_move(set) == 0) {
 		sp_signal_claim_set(set);
@@ -254,8 +265,8 @@ static void after_mask(int how, const sigset_t *set)
 		return;
 	in = sigismember(set, ours);
 	paused = t && atomic_load(&t->mask_paused);
-	if (paused ? (how == SIG_UNBLOCK && in) || (how == SIG_SETMASK && !in) :
-		     how != SIG_UNBLOCK && in)
+	if ((paused ? (how == SIG_UNBLOCK && in) || (how == SIG_SETMASK && !in) :
+		      how != SIG_UNBLOCK && in) && !in_vfork_child())
 		sp_signal_mask_check();
 }
 
@@ -299,7 +310,7 @@ EXPORT int signalfd(int fd, const sigset_t *mask, int flags)
 		return -1;
 	}
 	if (ours && !sp_tls_internal && sp_profiler_running() && sigismember(mask, ours) &&
-	    sp_signal_move(mask) == 0)
+	    !in_vfork_child() && sp_signal_move(mask) == 0)
 		sp_signal_claim_set(mask);
 	return real_signalfd(fd, mask, flags);
 }
