@@ -103,7 +103,7 @@ int sp_profiler_start(const spanprof_options *opts)
 	if (!signo || !sp_signal_guarded(signo)) {
 		signo = sp_signal_pick(cfg.signo);
 		if (!signo) {
-			sp_log("no free real-time signal (all have handlers); profiling is off");
+			sp_log("no free real-time signal (the application uses them all); profiling is off");
 			r = -EBUSY;
 			goto out;
 		}

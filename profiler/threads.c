@@ -656,12 +656,22 @@ void sp_threads_mask_pause(sp_thread *t, bool pause)
 	if (t && atomic_load(&t->state) == SP_THREAD_LIVE &&
 	    atomic_load(&t->mask_paused) != (int)pause) {
 		atomic_store(&t->mask_paused, pause);
-		if (pause)
+		if (!pause) {
+			if (t->engine == SP_TE_PERF)
+				sp_perf_resume(t->perf_fd, t->perf_id);
+			else if (t->engine == SP_TE_TIMER)
+				sp_timer_resume(t->timer, sp_capture.period_ns);
+		} else if (t != sp_tls_thread && t->engine == SP_TE_TIMER) {
+			/* Another thread's (the worker found its mask): a timer
+			 * signal queued behind the mask survives SIG_IGN (the
+			 * kernel requeues it when unignored) but not the
+			 * timer's deletion; the new one starts paused. */
+			sp_timer_pause(t->timer);
+			sp_timer_resignal(t->tid, sp_capture.signo, sp_capture.period_ns,
+					  &t->timer);
+		} else {
 			pause_engine(t);
-		else if (t->engine == SP_TE_PERF)
-			sp_perf_resume(t->perf_fd, t->perf_id);
-		else if (t->engine == SP_TE_TIMER)
-			sp_timer_resume(t->timer, sp_capture.period_ns);
+		}
 	}
 	reg_unlock();
 }

@@ -10,9 +10,11 @@ source "$ROOT/tests/capture_lib.sh"
 need_built
 build_workload app_signals -I"$ROOT/tests/workloads"
 
+# t1000: POSIX timers at 1000 Hz.
 for ff in 1 0; do
-  for hz in 100 1000; do
-    timeout 60 env SPANPROF_FOLLOW_FORK=$ff SPANPROF_HZ=$hz SPANPROF_QUIET=1 \
+  for hz in 100 1000 t1000; do
+    eng=auto; [ "${hz#t}" != "$hz" ] && eng=timer
+    timeout 60 env SPANPROF_FOLLOW_FORK=$ff SPANPROF_HZ="${hz#t}" SPANPROF_ENGINE=$eng SPANPROF_QUIET=1 \
       SPANPROF_OUTPUT="$T/fa$ff$hz" LD_PRELOAD="$LIBSPANPROF" "$T/app_signals" fasync \
       > "$T/fa$ff$hz.txt" 2>&1
     rc=$?
