@@ -663,9 +663,10 @@ void sp_threads_mask_pause(sp_thread *t, bool pause)
 				sp_timer_resume(t->timer, sp_capture.period_ns);
 		} else if (t != sp_tls_thread && t->engine == SP_TE_TIMER) {
 			/* Another thread's (the worker found its mask): a timer
-			 * signal queued behind the mask survives SIG_IGN (the
-			 * kernel requeues it when unignored) but not the
-			 * timer's deletion; the new one starts paused. */
+			 * signal queued behind the mask survived the SIG_IGN
+			 * purge here (kernel 6.18 keeps an ignored timer's
+			 * signal and requeues it when unignored), but not the
+			 * timer's deletion; the new timer starts paused. */
 			sp_timer_pause(t->timer);
 			sp_timer_resignal(t->tid, sp_capture.signo, sp_capture.period_ns,
 					  &t->timer);
