@@ -1,6 +1,9 @@
 /* The sampling signal handler. It only copies: registers from the signal
  * context, a bounded slice of the stack, tid, time and the span slot, into
- * the thread's ring. No allocation, lock, stdio or unwinding here. */
+ * the thread's ring. No allocation, lock, stdio or unwinding here.
+ * Also which signal is ours (sighandler.h): picking it, moving off a number
+ * the application takes, the SIGIO guard, and the worker's look at masks
+ * set behind our back. */
 #include "sighandler.h"
 
 #include <errno.h>

@@ -5,6 +5,9 @@
 # one the profiler does not follow) and with the signal blocked and taken by
 # sigtimedwait(). (Before: 0 of 5 with sigtimedwait; 0 of 5 in an
 # unprofiled fork child, the handler dropped all while disarmed.)
+# With a handler on every real-time signal there is nowhere to move: the
+# handler on the profiler's signal is chained, gets the socket's 5 and none of
+# the samples, and the program is still profiled.
 source "$(dirname "$0")/../lib.sh"
 source "$ROOT/tests/capture_lib.sh"
 need_built
@@ -25,6 +28,15 @@ for ff in 1 0; do
       [ "$(grep -c ': 5 of 5 signals, 0 foreign$' "$T/fa$ff$hz.txt")" -eq 3 ]
   done
 done
+
+timeout 60 "$SPANPROF" record -F 1000 -o "$T/all" -- "$T/app_signals" fasync_all \
+  > "$T/all.txt" 2> "$T/all.err"
+rc=$?
+cat "$T/all.txt" "$T/all.err"
+check "handlers on every real-time signal: 5 of 5, none foreign (rc $rc)" \
+  bash -c "[ $rc -eq 0 ] && grep -q '^fasync all-handlers handler: 5 of 5 signals, 0 foreign$' '$T/all.txt'"
+cpu=$(sed -n 's/.* samples (\([0-9.]*\) s CPU).*/\1/p' "$T/all.err")
+check "handlers on every real-time signal: still profiled (${cpu:-no} s of 0.85 s CPU)" within 0.6 10 "${cpu:-0}"
 
 # The ASan/UBSan build of the library: the same, and no sanitizer report.
 ASAN_LIB=$ASAN_BUILD/libspanprof.so

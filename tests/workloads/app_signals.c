@@ -22,6 +22,10 @@
  *                             the socket and no other, here and in a fork
  *                             child; then, with the signal blocked,
  *                             sigtimedwait() gets the next 5 and no other.
+ *   app_signals fasync_all    a handler on every real-time signal (from
+ *                             SIGRTMAX down), then the handler case of
+ *                             fasync: nothing left to move to, so the
+ *                             profiler chains to the handler on its signal.
  *   app_signals sigio_kill    raise(SIGIO) with its default action: must die.
  *   app_signals sigio_own     SIGIO must be reported as SIG_DFL; then the
  *                             program's own SIGIO handler, a plain O_ASYNC
@@ -237,6 +241,20 @@ static NOIPA int fasync_wait(void)
 	return got == 5 && foreign == 0 ? 0 : 1;
 }
 
+static int do_fasync_all(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_rt;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	for (int s = SIGRTMAX; s >= SIGRTMIN; s--)
+		if (sigaction(s, &sa, NULL))
+			return 2;
+	return fasync_handler("all-handlers");
+}
+
 static int do_fasync(void)
 {
 	struct sigaction sa;
@@ -332,6 +350,8 @@ int main(int argc, char **argv)
 		return do_rawblock1(atof(argv[2]));
 	if (argc > 1 && !strcmp(argv[1], "fasync"))
 		return do_fasync();
+	if (argc > 1 && !strcmp(argv[1], "fasync_all"))
+		return do_fasync_all();
 	if (argc > 1 && !strcmp(argv[1], "sigio_kill")) {
 		burn_cpu(0.3);
 		raise(SIGIO);
