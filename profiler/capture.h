@@ -45,6 +45,10 @@ void sp_perf_pause(int fd, uint64_t id);
 /* Count again after sp_perf_pause. */
 void sp_perf_resume(int fd, uint64_t id);
 
+/* Signal `signo` from now on (the application took the old number).
+ * 0, -EBADF when fd is not that event any more, or a negative errno. */
+int sp_perf_set_signal(int fd, uint64_t id, int signo);
+
 /* Returns 0 with *timer set, or a negative errno. */
 int sp_timer_arm(pid_t tid, int signo, uint64_t period_ns, timer_t *timer);
 void sp_timer_disarm(timer_t timer);
@@ -52,6 +56,10 @@ void sp_timer_disarm(timer_t timer);
  * (0 or a negative errno). */
 void sp_timer_pause(timer_t timer);
 int sp_timer_resume(timer_t timer, uint64_t period_ns);
+/* Replace *timer by one signalling `signo`, running or paused as it was. */
+int sp_timer_resignal(pid_t tid, int signo, uint64_t period_ns, timer_t *timer);
+/* CPU time of thread tid of this process (0 when it cannot be read). */
+uint64_t sp_timer_thread_cpu_ns(pid_t tid);
 
 /* Human-readable reason for an engine error, e.g. "perf_event_open: EACCES
  * (kernel.perf_event_paranoid=3)". */

@@ -123,6 +123,13 @@ void sp_perf_resume(int fd, uint64_t id)
 		ioctl(fd, PERF_EVENT_IOC_ENABLE, 0);
 }
 
+int sp_perf_set_signal(int fd, uint64_t id, int signo)
+{
+	if (!still_ours(fd, id))
+		return -EBADF;
+	return fcntl(fd, F_SETSIG, signo) < 0 ? -errno : 0;
+}
+
 void sp_perf_disarm(int fd, uint64_t id)
 {
 	if (still_ours(fd, id)) {

@@ -57,6 +57,36 @@ int sp_timer_arm(pid_t tid, int signo, uint64_t period_ns, timer_t *timer)
 	return 0;
 }
 
+/* A timer's signal cannot be changed: make a new one in the same state
+ * (running or paused), then delete the old one, which also takes its
+ * pending signal off the queue. */
+int sp_timer_resignal(pid_t tid, int signo, uint64_t period_ns, timer_t *timer)
+{
+	struct itimerspec cur;
+	timer_t t;
+	int r;
+
+	if (timer_gettime(*timer, &cur) < 0)
+		return -errno;
+	r = sp_timer_arm(tid, signo, period_ns, &t);
+	if (r)
+		return r;
+	if (!cur.it_interval.tv_sec && !cur.it_interval.tv_nsec)
+		sp_timer_pause(t);
+	timer_delete(*timer);
+	*timer = t;
+	return 0;
+}
+
+uint64_t sp_timer_thread_cpu_ns(pid_t tid)
+{
+	struct timespec ts;
+
+	if (clock_gettime(thread_cpu_clock(tid), &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 void sp_timer_disarm(timer_t timer)
 {
 	timer_delete(timer);

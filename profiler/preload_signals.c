@@ -4,11 +4,17 @@
  *    and re-raises, so the exit status is unchanged. An application that
  *    installs its own handler replaces ours (its exit path flushes through
  *    the destructor); while ours is in place, sigaction() reports SIG_DFL.
- *  - Our sampling signal: an application handler on it is chained, never
- *    replaced or replacing ours.
- *  - sigprocmask/pthread_sigmask never block the sampling signal: a blocked
- *    real-time perf signal queues up to RLIMIT_SIGPENDING, after which the
- *    kernel sends SIGIO, which would kill the process. */
+ *  - Our sampling signal is one the application does not use. When it
+ *    shows it does (a handler, a mask blocking it, a signalfd on it),
+ *    sampling moves to another free real-time signal first and the call
+ *    then does exactly what it asked (sighandler.h). A mask is never
+ *    changed: when it blocks every free real-time signal (sigfillset), the
+ *    thread is not sampled until it unblocks ours, so nothing queues.
+ *  - Signals our handler still holds (the number we left, SIGIO against
+ *    queue overflows): sigaction() reports and sets the application's
+ *    action; a handler or SIG_IGN of its own replaces ours. When no signal
+ *    is free to move to, an application handler on the sampling signal is
+ *    chained (called for everything not from our events). */
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -17,6 +23,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "profiler.h"
@@ -27,9 +35,11 @@
 
 typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
 typedef int (*sigmask_fn)(int, const sigset_t *, sigset_t *);
+typedef int (*signalfd_fn)(int, const sigset_t *, int);
 
 static sigaction_fn real_sigaction;
 static sigmask_fn real_sigprocmask, real_pthread_sigmask;
+static signalfd_fn real_signalfd;
 static _Atomic int term_installed[2]; /* SIGTERM, SIGINT */
 
 static int term_index(int sig)
@@ -45,6 +55,8 @@ static void resolve(void)
 		real_sigprocmask = (sigmask_fn)dlsym(RTLD_NEXT, "sigprocmask");
 	if (!real_pthread_sigmask)
 		real_pthread_sigmask = (sigmask_fn)dlsym(RTLD_NEXT, "pthread_sigmask");
+	if (!real_signalfd)
+		real_signalfd = (signalfd_fn)dlsym(RTLD_NEXT, "signalfd");
 }
 
 static void on_term(int sig)
@@ -87,6 +99,56 @@ void sp_preload_signals_install(void)
 	}
 }
 
+/* A vfork child runs on its parent's memory (our state) and descriptors'
+ * file descriptions (our events) with its own signal actions: it must
+ * change nothing of ours. */
+static bool in_vfork_child(void)
+{
+	return sp_profiler_running() && getpid() != sp_capture_pid;
+}
+
+static bool is_default(const struct sigaction *act)
+{
+	return act->sa_handler == SIG_DFL && !(act->sa_flags & SA_SIGINFO);
+}
+
+static bool is_handler(const struct sigaction *act)
+{
+	return (act->sa_flags & SA_SIGINFO) ? act->sa_sigaction != NULL :
+		act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN;
+}
+
+/* sig is held by our handler (ours = the sampling signal, 0 before start). */
+static int guarded_sigaction(int sig, const struct sigaction *act, struct sigaction *old,
+			     int ours)
+{
+	if (old)
+		sp_signal_view_get(sig, old);
+	if (!act)
+		return 0;
+	if (!sp_profiler_running())
+		ours = 0; /* not sampling: nothing to keep */
+	if (sig == ours && is_handler(act)) {
+		/* Give the number up; it stays guarded (a late sample). */
+		if (sp_signal_move(NULL) < 0) {
+			sp_signal_view_set(sig, act); /* nothing free: chain */
+			return 0;
+		}
+		ours = sp_signal_current();
+	}
+	if (sig != ours && !is_default(act)) {
+		/* Its own handler, or SIG_IGN (which also drops a late sample). */
+		if (real_sigaction(sig, act, NULL) < 0)
+			return -1;
+		sp_signal_unguard(sig);
+		return 0;
+	}
+	/* SIG_DFL (or SIG_IGN on the sampling signal, which it would not
+	 * receive from us either): recorded, acted out by our handler. */
+	sp_signal_view_set(sig, act);
+	return 0;
+}
+
 EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
 	int i = term_index(sig);
@@ -107,19 +169,21 @@ EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old
 		atomic_store(&term_installed[i], 0);
 		return real_sigaction(sig, act, NULL);
 	}
-	if (ours && sig == ours) {
-		struct sigaction prev;
-		if (old) {
-			if (!sp_signal_get_chain(&prev)) {
-				memset(&prev, 0, sizeof(prev));
-				prev.sa_handler = SIG_DFL;
-			}
-			*old = prev;
-		}
-		if (act)
-			sp_signal_set_chain(act);
-		return 0;
+	if (act && in_vfork_child())
+		return real_sigaction(sig, act, old);
+	if (sp_signal_guarded(sig))
+		return guarded_sigaction(sig, act, old, ours);
+	if (act && sig == SIGIO && is_default(act) && ours) {
+		/* Setting SIGIO back to the default: ours again, so a queue
+		 * overflow stays harmless. */
+		if (real_sigaction(sig, NULL, old) < 0)
+			return -1;
+		sp_signal_guard_sigio();
+		if (sp_signal_guarded(sig))
+			return 0;
 	}
+	if (act && is_handler(act) && sig >= SIGRTMIN && sig <= SIGRTMAX)
+		sp_signal_claim(sig);
 	return real_sigaction(sig, act, old);
 }
 
@@ -171,37 +235,82 @@ EXPORT sighandler_t signal(int sig, sighandler_t handler)
 	return old.sa_handler;
 }
 
-/* The caller's set without our sampling signal, when it would block it. */
-static const sigset_t *keep_ours_unblocked(int how, const sigset_t *set, sigset_t *copy)
+/* Before a mask change: the application is about to block our signal. Move
+ * sampling to a free signal outside the set; when every free one is in it
+ * (sigfillset, all real-time signals), stop sampling this thread before the
+ * block, so nothing of ours is queued behind it. */
+static void before_mask(int how, const sigset_t *set)
 {
 	int ours = sp_profiler_signo();
 
 	if (!set || how == SIG_UNBLOCK || !ours || sp_tls_internal || !sp_profiler_running() ||
-	    !sigismember(set, ours))
-		return set;
-	*copy = *set;
-	sigdelset(copy, ours);
-	return copy;
+	    !sigismember(set, ours) || in_vfork_child())
+		return;
+	if (sp_signal_move(set) == 0) {
+		sp_signal_claim_set(set);
+		return;
+	}
+	sp_signal_pause_self();
+}
+
+/* After it: the thread's sampling follows its mask, looked at only when
+ * the call may have changed whether it blocks our signal. */
+static void after_mask(int how, const sigset_t *set)
+{
+	sp_thread *t = sp_tls_thread;
+	int ours = sp_profiler_signo();
+	bool in, paused;
+
+	if (!set || !ours || sp_tls_internal)
+		return;
+	in = sigismember(set, ours);
+	paused = t && atomic_load(&t->mask_paused);
+	if ((paused ? (how == SIG_UNBLOCK && in) || (how == SIG_SETMASK && !in) :
+		      how != SIG_UNBLOCK && in) && !in_vfork_child())
+		sp_signal_mask_check();
 }
 
 EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 {
-	sigset_t copy;
+	int r;
 
 	resolve();
 	if (!real_sigprocmask) {
 		errno = ENOSYS;
 		return -1;
 	}
-	return real_sigprocmask(how, keep_ours_unblocked(how, set, &copy), old);
+	before_mask(how, set);
+	r = real_sigprocmask(how, set, old);
+	after_mask(how, set);
+	return r;
 }
 
 EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 {
-	sigset_t copy;
+	int r;
 
 	resolve();
 	if (!real_pthread_sigmask)
 		return ENOSYS;
-	return real_pthread_sigmask(how, keep_ours_unblocked(how, set, &copy), old);
+	before_mask(how, set);
+	r = real_pthread_sigmask(how, set, old);
+	after_mask(how, set);
+	return r;
+}
+
+/* A signalfd reads what is queued for the signals in its mask: ours must
+ * not be among them. */
+EXPORT int signalfd(int fd, const sigset_t *mask, int flags)
+{
+	int ours = sp_profiler_signo();
+
+	resolve();
+	if (!real_signalfd) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (ours && !sp_tls_internal && sp_profiler_running() && sigismember(mask, ours) &&
+	    !in_vfork_child() && sp_signal_move(mask) == 0)
+		sp_signal_claim_set(mask);
+	return real_signalfd(fd, mask, flags);
 }

@@ -22,7 +22,6 @@
 static pthread_mutex_t life_mu = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic int running;
 static sp_config cfg;
-static int signo;
 static pthread_key_t exit_key;
 static bool once_done;
 
@@ -47,6 +46,7 @@ static void atfork_parent(void)
 static void atfork_child(void)
 {
 	pthread_mutex_init(&life_mu, NULL);
+	sp_signal_atfork_child();
 	if (!atomic_load(&running))
 		return;
 	/* Own events and own arena, registered with the same consumer; the
@@ -59,14 +59,17 @@ static void atfork_child(void)
 		return;
 	}
 	sp_threads_register_self();
+	sp_signal_mask_check(); /* forked with signals blocked (as around a spawn) */
 	pthread_setspecific(exit_key, (void *)1);
 }
 
+/* The thread's mask is its creator's, and is left as it is: when it blocks
+ * our signal the thread is not sampled until it unblocks it. */
 static void register_self(void)
 {
 	if (sp_threads_register_self() == 0)
 		pthread_setspecific(exit_key, (void *)1);
-	sp_signal_unblock(signo);
+	sp_signal_mask_check();
 }
 
 int sp_profiler_start(const spanprof_options *opts)
@@ -74,7 +77,7 @@ int sp_profiler_start(const spanprof_options *opts)
 	sp_capture_params p;
 	sp_error err = { "" };
 	const char *engine;
-	int r = 0;
+	int r = 0, signo;
 
 	pthread_mutex_lock(&life_mu);
 	if (atomic_load(&running)) {
@@ -92,10 +95,12 @@ int sp_profiler_start(const spanprof_options *opts)
 		}
 		once_done = true;
 	}
-	if (!signo) {
+	/* Kept across stop/start, unless the application took it meanwhile. */
+	signo = sp_signal_current();
+	if (!signo || !sp_signal_guarded(signo)) {
 		signo = sp_signal_pick(cfg.signo);
 		if (!signo) {
-			sp_log("no free real-time signal (all have handlers); profiling is off");
+			sp_log("no free real-time signal (the application uses them all); profiling is off");
 			r = -EBUSY;
 			goto out;
 		}
@@ -106,10 +111,11 @@ int sp_profiler_start(const spanprof_options *opts)
 		if (r) {
 			sp_log("cannot install the handler for signal %d: %s; profiling is off",
 			       signo, strerror(-r));
-			signo = 0;
 			goto out;
 		}
 	}
+	/* With perf events, a full real-time queue turns into SIGIO. */
+	sp_signal_guard_sigio();
 
 	memset(&p, 0, sizeof(p));
 	p.signo = signo;
@@ -186,13 +192,32 @@ const sp_config *sp_profiler_config(void)
 
 int sp_profiler_signo(void)
 {
-	return signo;
+	return sp_signal_current();
+}
+
+/* What a worker thread used to do about once a second, now done by the
+ * threads the application starts (the library has none of its own): drop
+ * entries of threads that exited unseen, and look at masks for raw blocks
+ * of our signal. */
+static void maintenance(void)
+{
+	static _Atomic int64_t last;
+	struct timespec ts;
+	int64_t now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	if (now - atomic_load(&last) < 1000000000)
+		return;
+	atomic_store(&last, now);
+	sp_threads_reap_foreign();
+	sp_signal_watch();
 }
 
 void sp_profiler_thread_start(void)
 {
 	if (atomic_load(&running) && !sp_tls_internal) {
-		sp_threads_reap_foreign();
+		maintenance();
 		register_self();
 	}
 }

@@ -18,6 +18,7 @@
 #include "capture.h"
 #include "capture_link.h"
 #include "log.h"
+#include "sighandler.h"
 
 __thread sp_thread *sp_tls_thread __attribute__((tls_model("initial-exec")));
 __thread int sp_tls_internal __attribute__((tls_model("initial-exec")));
@@ -367,6 +368,8 @@ static sp_thread *claim(pid_t tid)
 	t->name[0] = '\0';
 	t->name_epoch = 0;
 	t->drained = 0;
+	atomic_store(&t->mask_paused, 0);
+	t->watch_cpu_ns = t->watch_seen = 0;
 	return t;
 }
 
@@ -518,6 +521,11 @@ void sp_threads_unregister_self(void)
 	drop_alt_stack();
 }
 
+sp_thread *sp_threads_first(void)
+{
+	return atomic_load(&all_threads);
+}
+
 sp_thread *sp_threads_find(pid_t tid)
 {
 	for (sp_thread *t = atomic_load(&all_threads); t; t = t->next)
@@ -528,16 +536,6 @@ sp_thread *sp_threads_find(pid_t tid)
 
 void sp_threads_reap_foreign(void)
 {
-	static _Atomic int64_t last;
-	struct timespec ts;
-	int64_t now;
-
-	/* From thread starts: at most once a second. */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-	if (now - atomic_load(&last) < 1000000000)
-		return;
-	atomic_store(&last, now);
 	for (sp_thread *t = atomic_load(&all_threads); t; t = t->next) {
 		if (atomic_load(&t->state) != SP_THREAD_LIVE)
 			continue;
@@ -713,11 +711,59 @@ void sp_threads_exec_failed(void)
 {
 	sp_thread *t = sp_tls_thread;
 
-	if (!t || getpid() != sp_capture_pid || atomic_load(&t->state) != SP_THREAD_LIVE)
+	if (!t || getpid() != sp_capture_pid || atomic_load(&t->state) != SP_THREAD_LIVE ||
+	    atomic_load(&t->mask_paused))
 		return;
 	sp_link_set_state(SP_SHM_RUNNING, 0);
 	if (t->engine == SP_TE_PERF)
 		sp_perf_resume(t->perf_fd, t->perf_id);
 	else if (t->engine == SP_TE_TIMER)
 		sp_timer_resume(t->timer, sp_capture.period_ns);
+}
+
+void sp_threads_resignal(int signo)
+{
+	reg_lock();
+	sp_capture.signo = signo;
+	/* The consumer nudges on the sampling signal. */
+	if (sp_link_arena())
+		atomic_store(&sp_link_arena()->signo, signo);
+	for (sp_thread *t = atomic_load(&all_threads); t; t = t->next) {
+		if (atomic_load(&t->state) != SP_THREAD_LIVE)
+			continue;
+		if (t->engine == SP_TE_PERF)
+			sp_perf_set_signal(t->perf_fd, t->perf_id, signo);
+		else if (t->engine == SP_TE_TIMER)
+			sp_timer_resignal(t->tid, signo, sp_capture.period_ns, &t->timer);
+	}
+	reg_unlock();
+}
+
+void sp_threads_mask_pause(sp_thread *t, bool pause)
+{
+	reg_lock();
+	if (!t)
+		t = sp_tls_thread;
+	if (t && atomic_load(&t->state) == SP_THREAD_LIVE &&
+	    atomic_load(&t->mask_paused) != (int)pause) {
+		atomic_store(&t->mask_paused, pause);
+		if (!pause) {
+			if (t->engine == SP_TE_PERF)
+				sp_perf_resume(t->perf_fd, t->perf_id);
+			else if (t->engine == SP_TE_TIMER)
+				sp_timer_resume(t->timer, sp_capture.period_ns);
+		} else if (t != sp_tls_thread && t->engine == SP_TE_TIMER) {
+			/* Another thread's (the worker found its mask): a timer
+			 * signal queued behind the mask survived the SIG_IGN
+			 * purge here (kernel 6.18 keeps an ignored timer's
+			 * signal and requeues it when unignored), but not the
+			 * timer's deletion; the new timer starts paused. */
+			sp_timer_pause(t->timer);
+			sp_timer_resignal(t->tid, sp_capture.signo, sp_capture.period_ns,
+					  &t->timer);
+		} else {
+			pause_engine(t);
+		}
+	}
+	reg_unlock();
 }

@@ -47,6 +47,9 @@ typedef struct sp_thread {
 	char name[16];          /* refreshed by the worker */
 	uint64_t name_epoch;
 	uint64_t drained;       /* samples handed to the aggregator */
+	/* Its mask blocks our signal: engine paused (sighandler.c). */
+	_Atomic int mask_paused;
+	uint64_t watch_cpu_ns, watch_seen; /* the worker's last look (sp_signal_watch) */
 	struct sp_thread *next; /* all entries, append-only */
 } sp_thread;
 
@@ -84,6 +87,8 @@ void sp_threads_scan(void);
 /* The calling thread is exiting: stop its event, leave its ring to drain. */
 void sp_threads_unregister_self(void);
 
+/* Async-signal-safe: every entry, in a list that only grows; follow ->next. */
+sp_thread *sp_threads_first(void);
 /* Async-signal-safe: the LIVE entry of tid, or NULL. */
 sp_thread *sp_threads_find(pid_t tid);
 
@@ -121,5 +126,12 @@ void sp_threads_atfork_child(void);
  * handlers are SIG_DFL, is not killed by one; resume if exec fails. */
 void sp_threads_exec_prepare(void);
 void sp_threads_exec_failed(void);
+
+/* Signal every event with signo from now on (sighandler.c moves off a
+ * number the application took); new threads get it too. */
+void sp_threads_resignal(int signo);
+/* Pause (or resume) t's engine because its mask blocks our signal, and
+ * say so in t->mask_paused; t NULL: the calling thread. */
+void sp_threads_mask_pause(sp_thread *t, bool pause);
 
 #endif
