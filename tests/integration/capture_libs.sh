@@ -22,9 +22,13 @@ check "hot_heavy (in libhot.so) share $heavy% is 75 +-3" within 72 78 "$heavy"
 check "hot_light (in libhot.so) share $light% is 25 +-3" within 22 28 "$light"
 reach=$(traces_reaching main "$so")
 check "dlopen: $reach% of samples reach main (>= 99)" within 99 100 "$reach"
-go tool pprof -traces "$so" 2>/dev/null | grep -A1 -m1 '  hot_heavy$' | grep -q chain4 ||
-  fail "hot_heavy's caller is not chain4"
-echo "ok: hot_heavy is called from chain4 across the library boundary"
+# The first sample after the dlopen may come before the consumer has seen
+# the new mapping (it re-reads the maps at that miss): judge by weight.
+caller=$(go tool pprof -sample_index=samples -traces "$so" 2>/dev/null | awk '
+  $NF == "hot_heavy" && NF == 2 { w = $1; getline; tot += w; if ($1 == "chain4") ok += w }
+  END { printf "%.2f", tot ? ok * 100 / tot : 0 }')
+check "hot_heavy is called from chain4 across the library boundary in $caller% of its samples (>= 99)" \
+  within 99 100 "$caller"
 
 "$SPANPROF" record -q -F 997 -o "$T/qs" -- "$T/cpu_split" 3 qsort ||
   fail "record (qsort) failed"

@@ -11,7 +11,7 @@
 source "$(dirname "$0")/../lib.sh"
 source "$ROOT/tests/capture_lib.sh"
 need_built
-build_workload app_signals -I"$ROOT/tests/workloads"
+workload app_signals
 
 # t1000: POSIX timers at 1000 Hz.
 for ff in 1 0; do

@@ -11,7 +11,7 @@ source "$(dirname "$0")/../lib.sh"
 source "$ROOT/tests/capture_lib.sh"
 need_built
 need_go
-build_workload app_signals -I"$ROOT/tests/workloads"
+workload app_signals
 
 # 100 and 1000 Hz with perf events; 1000 Hz with POSIX timers (t1000),
 # whose signal can only change by recreating them.
