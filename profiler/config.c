@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "pyroscope_config.h"
 
 int sp_config_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
 {

@@ -73,4 +73,14 @@ void sp_config_exe_name(char *out, size_t outlen);
 /* "name" made safe for a file name: [A-Za-z0-9._-], others become '_'. */
 void sp_config_sanitize_name(const char *in, char *out, size_t outlen);
 
+/* The server's label value limit (Pyroscope API 1.3). */
+#define SP_PYRO_MAX_LABEL_VALUE 2048
+
+/* Service name: trim blanks, replace every byte outside [A-Za-z0-9_./-] with
+ * '_', cut at the label value limit. Returns a malloc'd string (NULL when
+ * nothing is left or out of memory); *changed says whether it differs.
+ * In config.c, not pyroscope_config.c: the capture layer resolves the service
+ * name too and must not link (or include) the Pyroscope exporter. */
+char *sp_pyroscope_sanitize_service(const char *in, bool *changed);
+
 #endif

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "env.h"
 #include "error.h"
 #include "log.h" /* sp_log_sink: one line without the trailing newline */
@@ -24,7 +25,7 @@ typedef struct sp_pyroscope_header {
 #define SP_PYRO_MAX_SERIES_LABELS 30
 #define SP_PYRO_BASE_LABELS 4
 #define SP_PYRO_MAX_LABEL_NAME 1024
-#define SP_PYRO_MAX_LABEL_VALUE 2048
+/* SP_PYRO_MAX_LABEL_VALUE: in config.h, with the service name sanitiser. */
 
 typedef struct sp_pyroscope_config {
 	char *server;     /* scheme://host[:port][/path], no userinfo, no trailing '/' */
@@ -105,10 +106,7 @@ int sp_pyroscope_parse_server(const char *url, char **base, char **user, char **
 /* Copy `url` into out with any user:password@ replaced by "***@". */
 void sp_pyroscope_redact_url(const char *url, char *out, size_t outlen);
 
-/* Service name: trim blanks, replace every byte outside [A-Za-z0-9_./-] with
- * '_', cut at the label value limit. Returns a malloc'd string (NULL when
- * nothing is left or out of memory); *changed says whether it differs. */
-char *sp_pyroscope_sanitize_service(const char *in, bool *changed);
+/* sp_pyroscope_sanitize_service: in config.h (the capture layer uses it). */
 
 /* Label key / value checks by the server's rules. */
 bool sp_pyroscope_valid_key(const char *key, size_t len);
