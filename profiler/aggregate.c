@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "aggregate.h"
-#include "capture.h"
+#include "link_proto.h"
 #include "perfmap.h"
 #include "procmaps.h"
 #include "symbolizer.h"

@@ -30,10 +30,6 @@ bool sp_perf_is_ours(int fd, uint64_t id);
 /* True once an event had to leave kernel time out: profiles miss system time. */
 bool sp_perf_user_only(void);
 void sp_perf_reset_user_only(void);
-/* How to get system time into perf profiles, for log lines and comments. */
-#define SP_PERF_USER_ONLY_HINT \
-	"system time is missing (kernel.perf_event_paranoid >= 2); " \
-	"sysctl kernel.perf_event_paranoid=1 or CAP_PERFMON includes it"
 /* Close the event, but only if `fd` still is that event (the application
  * may have closed it and reused the number). */
 void sp_perf_disarm(int fd, uint64_t id);

@@ -17,23 +17,9 @@
 
 #include "config.h"
 #include "error.h"
+#include "link_proto.h"
 #include "shm.h"
 
-#define SP_CONSUMER_ENV "SPANPROF_CONSUMER"
-
-/* Wire format of the registration (SOCK_SEQPACKET, one message each way). */
-#define SP_LINK_MAGIC 0x6b6e696c70737073ull
-typedef struct sp_link_request {
-	uint64_t magic;
-	uint32_t version;   /* SP_SHM_VERSION */
-	int32_t pid;
-	uint64_t arena_bytes; /* + SCM_RIGHTS: the arena memfd */
-} sp_link_request;
-typedef struct sp_link_reply {
-	uint64_t magic;
-	int32_t status;     /* 0, or -errno: refused */
-	int32_t consumer_pid; /* + SCM_RIGHTS: the control page memfd */
-} sp_link_reply;
 
 /* Create the arena for `slots` threads, fill its header from cfg, publish
  * the loaded modules, and register (starting a consumer when none is

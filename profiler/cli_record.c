@@ -19,8 +19,7 @@
 #include <unistd.h>
 
 #include "atomic_file.h"
-#include "capture.h"
-#include "capture_link.h"
+#include "link_proto.h"
 #include "consumer.h"
 #include "cli.h"
 #include "config.h"

@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "capture_link.h"
+#include "link_proto.h"
 #include "log.h"
 #include "session.h"
 #include "shm.h"

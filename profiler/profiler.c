@@ -10,6 +10,7 @@
 
 #include "capture.h"
 #include "capture_link.h"
+#include "link_proto.h"
 #include "log.h"
 #include "sighandler.h"
 #include "threads.h"
