@@ -389,6 +389,7 @@ static int spawn_consumer(char *addr, size_t addrlen, sp_error *err)
 	size_t n_env = 0, k = 0;
 	unsigned rnd = 0;
 	int pfd[2], status;
+	bool keep_stderr;
 	long mid;
 	char buf[8];
 	struct pollfd pf;
@@ -411,6 +412,11 @@ static int spawn_consumer(char *addr, size_t addrlen, sp_error *err)
 		if (strncmp(*e, "LD_PRELOAD=", 11) && strncmp(*e, SP_CONSUMER_ENV "=", 18))
 			envp[k++] = *e;
 	envp[k] = NULL;
+	{
+		const char *lg = sp_getenv("SPANPROF_LOG");
+		if (!lg || sp_config_parse_bool(lg, &keep_stderr))
+			keep_stderr = false;
+	}
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
 		free(envp);
 		return sp_error_set(err, -errno, "pipe: %s", strerror(errno));
@@ -448,10 +454,15 @@ static int spawn_consumer(char *addr, size_t addrlen, sp_error *err)
 			fcntl(3, F_SETFD, 0);
 		syscall(SYS_close_range, 4U, ~0U, 0U);
 		{
+			/* Not the application's stdout, nor its stderr unless
+			 * diagnostics were asked for: a consumer holding the write
+			 * end of a pipe would keep `x=$(cmd 2>&1)` waiting for it. */
 			int nul = open("/dev/null", O_RDWR);
 			if (nul >= 0) {
 				dup2(nul, 0);
 				dup2(nul, 1);
+				if (!keep_stderr)
+					dup2(nul, 2);
 				if (nul > 2)
 					close(nul);
 			}
