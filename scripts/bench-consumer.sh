@@ -110,7 +110,7 @@ for r in 1 2 3; do
   # cpu-clock periods are nanoseconds: their sum is the CPU the profile holds.
   pp=$(perf script -i "$T/perf.data" -F period 2>/dev/null | awk '{ s += $1 } END { printf "%.3f", s / 1e9 }')
   printf '%-10s %8s %10s %7.0f%% %12s %7.0f%%\n' "round $r" "$p" "$s" \
-    "$(awk -v a="${sp:-0}" -v b="$p" 'BEGIN { print b > 0 ? a * 100 / b : 0 }')" "$q" \
-    "$(awk -v a="${pp:-0}" -v b="$p" 'BEGIN { print b > 0 ? a * 100 / b : 0 }')"
+    "$(awk -v a="${sp:-0}" -v b="$p" 'BEGIN { print (b > 0 ? a * 100 / b : 0) }')" "$q" \
+    "$(awk -v a="${pp:-0}" -v b="$p" 'BEGIN { print (b > 0 ? a * 100 / b : 0) }')"
   rm -rf "$T/mrec" "$T/perf.data"
 done
