@@ -7,10 +7,10 @@
 #   make install    PREFIX=/usr/local DESTDIR=
 #
 # Objects go to $(BUILD) (default build/); `make BUILD=build-x` keeps trees apart.
-# Sources are discovered by name, so a new module needs no Makefile edit:
-#   profiler/cli*.c      the `spanprof` command only
-#   profiler/preload*.c  libspanprof.so only (constructors, interposed symbols)
-#   profiler/*.c, symbolizer/*.c   the core, linked into both
+# Sources are discovered by directory, so a new module needs no Makefile edit:
+#   profiler/cli/*.c     the `spanprof` command only
+#   profiler/preload/*.c libspanprof.so only (constructors, interposed symbols)
+#   profiler/*/*.c, symbolizer/*.c   the core (layers: README, Layout), linked into both
 #   tests/unit/test_*.c  one cmocka binary each, linked with the core
 
 .DEFAULT_GOAL := all
@@ -29,7 +29,7 @@ $(DEPS_STAMP): scripts/install-deps.sh
 	@scripts/install-deps.sh build
 	@mkdir -p $(@D) && touch $@
 
-# libcurl: headers only; profiler/curl_dl.c dlopens it when a Pyroscope
+# libcurl: headers only; profiler/sinks/curl_dl.c dlopens it when a Pyroscope
 # server is configured, so a preloaded process that never uploads does not
 # map libcurl and its ~28 dependencies (OpenSSL, Kerberos, LDAP...).
 LINK_PKGS  = $(filter-out libcurl,$(PKGS))
@@ -48,7 +48,7 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 # library does not link. CFLAGS from the user choose optimisation and
 # debug info only.
 CFLAGS   ?= -O2 -g
-override CPPFLAGS += -D_GNU_SOURCE -Iinclude -Iprofiler -Isymbolizer -I$(BUILD)/pprof-proto
+override CPPFLAGS += -D_GNU_SOURCE -Iinclude -Iprofiler -I. -I$(BUILD)/pprof-proto
 override CFLAGS   += -std=gnu11 $(WARN) -fPIC -fvisibility=hidden -pthread
 ifneq ($(SANITIZE),)
 override CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -63,14 +63,14 @@ PROTO_SRC := pprof-proto/profile.proto
 PROTO_C   := $(BUILD)/pprof-proto/profile.pb-c.c
 PROTO_H   := $(BUILD)/pprof-proto/profile.pb-c.h
 
-CLI_SRCS     := $(sort $(wildcard profiler/cli*.c))
-PRELOAD_SRCS := $(sort $(wildcard profiler/preload*.c))
+CLI_SRCS     := $(sort $(wildcard profiler/cli/*.c))
+PRELOAD_SRCS := $(sort $(wildcard profiler/preload/*.c))
 # What runs inside the profiled process, besides the preload entry points.
-CAPTURE_SRCS := profiler/capture_link.c profiler/capture_perf.c profiler/capture_timer.c \
-                profiler/config.c profiler/env.c profiler/error.c profiler/log.c profiler/profiler.c \
-                profiler/ring.c profiler/shm.c \
-                profiler/sighandler.c profiler/span.c profiler/threads.c
-CORE_SRCS    := $(sort $(filter-out $(CLI_SRCS) $(PRELOAD_SRCS),$(wildcard profiler/*.c)) \
+CAPTURE_SRCS := profiler/capture/capture_link.c profiler/capture/capture_perf.c profiler/capture/capture_timer.c \
+                profiler/base/config.c profiler/base/env.c profiler/base/error.c profiler/base/log.c profiler/capture/profiler.c \
+                profiler/abi/ring.c profiler/abi/shm.c \
+                profiler/capture/sighandler.c profiler/abi/span.c profiler/capture/threads.c
+CORE_SRCS    := $(sort $(filter-out $(CLI_SRCS) $(PRELOAD_SRCS),$(wildcard profiler/*/*.c)) \
                        $(wildcard symbolizer/*.c))
 UNIT_SRCS    := $(sort $(wildcard tests/unit/test_*.c))
 
@@ -192,7 +192,7 @@ $(WL)/app_lazy $(WL)/app_ibt: tests/workloads/cpu_split.c $(WL_HDRS)
 
 # Programs linked with the core library (its internal API).
 TOOL_SAN := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-sanitize-recover=all)
-TOOL_CPPFLAGS := -D_GNU_SOURCE -Iinclude -Iprofiler -Isymbolizer -Itests/unit -I$(BUILD)/pprof-proto
+TOOL_CPPFLAGS := -D_GNU_SOURCE -Iinclude -Iprofiler -I. -Itests/unit -I$(BUILD)/pprof-proto
 TOOL_LINK = $(CORE_LIB) $(TOOL_SAN) $(PKG_LIBS) -ldl -pthread
 $(TOOLS)/bench_unwind: TOOL_OPT := -O2 -g
 $(TOOLS)/render_profile: TOOL_OPT := -O1

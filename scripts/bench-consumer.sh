@@ -99,7 +99,7 @@ done
   echo "app: \$(OBJS)"; printf '\t$(CC) -o $@ $^\n'
   echo "%.o: %.c"; printf '\t$(CC) -O2 -c $< -o $@\n'
 } > "$T/proj/Makefile"
-build() { make -s -C "$T/proj" clean_ >/dev/null 2>&1; rm -f "$T"/proj/*.o "$T/proj/app"; }
+build() { rm -f "$T"/proj/*.o "$T/proj/app"; }
 printf '%-10s %8s %10s %8s %12s %8s\n' round plain spanprof share "perf record" share
 for r in 1 2 3; do
   build; p=$(cpu_of make -s -j2 -C "$T/proj")
@@ -107,9 +107,10 @@ for r in 1 2 3; do
   sp=$(go tool pprof -sample_index=cpu -unit=s -top "$T"/mrec/*.pb.gz 2>/dev/null |
        sed -n 's/.*Total samples = \([0-9.]*\)s.*/\1/p')
   build; q=$(cpu_of perf record -q -F 100 --call-graph dwarf -o "$T/perf.data" -- make -s -j2 -C "$T/proj")
-  pp=$(perf report -i "$T/perf.data" --stdio --sort comm 2>/dev/null | sed -n 's/^# Samples: \([0-9]*\).*/\1/p' | head -1)
+  # cpu-clock periods are nanoseconds: their sum is the CPU the profile holds.
+  pp=$(perf script -i "$T/perf.data" -F period 2>/dev/null | awk '{ s += $1 } END { printf "%.3f", s / 1e9 }')
   printf '%-10s %8s %10s %7.0f%% %12s %7.0f%%\n' "round $r" "$p" "$s" \
-    "$(awk -v a="${sp:-0}" -v b="$p" 'BEGIN { print b > 0 ? a * 100 / b : 0 }')" "$q" \
-    "$(awk -v a="${pp:-0}" -v b="$p" 'BEGIN { print b > 0 ? a / 100 * 100 / b : 0 }')"
+    "$(awk -v a="${sp:-0}" -v b="$p" 'BEGIN { print (b > 0 ? a * 100 / b : 0) }')" "$q" \
+    "$(awk -v a="${pp:-0}" -v b="$p" 'BEGIN { print (b > 0 ? a * 100 / b : 0) }')"
   rm -rf "$T/mrec" "$T/perf.data"
 done

@@ -11,7 +11,7 @@ T=$(mktemp -d /tmp/bench-unwind.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 PKGS="libunwind-generic libdw libelf libprotobuf-c libcurl zlib"
 # shellcheck disable=SC2046
-cc -O2 -g -std=gnu11 -D_GNU_SOURCE -Iinclude -Iprofiler -Isymbolizer -Itests/unit \
+cc -O2 -g -std=gnu11 -D_GNU_SOURCE -Iinclude -Iprofiler -I. -Itests/unit \
    $(pkg-config --cflags $PKGS) -o "$T/bench_unwind" tests/tools/bench_unwind.c \
    "$BUILD/libspanprof_core.a" $(pkg-config --libs $PKGS) -ldl -pthread
 N=${1:-20000}

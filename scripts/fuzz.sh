@@ -17,7 +17,7 @@ mkdir -p "$OUT/proto" "$OUT/corpus" "$OUT/artifacts"
 
 # Generated code straight from the proto, so this works without `make`.
 protoc-c --proto_path=pprof-proto --c_out="$OUT/proto" pprof-proto/profile.proto
-SRCS="profiler/error.c profiler/profile.c profiler/pprof_read.c profiler/pprof_write.c
+SRCS="profiler/base/error.c profiler/model/profile.c profiler/model/pprof_read.c profiler/model/pprof_write.c
       $OUT/proto/profile.pb-c.c tests/fuzz/fuzz_pprof_decode.c"
 # shellcheck disable=SC2086
 "$CC" -g -O1 -std=gnu11 -D_GNU_SOURCE -Iprofiler -I"$OUT/proto" \

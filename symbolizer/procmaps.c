@@ -3,7 +3,7 @@
  * Build-ids are cached process-wide by (path, inode, mtime, size): the same
  * libraries appear in every snapshot of every process. The cache has its own
  * lock because maps may be read from more than one thread (worker, agent). */
-#include "procmaps.h"
+#include "symbolizer/procmaps.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +20,7 @@
 
 #include <elfutils/libdwelf.h>
 
-#include "sym_internal.h"
+#include "symbolizer/sym_internal.h"
 
 static pthread_once_t elf_once = PTHREAD_ONCE_INIT;
 

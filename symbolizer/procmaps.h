@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
+#include "base/error.h"
 
 typedef struct sp_module {
 	uint64_t start, end;  /* [start, end) runtime addresses */

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sym_internal.h"
+#include "symbolizer/sym_internal.h"
 
 /* The signature of <cxxabi.h>'s abi::__cxa_demangle, which is C++ only. */
 typedef char *(*cxa_demangle_fn)(const char *mangled, char *buf, size_t *len, int *status);

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sym_internal.h"
+#include "symbolizer/sym_internal.h"
 
 struct cu_die {
 	Dwarf_Die die;

@@ -12,7 +12,7 @@
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 
-#include "symbolizer.h"
+#include "symbolizer/symbolizer.h"
 
 /* ---- bump allocator: strings and frame arrays live until free ---------- */
 

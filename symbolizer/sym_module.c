@@ -20,7 +20,7 @@
 #include <elfutils/libdwelf.h>
 #include <zlib.h>
 
-#include "sym_internal.h"
+#include "symbolizer/sym_internal.h"
 
 /* The main ELF is always reported with an open fd, so libdwfl never needs
  * to look for it; returning -1 keeps it from trying anything else. */

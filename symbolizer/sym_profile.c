@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sym_internal.h"
+#include "symbolizer/sym_internal.h"
 
 struct map_state {
 	size_t n_locs, n_new;

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sym_internal.h"
+#include "symbolizer/sym_internal.h"
 
 /* ---- arena --------------------------------------------------------------- */
 

@@ -1,14 +1,14 @@
 /* The symbolizer object: module table, result cache, string interning.
  * Modules are keyed by build-id (else path); results by (module, file
  * offset), so each distinct address is resolved once. Not thread-safe. */
-#include "symbolizer.h"
+#include "symbolizer/symbolizer.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sym_internal.h"
+#include "symbolizer/sym_internal.h"
 
 #define DEFAULT_DEBUGINFO_PATH ":.debug:/usr/lib/debug"
 #define MAX_FRAMES 64

@@ -8,8 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
-#include "profile.h"
+#include "base/error.h"
+#include "model/profile.h"
 
 typedef struct sp_symbolizer sp_symbolizer;
 

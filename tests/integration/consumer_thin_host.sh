@@ -85,6 +85,9 @@ ppid=
 if [ -n "$cons" ]; then
   ppid=$(awk '{ print $2 }' <<< "$(sed 's/.*) //' "/proc/$cons/stat")")
   echo "standalone consumer: pid $cons, parent $ppid: $(tr '\0' ' ' < "/proc/$cons/cmdline")"
+  # It holds none of the application's stdio: a consumer keeping the
+  # write end of a pipe would keep `x=$(cmd 2>&1)` waiting for it.
+  cons_fds=$(for f in 0 1 2; do readlink "/proc/$cons/fd/$f"; done | tr '\n' ' ')
 fi
 wait $sa
 rc=$?
@@ -95,6 +98,8 @@ expect "(standalone) a 'spanprof consumer' process of this uid served the sleep 
 if [ -n "$cons" ]; then
   expect "(standalone) the consumer ($cons) is not a child of the application (its parent: $ppid)" \
     bash -c "[ -n '$ppid' ] && [ '$ppid' != '$sa' ]"
+  expect "(standalone) the consumer's stdin, stdout and stderr are /dev/null ($cons_fds)" \
+    [ "$cons_fds" = "/dev/null /dev/null /dev/null " ]
   expect "(standalone) the consumer exits by itself after its last process ended" wait_gone "$cons" 60
 fi
 

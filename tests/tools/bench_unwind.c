@@ -14,9 +14,9 @@
 
 #include "../unit/sample_capture.h"
 
-#include "aggregate.h"
-#include "pprof.h"
-#include "unwind.h"
+#include "aggregate/aggregate.h"
+#include "model/pprof.h"
+#include "unwind/unwind.h"
 
 #define CHAIN __attribute__((noinline, noclone, optimize("omit-frame-pointer")))
 

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "pprof.h"
-#include "profile.h"
+#include "model/pprof.h"
+#include "model/profile.h"
 
 static int cmp_str(const void *a, const void *b)
 {

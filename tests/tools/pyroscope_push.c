@@ -32,13 +32,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "export_pyroscope.h"
-#include "log.h"
+#include "sinks/export_pyroscope.h"
+#include "base/log.h"
 /* Weak, so the tool still links against a core from before this API (to
  * show a test failing on an older build for the right reason). */
 #pragma weak sp_pyroscope_server_version
-#include "pprof.h"
-#include "profile.h"
+#include "model/pprof.h"
+#include "model/profile.h"
 
 static int64_t now_ns(clockid_t c)
 {

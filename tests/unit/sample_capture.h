@@ -22,7 +22,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#include "raw_sample.h"
+#include "abi/raw_sample.h"
 
 #define CAP_SIGNAL (SIGRTMIN + 5)
 #define CAP_STACK_MAX (256 * 1024)

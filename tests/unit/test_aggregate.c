@@ -3,9 +3,9 @@
 
 #include <stdlib.h>
 
-#include "aggregate.h"
-#include "pprof.h"
-#include "profile.h"
+#include "aggregate/aggregate.h"
+#include "model/pprof.h"
+#include "model/profile.h"
 #include "sample_capture.h"
 
 #define CHAIN __attribute__((noinline, noclone, optimize("omit-frame-pointer")))

@@ -13,10 +13,10 @@
 
 #include "test_util.h"
 
-#include "config.h"
-#include "output.h"
-#include "perfmap.h"
-#include "ring.h"
+#include "base/config.h"
+#include "sinks/output.h"
+#include "proc/perfmap.h"
+#include "abi/ring.h"
 
 /* ---- ring -------------------------------------------------------------- */
 

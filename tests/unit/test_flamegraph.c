@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "flamegraph.h"
-#include "profile.h"
-#include "stacks.h"
+#include "render/flamegraph.h"
+#include "model/profile.h"
+#include "render/stacks.h"
 
 struct frame {
 	long long v;

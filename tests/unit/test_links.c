@@ -11,10 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "links.h"
-#include "profile.h"
-#include "span_table.h"
-#include "span_times.h"
+#include "sinks/links.h"
+#include "model/profile.h"
+#include "model/span_table.h"
+#include "sinks/span_times.h"
 
 /* ---- a strict JSON reader, flattening objects to "a.b" keys -------------- */
 

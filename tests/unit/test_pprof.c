@@ -10,8 +10,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "pprof.h"
-#include "profile.h"
+#include "model/pprof.h"
+#include "model/profile.h"
 #include "profile.pb-c.h"
 
 extern unsigned long long sp_pprof_max_size;

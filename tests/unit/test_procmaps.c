@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "procmaps.h"
+#include "symbolizer/procmaps.h"
 
 static int data_variable = 42;
 

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "pyroscope_config.h"
+#include "base/config.h"
+#include "sinks/pyroscope_config.h"
 
 /* A fake environment: NULL-terminated name/value pairs. */
 struct fake_env {

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "gzip.h"
-#include "pprof.h"
-#include "pyroscope_prepare.h"
+#include "base/gzip.h"
+#include "model/pprof.h"
+#include "sinks/pyroscope_prepare.h"
 
 static sp_pyroscope_prep opts(void)
 {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "upload_queue.h"
+#include "sinks/upload_queue.h"
 
 static sp_upload_item *item(size_t len, int tag)
 {

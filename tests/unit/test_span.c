@@ -7,7 +7,7 @@
 
 #include "test_util.h"
 
-#include "span.h"
+#include "abi/span.h"
 #include "spanprof.h"
 
 struct tp_case {

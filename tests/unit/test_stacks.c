@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "folded.h"
-#include "profile.h"
-#include "stacks.h"
-#include "top.h"
-#include "units.h"
+#include "render/folded.h"
+#include "model/profile.h"
+#include "render/stacks.h"
+#include "render/top.h"
+#include "base/units.h"
 
 /* One location per frame of "main;a;b" (root first). "outer+inner" is one
  * location whose lines are inner (inlined) then outer. */

@@ -18,10 +18,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "procmaps.h"
-#include "profile.h"
-#include "sym_internal.h"
-#include "symbolizer.h"
+#include "symbolizer/procmaps.h"
+#include "model/profile.h"
+#include "symbolizer/sym_internal.h"
+#include "symbolizer/symbolizer.h"
 
 static __attribute__((noinline)) void *return_address(void)
 {

@@ -9,8 +9,8 @@
 #include <sys/wait.h>
 
 #include "sample_capture.h"
-#include "unwind.h"
-#include "unwind_modules.h"
+#include "unwind/unwind.h"
+#include "unwind/unwind_modules.h"
 
 #define CHAIN __attribute__((noinline, noclone, optimize("omit-frame-pointer")))
 

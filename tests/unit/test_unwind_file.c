@@ -11,8 +11,8 @@
 #include <sys/auxv.h>
 #include <unistd.h>
 
-#include "procmaps.h"
-#include "unwind_file.h"
+#include "symbolizer/procmaps.h"
+#include "unwind/unwind_file.h"
 
 static const char rodata_str[] = "spanprof unwind_file rodata marker";
 static char bss_buf[65536];

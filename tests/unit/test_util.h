@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "profile.h"
+#include "model/profile.h"
 
 /* Test profiles from text. A stack is root-first frames separated by `sep`
  * ("main;a;b"); a frame "outer<inl>inner", with `inl` the given marker, is one

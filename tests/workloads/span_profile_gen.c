@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pprof.h"
-#include "profile.h"
+#include "model/pprof.h"
+#include "model/profile.h"
 
 #define PERIOD 10000000LL
 

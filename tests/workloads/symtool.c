@@ -25,11 +25,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pprof.h"
-#include "procmaps.h"
-#include "profile.h"
-#include "sym_internal.h"
-#include "symbolizer.h"
+#include "model/pprof.h"
+#include "symbolizer/procmaps.h"
+#include "model/profile.h"
+#include "symbolizer/sym_internal.h"
+#include "symbolizer/symbolizer.h"
 
 static const char *orz(const char *s)
 {

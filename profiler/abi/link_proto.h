@@ -1,0 +1,32 @@
+/* What the host library and the consumer agree on besides the arena
+ * (shm.h): the consumer's address variable, the registration messages, and
+ * the engine hint both sides print. Both sides include this; the consumer
+ * includes nothing else of the capture layer. */
+#ifndef SPANPROF_LINK_PROTO_H
+#define SPANPROF_LINK_PROTO_H
+
+#include <stdint.h>
+
+#define SP_CONSUMER_ENV "SPANPROF_CONSUMER"
+
+/* Wire format of the registration (SOCK_SEQPACKET, one message each way). */
+#define SP_LINK_MAGIC 0x6b6e696c70737073ull
+typedef struct sp_link_request {
+	uint64_t magic;
+	uint32_t version;   /* SP_SHM_VERSION */
+	int32_t pid;
+	uint64_t arena_bytes; /* + SCM_RIGHTS: the arena memfd */
+} sp_link_request;
+typedef struct sp_link_reply {
+	uint64_t magic;
+	int32_t status;     /* 0, or -errno: refused */
+	int32_t consumer_pid; /* + SCM_RIGHTS: the control page memfd */
+} sp_link_reply;
+
+/* The perf engine counted user time only: how to get system time into perf
+ * profiles, for log lines and comments. */
+#define SP_PERF_USER_ONLY_HINT \
+	"system time is missing (kernel.perf_event_paranoid >= 2); " \
+	"sysctl kernel.perf_event_paranoid=1 or CAP_PERFMON includes it"
+
+#endif

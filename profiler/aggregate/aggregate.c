@@ -1,0 +1,668 @@
+/* The consumer: raw samples are unwound and interned as (stack, labels) ->
+ * (count, weight) for one interval; at the interval end the table becomes a
+ * pprof profile (one Mapping per executable segment, one Location per
+ * distinct pc, symbolized once per distinct address) and is reset.
+ *
+ * Memory per interval is bounded: at most SP_AGG_MAX_STACKS distinct
+ * (stack, labels) keys and SP_AGG_MAX_PCS stored pcs; samples beyond that
+ * are counted in one "[stack table full]" bucket, never dropped silently.
+ * Truncated stacks keep what was unwound and get a root-side "[truncated]"
+ * frame so they are visible in every view. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "aggregate/aggregate.h"
+#include "abi/link_proto.h"
+#include "proc/perfmap.h"
+#include "symbolizer/procmaps.h"
+#include "symbolizer/symbolizer.h"
+#include "unwind/unwind.h"
+
+#define SP_AGG_MAX_STACKS 16384
+#define SP_AGG_MAX_PCS (1u << 20)   /* 8 MiB of pcs per interval */
+#define SP_AGG_MAX_STRINGS 4096     /* distinct thread + span names per interval */
+
+#define TRUNCATED_FRAME "[truncated]"
+#define TABLE_FULL_FRAME "[stack table full]"
+
+typedef struct agg_entry {
+	uint64_t hash;
+	uint32_t pc_off, n_pcs;
+	uint32_t thread;        /* string id + 1; 0 = no label */
+	uint32_t span_name;     /* string id + 1; 0 = no label */
+	int32_t tid;            /* thread_id label; 0 = unknown */
+	uint8_t trace_id[16];
+	uint8_t span_id[8];
+	uint8_t span_active;
+	uint8_t truncated;
+	int64_t count, weight;
+} agg_entry;
+
+/* String interning for label values (thread and span names). */
+typedef struct agg_strings {
+	char **strs;
+	size_t n, cap;
+	uint32_t *slots;        /* index + 1; 0 = empty */
+	size_t n_slots;
+} agg_strings;
+
+typedef struct agg_interval {
+	agg_entry *entries;
+	size_t n, cap;
+	uint32_t *slots;        /* entry index + 1; 0 = empty */
+	size_t n_slots;
+	uint64_t *pcs;
+	size_t n_pcs, cap_pcs;
+	agg_strings strings;
+	int64_t full_count, full_weight; /* the [stack table full] bucket */
+	uint64_t samples, truncated, max_depth, complete, frames, full_samples;
+} agg_interval;
+
+struct sp_aggregator {
+	sp_aggregator_config cfg;
+	sp_unwinder *unwinder;
+	sp_symbolizer *symbolizer;  /* created on first use, kept */
+	sp_module_list maps;        /* kept while modules do not change */
+	bool maps_valid;
+	atomic_bool maps_dirty;
+	char exe[4096];             /* main executable: its mappings go first */
+	sp_perfmap perfmap;         /* JIT code names, read when a pc is unmapped */
+	uint64_t truncated_total;
+	agg_interval iv;
+};
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+	h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+	h *= 0xff51afd7ed558ccdull;
+	return h ^ (h >> 32);
+}
+
+static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	uint64_t w;
+
+	for (; n >= 8; n -= 8, b += 8) {
+		memcpy(&w, b, 8);
+		h = mix(h, w);
+	}
+	w = 0;
+	memcpy(&w, b, n);
+	return mix(h, w ^ n);
+}
+
+/* ---- strings ------------------------------------------------------------ */
+
+static void strings_reset(agg_strings *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->strs[i]);
+	free(s->strs);
+	free(s->slots);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Returns id + 1, or 0 when the string cannot be stored (cap or OOM): the
+ * label is then left off, the sample still counts. */
+static uint32_t strings_intern(agg_strings *s, const char *str, size_t len)
+{
+	uint64_t h = hash_bytes(0x5350, str, len);
+
+	if (!s->slots) {
+		s->n_slots = 256;
+		s->slots = calloc(s->n_slots, sizeof(*s->slots));
+		if (!s->slots)
+			return 0;
+	}
+	size_t mask = s->n_slots - 1, i = h & mask;
+	for (; s->slots[i]; i = (i + 1) & mask) {
+		const char *o = s->strs[s->slots[i] - 1];
+		if (strncmp(o, str, len) == 0 && o[len] == '\0')
+			return s->slots[i];
+	}
+	if (s->n >= SP_AGG_MAX_STRINGS)
+		return 0;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 32;
+		char **n = realloc(s->strs, cap * sizeof(*n));
+		if (!n)
+			return 0;
+		s->strs = n;
+		s->cap = cap;
+	}
+	char *copy = strndup(str, len);
+	if (!copy)
+		return 0;
+	s->strs[s->n++] = copy;
+	s->slots[i] = (uint32_t)s->n;
+	if (s->n * 2 > s->n_slots) {
+		size_t ns = s->n_slots * 2;
+		uint32_t *slots = calloc(ns, sizeof(*slots));
+		if (slots) {
+			for (size_t k = 0; k < s->n; k++) {
+				uint64_t hk = hash_bytes(0x5350, s->strs[k], strlen(s->strs[k]));
+				size_t j = hk & (ns - 1);
+				while (slots[j])
+					j = (j + 1) & (ns - 1);
+				slots[j] = (uint32_t)(k + 1);
+			}
+			free(s->slots);
+			s->slots = slots;
+			s->n_slots = ns;
+		}
+		/* else keep the fuller table: it still works until 100% */
+	}
+	return (uint32_t)s->n;
+}
+
+static const char *strings_get(const agg_strings *s, uint32_t id)
+{
+	return id && id <= s->n ? s->strs[id - 1] : NULL;
+}
+
+/* ---- interval table ------------------------------------------------------ */
+
+static void interval_reset(agg_interval *iv)
+{
+	free(iv->entries);
+	free(iv->slots);
+	free(iv->pcs);
+	strings_reset(&iv->strings);
+	memset(iv, 0, sizeof(*iv));
+}
+
+static bool entry_equal(const agg_interval *iv, const agg_entry *e, const agg_entry *k,
+			const uint64_t *pcs)
+{
+	return e->hash == k->hash && e->n_pcs == k->n_pcs && e->thread == k->thread &&
+	       e->tid == k->tid && e->span_name == k->span_name && e->span_active == k->span_active &&
+	       e->truncated == k->truncated &&
+	       memcmp(e->trace_id, k->trace_id, sizeof(e->trace_id)) == 0 &&
+	       memcmp(e->span_id, k->span_id, sizeof(e->span_id)) == 0 &&
+	       memcmp(iv->pcs + e->pc_off, pcs, k->n_pcs * sizeof(*pcs)) == 0;
+}
+
+static int slots_grow(agg_interval *iv)
+{
+	size_t ns = iv->n_slots ? iv->n_slots * 2 : 1024;
+	uint32_t *slots = calloc(ns, sizeof(*slots));
+
+	if (!slots)
+		return -ENOMEM;
+	for (size_t k = 0; k < iv->n; k++) {
+		size_t j = iv->entries[k].hash & (ns - 1);
+		while (slots[j])
+			j = (j + 1) & (ns - 1);
+		slots[j] = (uint32_t)(k + 1);
+	}
+	free(iv->slots);
+	iv->slots = slots;
+	iv->n_slots = ns;
+	return 0;
+}
+
+/* Find or insert; NULL when the table is full (caller counts the overflow). */
+static agg_entry *interval_get(agg_interval *iv, const agg_entry *key, const uint64_t *pcs)
+{
+	if ((iv->n + 1) * 2 > iv->n_slots && slots_grow(iv) < 0 && iv->n + 1 >= iv->n_slots)
+		return NULL;
+	size_t mask = iv->n_slots - 1, i = key->hash & mask;
+	for (; iv->slots[i]; i = (i + 1) & mask) {
+		agg_entry *e = &iv->entries[iv->slots[i] - 1];
+		if (entry_equal(iv, e, key, pcs))
+			return e;
+	}
+	if (iv->n >= SP_AGG_MAX_STACKS || iv->n_pcs + key->n_pcs > SP_AGG_MAX_PCS)
+		return NULL;
+	if (iv->n == iv->cap) {
+		size_t cap = iv->cap ? iv->cap * 2 : 256;
+		agg_entry *n = realloc(iv->entries, cap * sizeof(*n));
+		if (!n)
+			return NULL;
+		iv->entries = n;
+		iv->cap = cap;
+	}
+	if (iv->n_pcs + key->n_pcs > iv->cap_pcs) {
+		size_t cap = iv->cap_pcs ? iv->cap_pcs : 4096;
+		while (cap < iv->n_pcs + key->n_pcs)
+			cap *= 2;
+		uint64_t *n = realloc(iv->pcs, cap * sizeof(*n));
+		if (!n)
+			return NULL;
+		iv->pcs = n;
+		iv->cap_pcs = cap;
+	}
+	agg_entry *e = &iv->entries[iv->n];
+	*e = *key;
+	e->pc_off = (uint32_t)iv->n_pcs;
+	memcpy(iv->pcs + iv->n_pcs, pcs, key->n_pcs * sizeof(*pcs));
+	iv->n_pcs += key->n_pcs;
+	iv->slots[i] = (uint32_t)(++iv->n);
+	return e;
+}
+
+/* ---- public ------------------------------------------------------------- */
+
+sp_aggregator *sp_aggregator_new(const sp_aggregator_config *cfg, sp_error *err)
+{
+	sp_aggregator *a = calloc(1, sizeof(*a));
+
+	if (!a) {
+		sp_error_set(err, -ENOMEM, "aggregator: out of memory");
+		return NULL;
+	}
+	a->cfg = *cfg;
+	if (a->cfg.period_ns <= 0)
+		a->cfg.period_ns = 10000000; /* 100 Hz */
+	a->unwinder = cfg->source ? sp_unwinder_new(cfg->source, cfg->source_ctx, err) :
+				    sp_unwinder_new_procfs(0, err);
+	if (!a->unwinder) {
+		free(a);
+		return NULL;
+	}
+	if (cfg->exe) {
+		snprintf(a->exe, sizeof(a->exe), "%s", cfg->exe);
+	} else {
+		ssize_t n = readlink("/proc/self/exe", a->exe, sizeof(a->exe) - 1);
+		a->exe[n > 0 ? n : 0] = '\0';
+	}
+	a->symbolizer = cfg->symbolizer;
+	atomic_init(&a->maps_dirty, true);
+	return a;
+}
+
+void sp_aggregator_free(sp_aggregator *a)
+{
+	if (!a)
+		return;
+	interval_reset(&a->iv);
+	sp_unwinder_free(a->unwinder);
+	if (a->symbolizer != a->cfg.symbolizer)
+		sp_symbolizer_free(a->symbolizer);
+	sp_perfmap_free(&a->perfmap);
+	if (a->maps_valid)
+		sp_procmaps_free(&a->maps);
+	free(a);
+}
+
+/* Safe from any thread (e.g. a dlopen/dlclose hook). */
+void sp_aggregator_modules_changed(sp_aggregator *a)
+{
+	sp_unwinder_invalidate(a->unwinder);
+	atomic_store(&a->maps_dirty, true);
+}
+
+uint64_t sp_aggregator_truncated(const sp_aggregator *a)
+{
+	return a->truncated_total;
+}
+
+int sp_aggregator_add(sp_aggregator *a, const sp_raw_sample *s, const char *thread_name)
+{
+	uint64_t pcs[SP_MAX_FRAMES];
+	enum sp_unwind_status st;
+	agg_interval *iv = &a->iv;
+	agg_entry key;
+
+	if (!a || !s)
+		return -EINVAL;
+	size_t n = sp_unwind(a->unwinder, s, pcs, SP_MAX_FRAMES, &st);
+	iv->samples++;
+	iv->frames += n;
+	if (st == SP_UNWIND_COMPLETE && n > 0) {
+		iv->complete++;
+	} else {
+		iv->truncated++;
+		a->truncated_total++;
+		if (st == SP_UNWIND_MAX_DEPTH)
+			iv->max_depth++;
+	}
+
+	memset(&key, 0, sizeof(key));
+	key.n_pcs = (uint32_t)n;
+	key.truncated = !(st == SP_UNWIND_COMPLETE && n > 0);
+	key.tid = s->tid;
+	if (thread_name && thread_name[0])
+		key.thread = strings_intern(&iv->strings, thread_name,
+					    strnlen(thread_name, 256));
+	if (s->span.active) {
+		key.span_active = 1;
+		memcpy(key.trace_id, s->span.trace_id, sizeof(key.trace_id));
+		memcpy(key.span_id, s->span.span_id, sizeof(key.span_id));
+		size_t len = strnlen(s->span.name, sizeof(s->span.name));
+		if (a->cfg.span_name_label && len)
+			key.span_name = strings_intern(&iv->strings, s->span.name, len);
+	}
+	uint64_t h = hash_bytes(0x7370616e, pcs, n * sizeof(pcs[0]));
+	h = mix(h, ((uint64_t)key.thread << 32) | key.span_name);
+	h = mix(h, ((uint64_t)(uint32_t)key.tid << 16) | ((uint64_t)key.span_active << 8) |
+		       key.truncated);
+	if (key.span_active) {
+		h = hash_bytes(h, key.trace_id, sizeof(key.trace_id));
+		h = hash_bytes(h, key.span_id, sizeof(key.span_id));
+	}
+	key.hash = h;
+
+	agg_entry *e = interval_get(iv, &key, pcs);
+	if (!e) {
+		iv->full_samples++;
+		iv->full_count += (int64_t)s->count;
+		iv->full_weight += (int64_t)s->weight;
+		return 0;
+	}
+	e->count += (int64_t)s->count;
+	e->weight += (int64_t)s->weight;
+	return 0;
+}
+
+/* The maps for this interval: cached until modules change, re-read once
+ * when a pc falls outside every known mapping (a dlopen nobody reported). */
+static void refresh_maps(sp_aggregator *a, bool force)
+{
+	sp_module_list l;
+	sp_error err;
+
+	if (!force && a->maps_valid && !atomic_load(&a->maps_dirty))
+		return;
+	atomic_store(&a->maps_dirty, false);
+	if (a->cfg.source) {
+		/* The source's model (it refreshes /proc/PID/maps itself). */
+		uint64_t gen;
+		const sp_module_list *src = a->cfg.source->modules(a->cfg.source_ctx, &gen);
+		if (sp_module_list_copy(src, &l) < 0)
+			return;
+	} else if (sp_procmaps_read(0, &l, &err) < 0) {
+		return; /* keep the old list (or none): locations lose their mapping */
+	}
+	if (a->maps_valid)
+		sp_procmaps_free(&a->maps);
+	a->maps = l;
+	a->maps_valid = true;
+}
+
+static bool maps_cover(const sp_aggregator *a)
+{
+	const agg_interval *iv = &a->iv;
+
+	if (!a->maps_valid)
+		return iv->n_pcs == 0;
+	for (size_t i = 0; i < iv->n_pcs; i++)
+		if (!sp_procmaps_find(&a->maps, iv->pcs[i]))
+			return false;
+	return true;
+}
+
+static uint64_t synthetic_location(sp_profile *p, const char *name)
+{
+	uint64_t fid = sp_profile_add_function(p, name, name, "", 0);
+	if (!fid)
+		return 0;
+	sp_line line = { .function_id = fid };
+	return sp_profile_add_location(p, 0, 0, &line, 1);
+}
+
+static int cmp_tid(const void *x, const void *y)
+{
+	int32_t a = *(const int32_t *)x, b = *(const int32_t *)y;
+
+	return (a > b) - (a < b);
+}
+
+/* Distinct threads among this interval's samples (not those alive now). */
+static uint64_t threads_sampled(const agg_interval *iv)
+{
+	int32_t *tids = malloc((iv->n ? iv->n : 1) * sizeof(*tids));
+	uint64_t n = 0;
+
+	if (!tids)
+		return 0;
+	for (size_t k = 0; k < iv->n; k++)
+		tids[k] = iv->entries[k].tid;
+	qsort(tids, iv->n, sizeof(*tids), cmp_tid);
+	for (size_t k = 0; k < iv->n; k++)
+		n += tids[k] > 0 && (k == 0 || tids[k] != tids[k - 1]);
+	free(tids);
+	return n;
+}
+
+static int add_comments(sp_aggregator *a, sp_profile *p, const sp_telemetry *t)
+{
+	const agg_interval *iv = &a->iv;
+	char buf[512];
+	uint64_t samples = t ? t->samples_taken : iv->samples;
+	double pct = iv->samples ? 100.0 * (double)iv->truncated / (double)iv->samples : 0;
+
+	snprintf(buf, sizeof(buf),
+		 "spanprof: engine=%s samples=%" PRIu64 " lost=%" PRIu64
+		 " truncated=%" PRIu64 " (%.2f%%) threads_sampled=%" PRIu64
+		 " threads_alive=%" PRIu64,
+		 t && t->engine ? t->engine : "unknown", samples,
+		 t ? t->samples_lost : 0, iv->truncated, pct, threads_sampled(iv),
+		 t ? t->threads : 0);
+	if (sp_profile_add_comment(p, buf) < 0)
+		return -ENOMEM;
+	/* A user-only perf event leaves system time out of the totals: say so
+	 * where the profile's reader looks. */
+	if (t && t->engine && strstr(t->engine, "user time only") &&
+	    sp_profile_add_comment(p, "spanprof: " SP_PERF_USER_ONLY_HINT) < 0)
+		return -ENOMEM;
+	snprintf(buf, sizeof(buf),
+		 "spanprof: unwind aggregated=%" PRIu64 " complete=%" PRIu64
+		 " cut_at_max_frames=%" PRIu64 " frames_avg=%.1f distinct_stacks=%zu"
+		 " stack_table_full=%" PRIu64,
+		 iv->samples, iv->complete, iv->max_depth,
+		 iv->samples ? (double)iv->frames / (double)iv->samples : 0.0, iv->n,
+		 iv->full_samples);
+	return sp_profile_add_comment(p, buf) < 0 ? -ENOMEM : 0;
+}
+
+/* One Mapping per executable segment; the main executable's first (pprof
+ * names the profile after mapping[0]). ids[i] belongs to maps.mods[i]. */
+static int add_mappings(sp_aggregator *a, sp_profile *p, uint64_t *ids)
+{
+	if (!a->maps_valid)
+		return 0;
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < a->maps.n; i++) {
+			const sp_module *m = &a->maps.mods[i];
+			bool main_exe = a->exe[0] && m->path && strcmp(m->path, a->exe) == 0;
+			if (main_exe != (pass == 0))
+				continue;
+			ids[i] = sp_profile_add_mapping(p, m->start, m->end, m->offset, m->path,
+							m->build_id);
+			if (!ids[i])
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static int add_samples(sp_aggregator *a, sp_profile *p, const uint64_t *map_ids)
+{
+	agg_interval *iv = &a->iv;
+	uint64_t locs[SP_MAX_FRAMES + 1];
+	uint64_t trunc_loc = 0;
+	int64_t values[2];
+	sp_label labels[5];
+
+	bool perfmap_read = false;
+
+	for (size_t k = 0; k < iv->n; k++) {
+		const agg_entry *e = &iv->entries[k];
+		const uint64_t *pcs = iv->pcs + e->pc_off;
+		size_t nl = 0, nlab = 0;
+
+		for (size_t i = 0; i < e->n_pcs; i++) {
+			const sp_module *m = a->maps_valid ? sp_procmaps_find(&a->maps, pcs[i]) : NULL;
+			uint64_t mid = m ? map_ids[m - a->maps.mods] : 0;
+			const char *jit = NULL;
+			sp_line line = { 0 };
+
+			/* No file behind it (unmapped, or an anonymous
+			 * executable mapping): JIT code, named by the runtime's
+			 * perf map if it writes one (read once per interval). */
+			if ((!m || (!m->vdso && (!m->path || m->path[0] != '/'))) &&
+			    a->cfg.symbolize) {
+				if (!perfmap_read)
+					sp_perfmap_refresh(&a->perfmap, a->cfg.pid ? a->cfg.pid : getpid());
+				perfmap_read = true;
+				jit = sp_perfmap_find(&a->perfmap, pcs[i]);
+				if (jit && !(line.function_id = sp_profile_add_function(p, jit, jit,
+											  "", 0)))
+					return -ENOMEM;
+			}
+			locs[nl] = sp_profile_add_location(p, mid, pcs[i], jit ? &line : NULL,
+							   jit ? 1 : 0);
+			if (!locs[nl++])
+				return -ENOMEM;
+		}
+		if (e->truncated) {
+			if (!trunc_loc && !(trunc_loc = synthetic_location(p, TRUNCATED_FRAME)))
+				return -ENOMEM;
+			locs[nl++] = trunc_loc;
+		}
+		const char *tn = strings_get(&iv->strings, e->thread);
+		if (tn)
+			labels[nlab++] = sp_profile_str_label(p, "thread_name", tn);
+		/* by id too, as perf and async-profiler show threads: names repeat */
+		if (e->tid > 0)
+			labels[nlab++] = sp_profile_num_label(p, "thread_id", e->tid, NULL);
+		if (e->span_active) {
+			sp_span_snapshot snap;
+			char trace[33], span[17];
+			memcpy(snap.trace_id, e->trace_id, sizeof(snap.trace_id));
+			memcpy(snap.span_id, e->span_id, sizeof(snap.span_id));
+			sp_span_trace_hex(&snap, trace);
+			sp_span_id_hex(&snap, span);
+			labels[nlab++] = sp_profile_str_label(p, "span_id", span);
+			labels[nlab++] = sp_profile_str_label(p, "trace_id", trace);
+			const char *sn = strings_get(&iv->strings, e->span_name);
+			if (sn)
+				labels[nlab++] = sp_profile_str_label(p, "span_name", sn);
+		}
+		for (size_t i = 0; i < nlab; i++)
+			if (labels[i].key < 0 || labels[i].str < 0)
+				return -ENOMEM;
+		values[0] = e->count;
+		values[1] = e->weight;
+		int rc = sp_profile_add_sample(p, locs, nl, values, labels, nlab);
+		if (rc < 0)
+			return rc;
+	}
+	if (iv->full_samples) {
+		uint64_t loc = synthetic_location(p, TABLE_FULL_FRAME);
+		if (!loc)
+			return -ENOMEM;
+		values[0] = iv->full_count;
+		values[1] = iv->full_weight;
+		int rc = sp_profile_add_sample(p, &loc, 1, values, NULL, 0);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void symbolize(sp_aggregator *a, sp_profile *p)
+{
+	sp_symbolize_stats stats;
+	sp_error err = { { 0 } };
+	char buf[600];
+
+	if (!a->symbolizer)
+		a->symbolizer = sp_symbolizer_new(NULL, &err);
+	if (!a->symbolizer || sp_symbolize_profile(a->symbolizer, p, a->cfg.pid, &stats, &err) < 0) {
+		/* The addresses, mappings and build-ids are still there: a
+		 * backend or `go tool pprof` can symbolize later. */
+		snprintf(buf, sizeof(buf), "spanprof: not symbolized: %s", err.msg);
+		sp_profile_add_comment(p, buf);
+	}
+}
+
+/* Go code has no .eh_frame, so its chains never end in an "undefined
+ * return address" rule: libunwind stops at the goroutine's or thread's
+ * first frame with an error. Those first frames are where Go's own
+ * traceback ends, so a stack that reaches one is complete. */
+static bool is_go_stack_root(const char *fn)
+{
+	static const char *const roots[] = { "runtime.goexit", "runtime.mstart", "runtime.main",
+					     "runtime.mcall", "runtime.rt0_go" };
+
+	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+		size_t n = strlen(roots[i]);
+		if (!strncmp(fn, roots[i], n) && (!fn[n] || !strcmp(fn + n, ".abi0")))
+			return true;
+	}
+	return false;
+}
+
+static void complete_go_stacks(sp_profile *p)
+{
+	for (size_t i = 0; i < p->n_samples; i++) {
+		sp_sample *s = &p->samples[i];
+		if (s->n_locations < 2)
+			continue;
+		const sp_location *last = sp_profile_location(p, s->location_ids[s->n_locations - 1]);
+		const sp_location *root = sp_profile_location(p, s->location_ids[s->n_locations - 2]);
+		if (!last || !root || !last->n_lines || !root->n_lines)
+			continue;
+		const sp_function *lf = sp_profile_function(p, last->lines[last->n_lines - 1].function_id);
+		const sp_function *rf = sp_profile_function(p, root->lines[root->n_lines - 1].function_id);
+		if (lf && rf && !strcmp(sp_profile_str(p, lf->name), TRUNCATED_FRAME) &&
+		    is_go_stack_root(sp_profile_str(p, rf->name)))
+			s->n_locations--;
+	}
+}
+
+sp_profile *sp_aggregator_take_profile(sp_aggregator *a, int64_t start_wall_ns,
+				       int64_t duration_ns, const sp_telemetry *t,
+				       sp_error *err)
+{
+	uint64_t *map_ids = NULL;
+	sp_profile *p = sp_profile_new();
+	int rc = -ENOMEM;
+
+	if (!p)
+		goto out;
+	rc = sp_profile_init_cpu(p, a->cfg.period_ns);
+	if (rc < 0)
+		goto out;
+	p->time_nanos = start_wall_ns;
+	p->duration_nanos = duration_ns;
+
+	refresh_maps(a, false);
+	if (!maps_cover(a))
+		refresh_maps(a, true);
+	rc = -ENOMEM;
+	if (a->maps_valid && a->maps.n &&
+	    !(map_ids = calloc(a->maps.n, sizeof(*map_ids))))
+		goto out;
+	if ((rc = add_mappings(a, p, map_ids)) < 0)
+		goto out;
+	if ((rc = add_samples(a, p, map_ids)) < 0)
+		goto out;
+	if ((rc = add_comments(a, p, t)) < 0)
+		goto out;
+	if (a->cfg.symbolize) {
+		symbolize(a, p);
+		complete_go_stacks(p);
+	}
+	rc = 0;
+out:
+	free(map_ids);
+	/* Reset even on failure: memory stays bounded, the next interval
+	 * starts clean. */
+	interval_reset(&a->iv);
+	if (rc < 0) {
+		sp_profile_free(p);
+		sp_error_set(err, rc, "aggregator: cannot build the interval profile: %s",
+			     rc == -ENOMEM ? "out of memory" : strerror(-rc));
+		return NULL;
+	}
+	return p;
+}

@@ -1,0 +1,601 @@
+/* `spanprof record [-F HZ] [-o DIR] [--svg FILE] [--duration S] -- CMD ARGS...`:
+ * run CMD with libspanprof.so preloaded, forward signals to it, and when it
+ * ends merge the interval profiles it (and any forked children) wrote into
+ * one pprof and one flame graph. Exits with CMD's status. */
+#include <dirent.h>
+#include <elf.h>
+#include <fcntl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/atomic_file.h"
+#include "abi/link_proto.h"
+#include "pipeline/consumer.h"
+#include "cli/cli.h"
+#include "base/config.h"
+#include "base/env.h"
+#include "render/flamegraph.h"
+#include "sinks/links.h"
+#include "sinks/output.h"
+#include "model/pprof.h"
+#include "model/profile.h"
+#include "render/stacks.h"
+
+static const char usage_text[] =
+"usage: spanprof record [options] -- CMD [ARGS...]\n"
+"\n"
+"Run CMD with the profiler preloaded (LD_PRELOAD=libspanprof.so). Every\n"
+"SPANPROF_UPLOAD_INTERVAL seconds it writes an interval profile to\n"
+"DIR/intervals/; when CMD ends they are merged into DIR/<cmd>-<pid>.pb.gz and\n"
+"an SVG flame graph, so DIR/*.pb.gz names each sample once.\n"
+"Signals sent to spanprof are forwarded to CMD; the exit status is CMD's\n"
+"(128+N when it was killed by signal N), or 0 when --duration stopped it.\n"
+"A statically linked CMD cannot be profiled (LD_PRELOAD needs the dynamic\n"
+"loader) and is refused.\n"
+"\n"
+"options:\n"
+"  -F, --freq HZ         sampling rate per thread, 1..10000 (default 100)\n"
+"  -o, --output DIR      a directory (created): the merged profile, flame graph\n"
+"                        and links at the top, interval files in DIR/intervals/\n"
+"                        (default ./spanprof-out)\n"
+"      --svg FILE        flame graph path (default DIR/<cmd>-<pid>.svg)\n"
+"      --duration S      stop CMD with SIGTERM after S seconds (then exit 0)\n"
+"      --timer           use POSIX CPU timers instead of perf events\n"
+"  -q, --quiet           no summary\n"
+"  -h, --help            show this help\n"
+"\n"
+"The library is found next to the spanprof binary, in ../lib, or at\n"
+"$SPANPROF_LIB. Other SPANPROF_* variables pass through to CMD.\n";
+
+static volatile pid_t child_pid;
+
+/* Forward what is sent to us; a terminal's ^C already reached CMD (same
+ * process group, si_code SI_KERNEL) and is not sent twice. */
+static void forward(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	if (child_pid > 0 && si->si_code != SI_KERNEL)
+		kill(child_pid, sig);
+}
+
+static int find_library(char *out, size_t len)
+{
+	char exe[PATH_MAX - 64];
+	const char *env = sp_getenv("SPANPROF_LIB");
+	ssize_t n;
+	char *slash;
+
+	if (env && *env) {
+		if (access(env, R_OK) == 0) {
+			snprintf(out, len, "%s", env);
+			return 0;
+		}
+		cli_error("record: SPANPROF_LIB=%s is not readable", env);
+		return -ENOENT;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return -errno;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(out, len, "%s/libspanprof.so", exe);
+	if (access(out, R_OK) == 0)
+		return 0;
+	snprintf(out, len, "%s/../lib/libspanprof.so", exe);
+	if (access(out, R_OK) == 0)
+		return 0;
+	cli_error("record: libspanprof.so not found next to %s nor in %s/../lib; set SPANPROF_LIB",
+		  exe, exe);
+	return -ENOENT;
+}
+
+/* Path execvp would run for cmd (PATH search when it has no '/'). */
+static int resolve_command(const char *cmd, char *out, size_t len)
+{
+	const char *path = sp_getenv("PATH"), *p, *end;
+
+	if (strchr(cmd, '/')) {
+		snprintf(out, len, "%s", cmd);
+		return 0;
+	}
+	for (p = path && *path ? path : "/usr/local/bin:/usr/bin:/bin"; *p; p = end + !!*end) {
+		end = strchrnul(p, ':');
+		if (end > p)
+			snprintf(out, len, "%.*s/%s", (int)(end - p), p, cmd);
+		else
+			snprintf(out, len, "./%s", cmd); /* empty PATH entry: cwd */
+		if (access(out, X_OK) == 0)
+			return 0;
+		if (!*end)
+			break;
+	}
+	return -ENOENT;
+}
+
+/* 1 when file is an ELF executable without PT_INTERP: the kernel starts it
+ * without the dynamic loader, which is what reads LD_PRELOAD, so the
+ * profiler can never load. 0 otherwise (dynamic, script, unreadable). */
+static int is_static_elf(const char *file)
+{
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph;
+	int fd = open(file, O_RDONLY | O_CLOEXEC), interp = 0, elf = 0;
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &eh, sizeof(eh), 0) == (ssize_t)sizeof(eh) &&
+	    !memcmp(eh.e_ident, ELFMAG, SELFMAG) && eh.e_ident[EI_CLASS] == ELFCLASS64 &&
+	    eh.e_phentsize == sizeof(ph)) {
+		elf = 1;
+		for (unsigned i = 0; i < eh.e_phnum; i++) {
+			if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + i * sizeof(ph))) !=
+			    (ssize_t)sizeof(ph)) {
+				elf = 0;
+				break;
+			}
+			if (ph.p_type == PT_INTERP)
+				interp = 1;
+		}
+	}
+	close(fd);
+	return elf && !interp;
+}
+
+struct name_set {
+	char **v;
+	size_t n;
+};
+
+static int list_intervals(const char *dir, struct name_set *s)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	s->v = NULL;
+	s->n = 0;
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		char **nv;
+
+		if (len < 7 || strcmp(de->d_name + len - 6, ".pb.gz") ||
+		    !sp_output_is_interval_name(de->d_name))
+			continue;
+		nv = realloc(s->v, (s->n + 1) * sizeof(*nv));
+		if (!nv)
+			break;
+		s->v = nv;
+		s->v[s->n] = strdup(de->d_name);
+		if (s->v[s->n])
+			s->n++;
+	}
+	closedir(d);
+	return 0;
+}
+
+static bool in_set(const struct name_set *s, const char *name)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (!strcmp(s->v[i], name))
+			return true;
+	return false;
+}
+
+static void free_set(struct name_set *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+struct totals {
+	uint64_t samples, lost, truncated, aggregated, files;
+	char engine[320]; /* "<engine> at <hz> Hz[, because <why>]" */
+};
+
+/* Sum the self-telemetry comments of one interval profile. */
+static void add_telemetry(const sp_profile *p, struct totals *t)
+{
+	for (size_t i = 0; i < p->n_comments; i++) {
+		const char *c = sp_profile_str(p, p->comments[i]);
+		const char *e;
+		uint64_t a, b, d;
+
+		if ((e = strstr(c, "engine="))) {
+			const char *end = strstr(e, " samples=");
+			size_t n = end ? (size_t)(end - e - 7) : 0;
+
+			if (n && n < sizeof(t->engine) && !t->engine[0])
+				snprintf(t->engine, sizeof(t->engine), "%.*s", (int)n, e + 7);
+			if (end && sscanf(end, " samples=%" SCNu64 " lost=%" SCNu64
+				   " truncated=%" SCNu64, &a, &b, &d) == 3) {
+				t->samples += a;
+				t->lost += b;
+				t->truncated += d;
+			}
+		}
+		if ((e = strstr(c, "unwind aggregated=")) &&
+		    sscanf(e, "unwind aggregated=%" SCNu64, &a) == 1)
+			t->aggregated += a;
+	}
+}
+
+static int write_svg(const sp_profile *p, const char *path, const char *title, sp_error *err)
+{
+	sp_stack_tree *tree = NULL;
+	sp_flamegraph_opts o;
+	sp_atomic_file af;
+	int r;
+
+	r = sp_stacks_build(p, NULL, NULL, 0, &tree, err);
+	if (r)
+		return r;
+	sp_flamegraph_opts_init(&o);
+	o.source = title;
+	o.time_nanos = p->time_nanos;
+	o.duration_nanos = p->duration_nanos;
+	r = sp_atomic_file_open(&af, path, 0666);
+	if (r) {
+		sp_error_set(err, r, "%s: cannot create: %s", path, strerror(-r));
+		goto out;
+	}
+	r = sp_flamegraph_write(tree, &o, af.f, NULL, err);
+	if (r) {
+		sp_atomic_file_abort(&af);
+	} else {
+		r = sp_atomic_file_commit(&af);
+		if (r)
+			sp_error_set(err, r, "%s: write failed: %s", path, strerror(-r));
+	}
+out:
+	sp_stacks_free(tree);
+	return r;
+}
+
+/* Merge the new interval files of idir; write DIR/<cmd>-<pid>.pb.gz and the
+ * SVG in dir. */
+static int collect(const char *dir, const char *idir, const struct name_set *before,
+		   const char *svc, pid_t pid, const char *svg_opt, bool quiet)
+{
+	struct name_set now;
+	struct totals t = { 0 };
+	sp_profile *merged = sp_profile_new(), *src;
+	sp_error err = { "" };
+	char path[2 * PATH_MAX], out[2 * PATH_MAX], svg[2 * PATH_MAX], links[2 * PATH_MAX] = "";
+	int r = CLI_OK;
+	size_t used = 0;
+
+	char name[128], file_svc[128], shared[128] = "";
+	bool named = false, shared_ok = true;
+
+	if (!merged)
+		return CLI_RUNTIME_ERROR;
+	/* The command's files carry the service name it resolved itself (after
+	 * any exec: `sh -c ./work` gives work's); the merge takes the same. */
+	snprintf(name, sizeof(name), "%s", svc);
+	list_intervals(idir, &now);
+	if (now.n)
+		qsort(now.v, now.n, sizeof(*now.v), cmp_str);
+	for (size_t i = 0; i < now.n; i++) {
+		pid_t file_pid;
+
+		if (in_set(before, now.v[i]))
+			continue;
+		/* The command's own pid first; else the one name all the new
+		 * files share (a shell that forked its child). */
+		if (!named && sp_output_interval_service(now.v[i], file_svc, sizeof(file_svc),
+							 &file_pid)) {
+			if (file_pid == pid) {
+				snprintf(name, sizeof(name), "%s", file_svc);
+				named = true;
+			} else if (!shared[0]) {
+				snprintf(shared, sizeof(shared), "%s", file_svc);
+			} else if (strcmp(shared, file_svc)) {
+				shared_ok = false;
+			}
+		}
+		snprintf(path, sizeof(path), "%s/%s", idir, now.v[i]);
+		src = NULL;
+		if (sp_pprof_read_file(path, &src, &err)) {
+			cli_error("record: skipping %s", err.msg);
+			continue;
+		}
+		add_telemetry(src, &t);
+		if (sp_profile_merge(merged, src, &err))
+			cli_error("record: cannot merge %s: %s", path, err.msg);
+		else
+			used++;
+		sp_profile_free(src);
+	}
+	free_set(&now);
+	if (!named && shared[0] && shared_ok)
+		snprintf(name, sizeof(name), "%s", shared);
+
+	if (!used || !merged->n_samples) {
+		if (!quiet)
+			cli_error("record: no samples were written to %s (the command used "
+				  "too little CPU to be sampled)", idir);
+		goto out;
+	}
+	svc = name;
+	sp_config_sanitize_name(svc, file_svc, sizeof(file_svc));
+	snprintf(out, sizeof(out), "%s/%s-%d.pb.gz", dir, file_svc, (int)pid);
+	if (sp_pprof_write_file(merged, out, &err)) {
+		cli_error("record: %s", err.msg);
+		r = CLI_RUNTIME_ERROR;
+		goto out;
+	}
+	/* Spans in the merged profile: a links file beside it as well. */
+	for (size_t i = 0; i < merged->n_samples; i++) {
+		if (!sp_profile_sample_label(merged, &merged->samples[i], "span_id"))
+			continue;
+		sp_links_context lc = {
+			.service = svc,
+			.profile_path = out,
+			.from_ns = merged->time_nanos,
+			.until_ns = merged->time_nanos + merged->duration_nanos,
+		};
+		snprintf(links, sizeof(links), "%s/%s-%d.links.jsonl", dir, file_svc, (int)pid);
+		if (sp_links_write(merged, &lc, links, &err)) {
+			cli_error("record: span links not written: %s", err.msg);
+			links[0] = '\0';
+		}
+		break;
+	}
+	if (svg_opt)
+		snprintf(svg, sizeof(svg), "%s", svg_opt);
+	else
+		snprintf(svg, sizeof(svg), "%s/%s-%d.svg", dir, file_svc, (int)pid);
+	if (write_svg(merged, svg, svc, &err)) {
+		cli_error("record: flame graph not written: %s", err.msg);
+		svg[0] = '\0';
+	}
+	if (!quiet) {
+		int ci = sp_profile_sample_index(merged, "cpu");
+		double cpu_s = ci >= 0 ? (double)sp_profile_total(merged, ci) / 1e9 : 0;
+		double trunc = t.aggregated ? 100.0 * (double)t.truncated / (double)t.aggregated : 0;
+
+		fprintf(stderr, "spanprof: %" PRIu64 " samples (%.2f s CPU) from %zu interval file%s, "
+			"engine %s\n", t.samples, cpu_s, used, used == 1 ? "" : "s",
+			t.engine[0] ? t.engine : "unknown");
+		if (strstr(t.engine, "user time only"))
+			fprintf(stderr, "spanprof: %s\n", SP_PERF_USER_ONLY_HINT);
+		fprintf(stderr, "spanprof: lost %" PRIu64 " (ring full), truncated stacks %.2f%%\n",
+			t.lost, trunc);
+		fprintf(stderr, "spanprof: profile     %s\n", out);
+		if (svg[0])
+			fprintf(stderr, "spanprof: flame graph %s\n", svg);
+		if (links[0])
+			fprintf(stderr, "spanprof: span links %s\n", links);
+	}
+out:
+	sp_profile_free(merged);
+	return r;
+}
+
+static int parse_uint(const char *opt, const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi) {
+		cli_error("record: %s wants a whole number in %ld..%ld, got '%s'", opt, lo, hi, s);
+		return CLI_USAGE_ERROR;
+	}
+	*out = v;
+	return 0;
+}
+
+static int exit_code(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return CLI_RUNTIME_ERROR;
+}
+
+int cli_record(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "freq", required_argument, NULL, 'F' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "svg", required_argument, NULL, 'S' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "timer", no_argument, NULL, 'T' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const int fwd[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+	const char *dir = NULL, *svg = NULL;
+	long hz = 0, duration = 0;
+	bool timer = false, quiet = false;
+	char lib[PATH_MAX], preload[2 * PATH_MAX + 2], hzbuf[16], svc[128];
+	char absdir[PATH_MAX], idir[PATH_MAX + 16], exe[PATH_MAX];
+	bool stopped = false;
+	struct name_set before = { 0 };
+	struct sigaction sa;
+	const char *old;
+	int c, status = 0, ret;
+	pid_t pid;
+	sp_consumer *consumer;
+	sp_error cerr = { "" };
+	time_t deadline = 0;
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+:F:o:qh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'F':
+			if ((ret = parse_uint("-F", optarg, 1, 10000, &hz)))
+				return ret;
+			break;
+		case 'o': dir = optarg; break;
+		case 'S': svg = optarg; break;
+		case 'd':
+			if ((ret = parse_uint("--duration", optarg, 1, 86400 * 365, &duration)))
+				return ret;
+			break;
+		case 'T': timer = true; break;
+		case 'q': quiet = true; break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return CLI_OK;
+		default:
+			return cli_bad_option("record", c, argv);
+		}
+	}
+	if (optind >= argc) {
+		cli_error("record: no command; usage: spanprof record [options] -- CMD [ARGS...]");
+		return CLI_USAGE_ERROR;
+	}
+	if (find_library(lib, sizeof(lib)))
+		return CLI_RUNTIME_ERROR;
+	if (!dir)
+		dir = sp_getenv("SPANPROF_OUTPUT") && *sp_getenv("SPANPROF_OUTPUT") ?
+			sp_getenv("SPANPROF_OUTPUT") : "./spanprof-out";
+	if ((ret = sp_mkdir_p(dir, 0755))) {
+		cli_error("record: cannot create %s: %s", dir, strerror(-ret));
+		return CLI_RUNTIME_ERROR;
+	}
+	/* Absolute, so a CMD that changes directory still writes here. */
+	if (!realpath(dir, absdir)) {
+		cli_error("record: %s: %s", dir, strerror(errno));
+		return CLI_RUNTIME_ERROR;
+	}
+	snprintf(idir, sizeof(idir), "%s/intervals", absdir);
+	/* The consumer's raw intervals are this user's only (other users'
+	 * processes may not register either). */
+	if ((ret = sp_mkdir_p(idir, 0700)) || chmod(idir, 0700) < 0) {
+		cli_error("record: cannot create %s: %s", idir, strerror(ret ? -ret : errno));
+		return CLI_RUNTIME_ERROR;
+	}
+	if (resolve_command(argv[optind], exe, sizeof(exe)) == 0 && is_static_elf(exe)) {
+		cli_error("record: %s is statically linked (no ELF interpreter): the dynamic "
+			  "loader never runs, so LD_PRELOAD cannot load the profiler; "
+			  "rebuild it dynamically linked", exe);
+		return CLI_RUNTIME_ERROR;
+	}
+	list_intervals(idir, &before);
+	/* The name the command will resolve for itself, were it not to exec. */
+	sp_service_name(NULL, NULL, NULL,
+			strrchr(argv[optind], '/') ? strrchr(argv[optind], '/') + 1 : argv[optind],
+			svc, sizeof(svc), NULL);
+
+	old = sp_getenv("LD_PRELOAD");
+	/* After what is there: a sanitizer runtime must stay first. */
+	if (old && *old)
+		snprintf(preload, sizeof(preload), "%s %s", old, lib);
+	else
+		snprintf(preload, sizeof(preload), "%s", lib);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = forward;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++)
+		sigaction(fwd[i], &sa, NULL);
+
+	/* This process is the consumer for the whole tree: every process
+	 * registers here, so what ends by _exit, exec, a signal or a crash is
+	 * still drained from its rings. */
+	consumer = sp_consumer_start(NULL, &cerr);
+	if (!consumer) {
+		cli_error("record: %s", cerr.msg);
+		free_set(&before);
+		return CLI_RUNTIME_ERROR;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		cli_error("record: fork: %s", strerror(errno));
+		sp_consumer_finish(consumer);
+		free_set(&before);
+		return CLI_RUNTIME_ERROR;
+	}
+	if (pid == 0) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		for (size_t i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++)
+			signal(fwd[i], SIG_DFL);
+		setenv("LD_PRELOAD", preload, 1);
+		setenv("SPANPROF_OUTPUT", idir, 1);
+		setenv("SPANPROF_AUTOSTART", "1", 1);
+		setenv(SP_CONSUMER_ENV, sp_consumer_address(consumer), 1);
+		/* A process outliving record must not start a consumer of its own. */
+		setenv("SPANPROF_CONSUMER_SPAWN", "0", 1);
+		if (hz) {
+			snprintf(hzbuf, sizeof(hzbuf), "%ld", hz);
+			setenv("SPANPROF_HZ", hzbuf, 1);
+		}
+		if (timer)
+			setenv("SPANPROF_ENGINE", "timer", 1);
+		if (quiet)
+			setenv("SPANPROF_QUIET", "1", 1);
+		execvp(argv[optind], argv + optind);
+		fprintf(stderr, "spanprof: record: cannot run %s: %s\n", argv[optind],
+			strerror(errno));
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	child_pid = pid;
+	/* Everything record writes (the consumer's intervals, the merged
+	 * profile, the flame graph) is this user's only; after the fork, so the
+	 * command keeps the umask it was given. */
+	umask(077);
+	if (duration)
+		deadline = time(NULL) + duration;
+	for (;;) {
+		pid_t w = waitpid(pid, &status, deadline ? WNOHANG : 0);
+
+		if (w == pid)
+			break;
+		if (w < 0 && errno != EINTR) {
+			cli_error("record: waitpid: %s", strerror(errno));
+			status = 0;
+			break;
+		}
+		if (deadline && time(NULL) >= deadline) {
+			kill(pid, SIGTERM);
+			stopped = true;
+			deadline = 0;
+			continue;
+		}
+		if (deadline)
+			usleep(20000);
+	}
+	child_pid = 0;
+	sp_consumer_finish(consumer);
+	ret = exit_code(status);
+	/* A run ended by --duration is a success; 143 would read as a failure. */
+	if (stopped && ret == 128 + SIGTERM) {
+		if (!quiet)
+			fprintf(stderr, "spanprof: stopped %s after %ld s (--duration); exit status 0\n",
+				svc, duration);
+		ret = 0;
+	}
+	if (collect(absdir, idir, &before, svc, pid, svg, quiet) && ret == 0)
+		ret = CLI_RUNTIME_ERROR;
+	free_set(&before);
+	return ret;
+}
