@@ -19,7 +19,8 @@ build_pkgs=(gcc make pkg-config libunwind-dev libdw-dev libelf-dev libprotobuf-c
 # libc6-dbg: libc's local symbols (start_thread, __libc_start_call_main), which
 # the thread and symbolize tests name; Debian's libc6 ships only .dynsym.
 test_pkgs=(golang-go libxml2-utils elfutils binutils g++ clang libclang-rt-14-dev openssl curl python3
-           wrk libc6-dbg chromium perl git make sqlite3 redis-server redis-tools nodejs file)
+           wrk libc6-dbg chromium perl git make sqlite3 redis-server redis-tools nodejs file
+           libcap2-bin)
 bench_pkgs=(google-perftools libgoogle-perftools-dev redis-server redis-tools wrk heaptrack
             linux-perf elfutils binutils)
 render_pkgs=(chromium)
