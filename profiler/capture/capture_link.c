@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/env.h"
 #include "base/log.h"
 
@@ -36,22 +37,6 @@ static sp_shm_control *control;
 static _Atomic int lost;              /* the consumer is gone (reported) */
 static char consumer_addr[108];
 static pthread_mutex_t mod_mu = PTHREAD_MUTEX_INITIALIZER;
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int64_t wall_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 bool sp_link_active(void)
 {
@@ -99,7 +84,7 @@ bool sp_link_consumer_lost(void)
 	if (!c)
 		return false;
 	hb = atomic_load_explicit(&c->heartbeat_ns, memory_order_relaxed);
-	if (mono_ns() - hb < (int64_t)SP_SHM_HEARTBEAT_STALE_NS)
+	if (sp_mono_ns() - hb < (int64_t)SP_SHM_HEARTBEAT_STALE_NS)
 		return false;
 	/* A stale heartbeat and no such process: gone (kill 0 alone could see a
 	 * reused pid; the heartbeat alone a consumer stopped by a debugger). */
@@ -400,7 +385,7 @@ static int spawn_consumer(char *addr, size_t addrlen, sp_error *err)
 				    "cannot find the spanprof executable to run the consumer "
 				    "(set SPANPROF_EXE)");
 	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
-		rnd = (unsigned)mono_ns();
+		rnd = (unsigned)sp_mono_ns();
 	snprintf(addr, addrlen, "@spanprof-%u-%d-%08x", (unsigned)getuid(), (int)getpid(), rnd);
 	for (char **e = environ; e && *e; e++)
 		n_env++;
@@ -561,8 +546,8 @@ int sp_link_start(const sp_config *cfg, uint32_t slots, sp_error *err)
 	sp_shm_layout(h, bytes, slots, cfg->ring_bytes, cfg->stack_bytes);
 	h->pid = (int32_t)getpid();
 	h->ppid = (int32_t)getppid();
-	h->start_wall_ns = wall_ns();
-	h->start_mono_ns = mono_ns();
+	h->start_wall_ns = sp_wall_ns();
+	h->start_mono_ns = sp_mono_ns();
 	h->hz = cfg->hz;
 	memcpy(sp_shm_cfg(h), cfg, sizeof(*cfg));
 	copy_env(h);
@@ -623,15 +608,15 @@ void sp_link_set_state(int state, int timeout_ms)
 	if (!h)
 		return;
 	seen = atomic_load(&h->flushed);
-	atomic_store(&h->state_ns, (uint64_t)mono_ns());
+	atomic_store(&h->state_ns, (uint64_t)sp_mono_ns());
 	atomic_store(&h->state, (uint32_t)state);
 	sp_link_wake();
 	if ((state != SP_SHM_STOPPED && state != SP_SHM_EXITED) || timeout_ms <= 0 ||
 	    atomic_load(&lost))
 		return;
-	deadline = mono_ns() + (int64_t)timeout_ms * 1000000;
+	deadline = sp_mono_ns() + (int64_t)timeout_ms * 1000000;
 	while (atomic_load(&h->flushed) == seen) {
-		int64_t left = deadline - mono_ns();
+		int64_t left = deadline - sp_mono_ns();
 		struct timespec ts;
 
 		if (left <= 0 || sp_link_consumer_lost())
@@ -668,8 +653,8 @@ int sp_link_atfork_child(void)
 	/* sp_shm_layout recomputes ring_bytes from the data size: same region. */
 	h->pid = (int32_t)getpid();
 	h->ppid = old->pid;
-	h->start_wall_ns = wall_ns();
-	h->start_mono_ns = mono_ns();
+	h->start_wall_ns = sp_wall_ns();
+	h->start_mono_ns = sp_mono_ns();
 	h->hz = old->hz;
 	memcpy(sp_shm_cfg(h), sp_shm_cfg(old), sizeof(sp_config));
 	memcpy(sp_shm_env(h), sp_shm_env(old), old->env_len);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "capture/capture.h"
 #include "capture/capture_link.h"
 #include "abi/link_proto.h"
@@ -203,11 +204,8 @@ int sp_profiler_signo(void)
 static void maintenance(void)
 {
 	static _Atomic int64_t last;
-	struct timespec ts;
-	int64_t now;
+	int64_t now = sp_mono_ns();
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 	if (now - atomic_load(&last) < 1000000000)
 		return;
 	atomic_store(&last, now);

@@ -20,6 +20,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "capture/capture.h"
 #include "base/log.h"
 #include "abi/raw_sample.h"
@@ -127,14 +128,6 @@ __attribute__((no_sanitize_address)) static void copy_bytes(void *dst, const voi
 	__asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void fill_regs(sp_raw_sample *s, const ucontext_t *uc)
 {
 	const greg_t *g = uc->uc_mcontext.gregs;
@@ -187,7 +180,7 @@ static void take_sample(sp_thread *t, const ucontext_t *uc, uint64_t weight)
 		}
 		return;
 	}
-	s->time_ns = now_ns();
+	s->time_ns = (uint64_t)sp_mono_ns();
 	s->pid = sp_capture_pid;
 	s->tid = t->tid;
 	s->kind = SP_SAMPLE_CPU;
@@ -293,7 +286,7 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 		goto out;
 	}
 	if (sp_handler_timing)
-		t0 = now_ns();
+		t0 = (uint64_t)sp_mono_ns();
 	if (si->si_code == SI_TKILL && sp_link_is_consumer(si->si_pid)) {
 		/* The consumer's nudge: this thread runs but sends no samples. */
 		sp_threads_rearm_self();
@@ -329,7 +322,7 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 	take_sample(t, (const ucontext_t *)ucv, weight);
 	if (t0) {
 		sp_shm_header *h = sp_link_arena();
-		uint64_t b = (now_ns() - t0) / SP_HIST_NS;
+		uint64_t b = ((uint64_t)sp_mono_ns() - t0) / SP_HIST_NS;
 		if (b >= SP_HIST_BUCKETS)
 			b = SP_HIST_BUCKETS - 1;
 		if (h)
@@ -396,7 +389,7 @@ int sp_signal_install(int signo)
 
 	/* Bind what the handler calls through the PLT now: lazy binding inside
 	 * the handler would run the dynamic linker there. */
-	(void)now_ns();
+	(void)(uint64_t)sp_mono_ns();
 	(void)syscall(SYS_gettid);
 	errno = errno;
 

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "abi/link_proto.h"
 #include "base/log.h"
 #include "pipeline/session.h"
@@ -64,14 +65,6 @@ struct sp_consumer {
 	struct { pid_t pid; unsigned seq; } stopped[64];
 	unsigned n_stopped;
 };
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void wake_drainer(sp_consumer *c)
 {
@@ -335,7 +328,7 @@ static void *server_main(void *arg)
  * planned pass. */
 static int64_t pass(sp_consumer *c, bool final)
 {
-	int64_t now = mono_ns(), next = IDLE_DRAIN_NS;
+	int64_t now = sp_mono_ns(), next = IDLE_DRAIN_NS;
 	struct proc *snap[MAX_PROCS];
 	size_t n;
 
@@ -396,7 +389,7 @@ static void *drain_main(void *arg)
 		int64_t next;
 		struct timespec ts;
 
-		atomic_store(&c->ctl->heartbeat_ns, mono_ns());
+		atomic_store(&c->ctl->heartbeat_ns, sp_mono_ns());
 		next = pass(c, stop);
 		if (stop)
 			break;
@@ -432,7 +425,7 @@ static int make_control(sp_consumer *c)
 	c->ctl_fd = fd;
 	c->ctl->magic = SP_SHM_MAGIC;
 	c->ctl->consumer_pid = (int32_t)getpid();
-	atomic_store(&c->ctl->heartbeat_ns, mono_ns());
+	atomic_store(&c->ctl->heartbeat_ns, sp_mono_ns());
 	return 0;
 }
 
@@ -458,7 +451,7 @@ sp_consumer *sp_consumer_start(const sp_consumer_options *o, sp_error *err)
 	} else {
 		unsigned rnd = 0;
 		if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
-			rnd = (unsigned)mono_ns();
+			rnd = (unsigned)sp_mono_ns();
 		snprintf(c->address, sizeof(c->address), "@spanprof-%u-%d-%08x",
 			 (unsigned)c->uid, (int)getpid(), rnd);
 	}
@@ -494,7 +487,7 @@ sp_consumer *sp_consumer_start(const sp_consumer_options *o, sp_error *err)
 	c->sym = sp_symbolizer_new(NULL, err);
 	if (!c->sym)
 		goto fail;
-	atomic_store(&c->idle_since, mono_ns());
+	atomic_store(&c->idle_since, sp_mono_ns());
 	{
 		sigset_t all, old;
 		sigfillset(&all);
@@ -535,7 +528,7 @@ fail:
 void sp_consumer_wait_idle(sp_consumer *c)
 {
 	for (;;) {
-		int64_t since = atomic_load(&c->idle_since), now = mono_ns();
+		int64_t since = atomic_load(&c->idle_since), now = sp_mono_ns();
 		unsigned reg = atomic_load(&c->registered);
 		struct timespec ts = { 0, 100000000 };
 

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "aggregate/aggregate.h"
 #include "pipeline/capture_debug.h"
 #include "base/config.h"
@@ -89,22 +90,6 @@ struct sp_session {
 	sp_debug_counts *dbg;
 };
 
-static int64_t wall_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 pid_t sp_session_pid(const sp_session *s)
 {
 	return s->pid;
@@ -160,7 +145,7 @@ static void read_anon_exec(sp_session *s)
 	FILE *f;
 
 	s->n_anon = 0;
-	s->anon_read_ns = mono_ns();
+	s->anon_read_ns = sp_mono_ns();
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)s->pid);
 	f = fopen(path, "re");
 	if (!f)
@@ -286,9 +271,9 @@ static bool src_in_anon_exec(void *ctx, uint64_t ip)
 			return true;
 	/* The first miss at once (a dlopen just happened), then at most every
 	 * 200 ms (JIT code misses all the time). */
-	if (!s->gone && !s->maps_wanted && mono_ns() - s->miss_read_ns >= 200000000) {
+	if (!s->gone && !s->maps_wanted && sp_mono_ns() - s->miss_read_ns >= 200000000) {
 		s->maps_wanted = true;
-		s->miss_read_ns = mono_ns();
+		s->miss_read_ns = sp_mono_ns();
 	}
 	return false;
 }
@@ -359,10 +344,10 @@ sp_session *sp_session_new(sp_shm_header *h, size_t len, pid_t pid, sp_symbolize
 	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
 	n = readlink(link, s->exe, sizeof(s->exe) - 1);
 	s->exe[n > 0 ? n : 0] = '\0';
-	rebuild_modules(s, mono_ns());
+	rebuild_modules(s, sp_mono_ns());
 
-	s->iv_start_wall = wall_ns();
-	s->iv_start_mono = mono_ns();
+	s->iv_start_wall = sp_wall_ns();
+	s->iv_start_mono = sp_mono_ns();
 	s->state_seen = SP_SHM_RUNNING;
 
 	memset(&ac, 0, sizeof(ac));
@@ -541,7 +526,7 @@ void sp_session_drain(sp_session *s, int64_t now, int64_t *next_ns)
 		while ((rs = sp_ring_peek(r))) {
 			if (s->maps_wanted) {
 				s->maps_wanted = false;
-				rebuild_modules(s, mono_ns());
+				rebuild_modules(s, sp_mono_ns());
 			}
 			if (v->name_epoch != s->seq + 1)
 				refresh_name(s, v);
@@ -661,7 +646,7 @@ static uint64_t live_threads(sp_session *s)
 static void flush_interval(sp_session *s)
 {
 	char engine[400];
-	int64_t now_wall = wall_ns(), now_mono = mono_ns();
+	int64_t now_wall = sp_wall_ns(), now_mono = sp_mono_ns();
 	uint64_t trunc = 0;
 	sp_telemetry tel;
 	sp_error err = { "" };
@@ -723,7 +708,7 @@ void sp_session_close_exports(sp_session *s)
 	{
 		uint32_t st = atomic_load(&s->h->state);
 		waited = st == SP_SHM_STOPPED || st == SP_SHM_EXITED ?
-			(mono_ns() - (int64_t)atomic_load(&s->h->state_ns)) / 1000000 : 0;
+			(sp_mono_ns() - (int64_t)atomic_load(&s->h->state_ns)) / 1000000 : 0;
 	}
 	left = s->cfg.flush_timeout_ms - waited;
 	left -= left / 10 < 100 ? left / 10 : 100;
@@ -743,7 +728,7 @@ void sp_session_finish(sp_session *s, const char *why)
 
 	if (s->finished)
 		return;
-	sp_session_drain(s, mono_ns(), &next);
+	sp_session_drain(s, sp_mono_ns(), &next);
 	s->gone = true;
 	flush_interval(s);
 	s->finished = true;
