@@ -68,7 +68,7 @@ PRELOAD_SRCS := $(sort $(wildcard profiler/preload/*.c))
 # What runs inside the profiled process, besides the preload entry points.
 CAPTURE_SRCS := profiler/capture/capture_link.c profiler/capture/capture_perf.c profiler/capture/capture_timer.c \
                 profiler/base/config.c profiler/base/env.c profiler/base/error.c profiler/base/log.c profiler/capture/profiler.c \
-                profiler/abi/ring.c profiler/abi/shm.c \
+                profiler/abi/link_proto.c profiler/abi/ring.c profiler/abi/shm.c \
                 profiler/capture/sighandler.c profiler/abi/span.c profiler/capture/threads.c
 CORE_SRCS    := $(sort $(filter-out $(CLI_SRCS) $(PRELOAD_SRCS),$(wildcard profiler/*/*.c)) \
                        $(wildcard symbolizer/*.c))

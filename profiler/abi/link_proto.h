@@ -5,7 +5,10 @@
 #ifndef SPANPROF_LINK_PROTO_H
 #define SPANPROF_LINK_PROTO_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #define SP_CONSUMER_ENV "SPANPROF_CONSUMER"
 
@@ -22,6 +25,18 @@ typedef struct sp_link_reply {
 	int32_t status;     /* 0, or -errno: refused */
 	int32_t consumer_pid; /* + SCM_RIGHTS: the control page memfd */
 } sp_link_reply;
+
+/* Both ends, syscalls only (the host calls them in fork children).
+ *
+ * The socket address for "ADDR" (a path) or "@NAME" (abstract: no file,
+ * gone with the consumer). Returns its length, 0 when it does not fit. */
+socklen_t sp_link_address(const char *addr, struct sockaddr_un *sa);
+/* One message of len bytes with at most one descriptor (fd < 0: none).
+ * 0, or -errno (-EIO on a short send). */
+int sp_link_send(int s, const void *msg, size_t len, int fd);
+/* One message into buf (its bytes, or -errno); *fd gets the first
+ * descriptor that came with it (close-on-exec) or -1; any others are closed. */
+ssize_t sp_link_recv(int s, void *buf, size_t len, int *fd);
 
 /* The perf engine counted user time only: how to get system time into perf
  * profiles, for log lines and comments. */

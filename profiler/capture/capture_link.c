@@ -218,35 +218,18 @@ void sp_link_before_dlclose(void)
 
 /* ---- registration -------------------------------------------------------- */
 
-static socklen_t make_addr(const char *addr, struct sockaddr_un *sa)
-{
-	size_t n = strlen(addr);
-
-	memset(sa, 0, sizeof(*sa));
-	sa->sun_family = AF_UNIX;
-	if (n == 0 || n >= sizeof(sa->sun_path))
-		return 0;
-	memcpy(sa->sun_path, addr, n);
-	if (addr[0] == '@')
-		sa->sun_path[0] = '\0'; /* abstract: no file, gone with the consumer */
-	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (addr[0] == '@' ? 0 : 1));
-}
-
 /* Syscalls only: also used in fork children of threaded processes. */
-static int do_register(const char *addr, int memfd, size_t bytes, int *ctl_fd, pid_t *cpid)
+static int do_register(const char *addr, int memfd, size_t bytes, int *ctl_fd)
 {
 	struct sockaddr_un sa;
-	socklen_t salen = make_addr(addr, &sa);
+	socklen_t salen = sp_link_address(addr, &sa);
 	struct timeval tv = { 2, 0 };
 	sp_link_request req;
 	sp_link_reply rep;
-	union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } cbuf;
-	struct iovec iov;
-	struct msghdr msg;
-	struct cmsghdr *cm;
 	ssize_t n;
 	int s, r;
 
+	*ctl_fd = -1;
 	if (!salen)
 		return -EINVAL;
 	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
@@ -263,53 +246,21 @@ static int do_register(const char *addr, int memfd, size_t bytes, int *ctl_fd, p
 	req.version = SP_SHM_VERSION;
 	req.pid = (int32_t)getpid();
 	req.arena_bytes = bytes;
-	iov.iov_base = &req;
-	iov.iov_len = sizeof(req);
-	memset(&msg, 0, sizeof(msg));
-	memset(&cbuf, 0, sizeof(cbuf));
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cbuf.buf;
-	msg.msg_controllen = sizeof(cbuf.buf);
-	cm = CMSG_FIRSTHDR(&msg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &memfd, sizeof(int));
-	if (sendmsg(s, &msg, MSG_NOSIGNAL) != (ssize_t)sizeof(req)) {
-		r = errno ? -errno : -EIO;
+	r = sp_link_send(s, &req, sizeof(req), memfd);
+	if (r)
 		goto out;
-	}
 	memset(&rep, 0, sizeof(rep));
-	iov.iov_base = &rep;
-	iov.iov_len = sizeof(rep);
-	memset(&msg, 0, sizeof(msg));
-	memset(&cbuf, 0, sizeof(cbuf));
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cbuf.buf;
-	msg.msg_controllen = sizeof(cbuf.buf);
-	n = recvmsg(s, &msg, MSG_CMSG_CLOEXEC);
-	if (n != (ssize_t)sizeof(rep) || rep.magic != SP_LINK_MAGIC) {
-		r = n < 0 ? -errno : -EPROTO;
-		goto out;
-	}
-	*ctl_fd = -1;
-	cm = CMSG_FIRSTHDR(&msg);
-	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
-		memcpy(ctl_fd, CMSG_DATA(cm), sizeof(int));
-	if (rep.status) {
-		if (*ctl_fd >= 0)
-			close(*ctl_fd);
+	n = sp_link_recv(s, &rep, sizeof(rep), ctl_fd);
+	if (n != (ssize_t)sizeof(rep) || rep.magic != SP_LINK_MAGIC)
+		r = n < 0 ? (int)n : -EPROTO;
+	else if (rep.status)
 		r = rep.status;
-		goto out;
+	else
+		r = *ctl_fd < 0 ? -EPROTO : 0;
+	if (r && *ctl_fd >= 0) {
+		close(*ctl_fd);
+		*ctl_fd = -1;
 	}
-	if (*ctl_fd < 0) {
-		r = -EPROTO;
-		goto out;
-	}
-	*cpid = rep.consumer_pid;
-	r = 0;
 out:
 	close(s);
 	return r;
@@ -534,7 +485,6 @@ int sp_link_start(const sp_config *cfg, uint32_t slots, sp_error *err)
 	size_t bytes = sp_shm_size(slots, cfg->ring_bytes);
 	sp_shm_header *h;
 	int fd, ctl = -1, r;
-	pid_t cpid = 0;
 	const char *exe;
 
 	if (arena)
@@ -557,7 +507,7 @@ int sp_link_start(const sp_config *cfg, uint32_t slots, sp_error *err)
 
 	if (addr && *addr) {
 		snprintf(consumer_addr, sizeof(consumer_addr), "%s", addr);
-		r = do_register(consumer_addr, fd, bytes, &ctl, &cpid);
+		r = do_register(consumer_addr, fd, bytes, &ctl);
 		/* A consumer that ended (its last process went away before this
 		 * one registered): start a new one, unless record owns it. */
 		if ((r == -ECONNREFUSED || r == -ENOENT) && !(spawn && !strcmp(spawn, "0")))
@@ -573,7 +523,7 @@ int sp_link_start(const sp_config *cfg, uint32_t slots, sp_error *err)
 			goto fail;
 		/* Children (fork and exec) join this consumer. */
 		setenv(SP_CONSUMER_ENV, consumer_addr, 1);
-		r = do_register(consumer_addr, fd, bytes, &ctl, &cpid);
+		r = do_register(consumer_addr, fd, bytes, &ctl);
 	}
 	if (r) {
 		sp_error_set(err, r, "cannot register with the consumer %s: %s", consumer_addr,
@@ -591,7 +541,6 @@ int sp_link_start(const sp_config *cfg, uint32_t slots, sp_error *err)
 		arena = NULL;
 		return r;
 	}
-	(void)cpid;
 	return 0;
 fail:
 	close(fd);
@@ -635,7 +584,6 @@ int sp_link_atfork_child(void)
 	sp_shm_header *old = arena, *h;
 	size_t bytes = arena_len;
 	int fd, ctl = -1, r;
-	pid_t cpid;
 
 	pthread_mutex_init(&mod_mu, NULL);
 	if (!old)
@@ -671,7 +619,7 @@ int sp_link_atfork_child(void)
 		atomic_store(&h->n_modules, n);
 	}
 	munmap(old, bytes);
-	r = do_register(consumer_addr, fd, bytes, &ctl, &cpid);
+	r = do_register(consumer_addr, fd, bytes, &ctl);
 	close(fd);
 	if (r) {
 		munmap(h, bytes);

@@ -92,26 +92,8 @@ unsigned sp_consumer_refused(const sp_consumer *c)
 static void reply(int s, int status, int fd_to_send)
 {
 	sp_link_reply rep = { SP_LINK_MAGIC, status, (int32_t)getpid() };
-	union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } cbuf;
-	struct iovec iov = { &rep, sizeof(rep) };
-	struct msghdr msg;
 
-	memset(&msg, 0, sizeof(msg));
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	if (fd_to_send >= 0) {
-		struct cmsghdr *cm;
-
-		memset(&cbuf, 0, sizeof(cbuf));
-		msg.msg_control = cbuf.buf;
-		msg.msg_controllen = sizeof(cbuf.buf);
-		cm = CMSG_FIRSTHDR(&msg);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd_to_send, sizeof(int));
-	}
-	sendmsg(s, &msg, MSG_NOSIGNAL);
+	sp_link_send(s, &rep, sizeof(rep), fd_to_send);
 }
 
 static void add_proc(sp_consumer *c, struct proc *p)
@@ -139,11 +121,7 @@ static void add_proc(sp_consumer *c, struct proc *p)
 
 static void handle_registration(sp_consumer *c, int s)
 {
-	union { char buf[CMSG_SPACE(sizeof(int) * 4)]; struct cmsghdr align; } cbuf;
 	sp_link_request req;
-	struct iovec iov = { &req, sizeof(req) };
-	struct msghdr msg;
-	struct cmsghdr *cm;
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
 	struct timeval tv = { 2, 0 };
@@ -156,26 +134,8 @@ static void handle_registration(sp_consumer *c, int s)
 
 	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	memset(&msg, 0, sizeof(msg));
 	memset(&req, 0, sizeof(req));
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cbuf.buf;
-	msg.msg_controllen = sizeof(cbuf.buf);
-	n = recvmsg(s, &msg, MSG_CMSG_CLOEXEC);
-	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		size_t nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < nfd; i++) {
-			int fd;
-			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-			if (memfd < 0)
-				memfd = fd;
-			else
-				close(fd);
-		}
-	}
+	n = sp_link_recv(s, &req, sizeof(req), &memfd);
 	/* Who is asking, as the kernel saw it at connect(): only our own uid,
 	 * or root, may hand us its memory and read what we hold. */
 	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
@@ -433,7 +393,6 @@ sp_consumer *sp_consumer_start(const sp_consumer_options *o, sp_error *err)
 {
 	sp_consumer *c = calloc(1, sizeof(*c));
 	struct sockaddr_un sa;
-	size_t alen;
 	socklen_t salen;
 	int r;
 
@@ -455,18 +414,11 @@ sp_consumer *sp_consumer_start(const sp_consumer_options *o, sp_error *err)
 		snprintf(c->address, sizeof(c->address), "@spanprof-%u-%d-%08x",
 			 (unsigned)c->uid, (int)getpid(), rnd);
 	}
-	alen = strlen(c->address);
-	if (alen >= sizeof(sa.sun_path)) {
+	salen = sp_link_address(c->address, &sa);
+	if (!salen) {
 		sp_error_set(err, -ENAMETOOLONG, "consumer address too long: %s", c->address);
 		goto fail;
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	memcpy(sa.sun_path, c->address, alen);
-	if (c->address[0] == '@')
-		sa.sun_path[0] = '\0';
-	salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + alen +
-			    (c->address[0] == '@' ? 0 : 1));
 	c->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (c->listen_fd < 0 || bind(c->listen_fd, (struct sockaddr *)&sa, salen) < 0 ||
 	    listen(c->listen_fd, 128) < 0) {
