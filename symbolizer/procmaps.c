@@ -34,7 +34,7 @@ void sp_elf_init(void)
 	pthread_once(&elf_once, elf_init_once);
 }
 
-static void to_hex(const unsigned char *p, size_t n, char *hex, size_t hexlen)
+void sp_build_id_to_hex(const unsigned char *p, size_t n, char *hex, size_t hexlen)
 {
 	static const char digits[] = "0123456789abcdef";
 	size_t i;
@@ -56,7 +56,7 @@ static int elf_build_id_hex(Elf *elf, char *hex, size_t hexlen)
 	n = dwelf_elf_gnu_build_id(elf, &id);
 	if (n <= 0)
 		return -ENOENT;
-	to_hex(id, (size_t)n, hex, hexlen);
+	sp_build_id_to_hex(id, (size_t)n, hex, hexlen);
 	return 0;
 }
 
@@ -219,6 +219,11 @@ static int cmp_mod(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
+void sp_module_list_sort(sp_module_list *l)
+{
+	qsort(l->mods, l->n, sizeof(*l->mods), cmp_mod);
+}
+
 static void module_build_id(sp_module *m, int pid)
 {
 	char alt[96];
@@ -346,7 +351,7 @@ int sp_procmaps_read(int pid, sp_module_list *out, sp_error *err)
 		sp_procmaps_free(out);
 		return ret;
 	}
-	qsort(out->mods, out->n, sizeof(*out->mods), cmp_mod);
+	sp_module_list_sort(out);
 	return 0;
 }
 

@@ -33,6 +33,10 @@ int sp_procmaps_scan(int pid, int (*cb)(void *arg, const sp_module *m), void *ar
 		     sp_error *err);
 const sp_module *sp_procmaps_find(const sp_module_list *l, uint64_t addr);
 void sp_procmaps_free(sp_module_list *l);
+/* By start address, as sp_procmaps_find needs. */
+void sp_module_list_sort(sp_module_list *l);
+/* A build-id's bytes as lower-case hex (truncated to fit). */
+void sp_build_id_to_hex(const unsigned char *p, size_t n, char *hex, size_t hexlen);
 /* Deep copy (paths duplicated). 0 or -ENOMEM (out left empty). */
 int sp_module_list_copy(const sp_module_list *in, sp_module_list *out);
 

@@ -365,9 +365,6 @@ static sp_thread *claim(pid_t tid)
 	atomic_store(&t->stack_lo, 0);
 	atomic_store(&t->stack_hi, 0);
 	t->self_registered = false;
-	t->name[0] = '\0';
-	t->name_epoch = 0;
-	t->drained = 0;
 	atomic_store(&t->mask_paused, 0);
 	t->watch_cpu_ns = t->watch_seen = 0;
 	return t;

@@ -3,7 +3,8 @@
  *
  * Entries are never freed while the library is loaded (the signal handler
  * may hold a pointer); a thread that exits releases its event and, once
- * the worker has drained it, its ring, and the entry is reused.
+ * the consumer has drained its ring and freed the slot, the entry is
+ * reused.
  *
  * A thread registers itself (from the pthread_create wrapper, or at start)
  * and finds its entry through an initial-exec TLS pointer. Threads that
@@ -44,9 +45,6 @@ typedef struct sp_thread {
 	int slot;               /* -1: none */
 	_Atomic uintptr_t stack_lo, stack_hi; /* [lo, hi); 0 when unknown */
 	bool self_registered;   /* TLS points here; exit is seen */
-	char name[16];          /* refreshed by the worker */
-	uint64_t name_epoch;
-	uint64_t drained;       /* samples handed to the aggregator */
 	/* Its mask blocks our signal: engine paused (sighandler.c). */
 	_Atomic int mask_paused;
 	uint64_t watch_cpu_ns, watch_seen; /* the worker's last look (sp_signal_watch) */

@@ -22,7 +22,7 @@ int cli_consumer(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	sp_consumer_options o = { NULL, true };
+	sp_consumer_options o = { NULL };
 	sp_error err = { "" };
 	sp_consumer *c;
 	int ready = -1, ch;

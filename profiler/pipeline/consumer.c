@@ -55,9 +55,8 @@ struct sp_consumer {
 	pthread_mutex_t mu;     /* procs[] and n_procs */
 	struct proc *procs[MAX_PROCS];
 	size_t n_procs;
-	_Atomic unsigned registered, refused, live;
+	_Atomic unsigned registered, live;
 	_Atomic int64_t idle_since;
-	bool exit_when_idle;
 	sp_symbolizer *sym;
 	uid_t uid;
 	/* Processes that stopped profiling and may start again: their file
@@ -75,16 +74,6 @@ static void wake_drainer(sp_consumer *c)
 const char *sp_consumer_address(const sp_consumer *c)
 {
 	return c->address;
-}
-
-unsigned sp_consumer_registered(const sp_consumer *c)
-{
-	return atomic_load(&c->registered);
-}
-
-unsigned sp_consumer_refused(const sp_consumer *c)
-{
-	return atomic_load(&c->refused);
 }
 
 /* ---- registration ---------------------------------------------------------- */
@@ -202,7 +191,6 @@ static void handle_registration(sp_consumer *c, int s)
 	wake_drainer(c);
 	return;
 refuse:
-	atomic_fetch_add(&c->refused, 1);
 	if (memfd >= 0)
 		close(memfd);
 	if (h)
@@ -311,7 +299,7 @@ static int64_t pass(sp_consumer *c, bool final)
 			finished = sp_session_tick(p->s, now);
 		}
 		if (finished) {
-			sp_session_finish(p->s, "done");
+			sp_session_finish(p->s);
 			/* Before the ack: a restart right after spanprof_stop
 			 * must find where the numbering goes on. */
 			if (sp_session_stopped(p->s)) {
@@ -403,7 +391,6 @@ sp_consumer *sp_consumer_start(const sp_consumer_options *o, sp_error *err)
 	c->listen_fd = c->ctl_fd = -1;
 	c->stop_pipe[0] = c->stop_pipe[1] = -1;
 	c->uid = geteuid();
-	c->exit_when_idle = o && o->exit_when_idle;
 	pthread_mutex_init(&c->mu, NULL);
 	if (o && o->address && *o->address) {
 		snprintf(c->address, sizeof(c->address), "%s", o->address);

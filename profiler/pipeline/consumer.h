@@ -21,7 +21,6 @@ typedef struct sp_consumer sp_consumer;
 
 typedef struct sp_consumer_options {
 	const char *address;    /* "@name" (abstract) or a path; NULL: generate */
-	bool exit_when_idle;    /* detached mode: end when no process is left */
 } sp_consumer_options;
 
 /* Bind, listen and start both threads. NULL + err on failure. */
@@ -34,9 +33,5 @@ void sp_consumer_wait_idle(sp_consumer *c);
 /* Write every process's last interval: those that ended first; the ones
  * still running are cut where they are. Stops the threads and frees. */
 void sp_consumer_finish(sp_consumer *c);
-
-/* Processes registered so far, and refused registrations. */
-unsigned sp_consumer_registered(const sp_consumer *c);
-unsigned sp_consumer_refused(const sp_consumer *c);
 
 #endif

@@ -82,7 +82,6 @@ struct sp_session {
 	uint64_t taken, lost;    /* totals over all slots and reuses */
 	uint64_t last_taken, last_lost, last_trunc;
 	int64_t last_drain;
-	uint32_t state_seen;
 	int64_t stall_window_ns;
 	unsigned stall_checks;
 	bool finished;
@@ -111,25 +110,6 @@ bool sp_session_stopped(const sp_session *s)
 }
 
 /* ---- process model -------------------------------------------------------- */
-
-static void hex(const uint8_t *p, size_t n, char *out, size_t outlen)
-{
-	static const char d[] = "0123456789abcdef";
-	size_t j = 0;
-
-	for (size_t i = 0; i < n && j + 2 < outlen; i++) {
-		out[j++] = d[p[i] >> 4];
-		out[j++] = d[p[i] & 15];
-	}
-	out[j] = '\0';
-}
-
-static int cmp_mod(const void *a, const void *b)
-{
-	const sp_module *x = a, *y = b;
-
-	return (x->start > y->start) - (x->start < y->start);
-}
 
 static bool overlaps(const sp_module_list *l, size_t n, uint64_t lo, uint64_t hi)
 {
@@ -195,7 +175,6 @@ static void rebuild_modules(sp_session *s, int64_t now)
 	sp_shm_module *sm = sp_shm_modules(h);
 	sp_module_list l = { NULL, 0 };
 	sp_error err;
-	size_t live;
 
 	if (n > h->modules_cap)
 		n = h->modules_cap;
@@ -206,7 +185,6 @@ static void rebuild_modules(sp_session *s, int64_t now)
 		l.mods = NULL;
 		l.n = 0;
 	}
-	live = l.n;
 	{
 		void *v = realloc(l.mods, (l.n + n) * sizeof(*l.mods));
 		if (!v)
@@ -222,7 +200,6 @@ static void rebuild_modules(sp_session *s, int64_t now)
 		if (m->start >= m->end || m->path_off >= used || m->path_len > used - m->path_off ||
 		    overlaps(&l, l.n, m->start, m->end))
 			continue;
-		(void)live;
 		o = &l.mods[l.n];
 		memset(o, 0, sizeof(*o));
 		o->start = m->start;
@@ -233,10 +210,10 @@ static void rebuild_modules(sp_session *s, int64_t now)
 			continue;
 		o->vdso = (m->flags & SP_MOD_VDSO) != 0;
 		if (m->build_id_len && m->build_id_len <= sizeof(m->build_id))
-			hex(m->build_id, m->build_id_len, o->build_id, sizeof(o->build_id));
+			sp_build_id_to_hex(m->build_id, m->build_id_len, o->build_id, sizeof(o->build_id));
 		l.n++;
 	}
-	qsort(l.mods, l.n, sizeof(*l.mods), cmp_mod);
+	sp_module_list_sort(&l);
 done:
 	s->mods_seen = n;
 	if (same_modules(&s->mods, &l)) {
@@ -348,7 +325,6 @@ sp_session *sp_session_new(sp_shm_header *h, size_t len, pid_t pid, sp_symbolize
 
 	s->iv_start_wall = sp_wall_ns();
 	s->iv_start_mono = sp_mono_ns();
-	s->state_seen = SP_SHM_RUNNING;
 
 	memset(&ac, 0, sizeof(ac));
 	ac.period_ns = (int64_t)(1000000000 / s->cfg.hz);
@@ -722,7 +698,7 @@ void sp_session_ack(sp_session *s)
 	syscall(SYS_futex, &s->h->flushed, FUTEX_WAKE, 64, NULL, NULL, 0);
 }
 
-void sp_session_finish(sp_session *s, const char *why)
+void sp_session_finish(sp_session *s)
 {
 	int64_t next = IDLE_NS;
 
@@ -732,7 +708,6 @@ void sp_session_finish(sp_session *s, const char *why)
 	s->gone = true;
 	flush_interval(s);
 	s->finished = true;
-	(void)why;
 }
 
 bool sp_session_tick(sp_session *s, int64_t now)
@@ -744,7 +719,6 @@ bool sp_session_tick(sp_session *s, int64_t now)
 		return true;
 	if (st == SP_SHM_STOPPED || st == SP_SHM_EXITED)
 		return true; /* the image says it is done: the caller finishes it */
-	s->state_seen = st;
 	if (now - s->iv_start_mono >= interval)
 		flush_interval(s);
 	return false;

@@ -32,9 +32,9 @@ void sp_session_drain(sp_session *s, int64_t now_mono, int64_t *next_ns);
  * done (spanprof_stop, exit): the caller finishes, acks and frees it. */
 bool sp_session_tick(sp_session *s, int64_t now_mono);
 
-/* The process is gone (or exec'd into a new image that registered): drain,
- * write the last interval. why: for the log. */
-void sp_session_finish(sp_session *s, const char *why);
+/* The process is gone, exec'd into a new image that registered, or said it
+ * is done: drain, write the last interval. */
+void sp_session_finish(sp_session *s);
 
 /* Finish the uploads within what is left of the host's flush deadline
  * (a slow server delays this drain pass by at most that much). */
