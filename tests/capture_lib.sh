@@ -53,3 +53,14 @@ cum_share() { # func profiles...
     awk -v f="$fn" '$6 == f { gsub(/%/, "", $5); print $5; found = 1; exit }
                     END { if (!found) print 0 }'
 }
+
+# Run ARGS with the ASan/UBSan build of the library preloaded (after the ASan
+# runtime) at 1 kHz, output into LOG; leaks and the first error are fatal.
+asan_run() { # log args...
+  local log=$1 lib=$ASAN_BUILD/libspanprof.so libasan
+  shift
+  libasan=$(cc -print-file-name=libasan.so)
+  require_file "$lib" "$libasan"
+  timeout 120 env ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 SPANPROF_HZ=1000 SPANPROF_QUIET=1 \
+    SPANPROF_OUTPUT="$T/asan" LD_PRELOAD="$libasan $lib" "$@" > "$log" 2>&1
+}

@@ -39,14 +39,6 @@ cpu=$(sed -n 's/.* samples (\([0-9.]*\) s CPU).*/\1/p' "$T/all.err")
 check "handlers on every real-time signal: still profiled (${cpu:-no} s of 0.85 s CPU)" within 0.6 10 "${cpu:-0}"
 
 # The ASan/UBSan build of the library: the same, and no sanitizer report.
-ASAN_LIB=$ASAN_BUILD/libspanprof.so
-libasan=$(cc -print-file-name=libasan.so)
-require_file "$ASAN_LIB" "$libasan"
-asan_run() { # log args...
-  local log=$1; shift
-  timeout 120 env ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 SPANPROF_HZ=1000 SPANPROF_QUIET=1 \
-    SPANPROF_OUTPUT="$T/asan" LD_PRELOAD="$libasan $ASAN_LIB" "$@" > "$log" 2>&1
-}
 asan_run "$T/asan.txt" "$T/app_signals" fasync
 rc=$?
 cat "$T/asan.txt"

@@ -46,14 +46,6 @@ cat "$T/one.txt" "$T/one.err"
 check "raw block of SIGRTMAX-2 only: exit 0, still blocked (rc $rc)" [ $rc -eq 0 ]
 
 # The ASan/UBSan build of the library: the same, and no sanitizer report.
-ASAN_LIB=$ASAN_BUILD/libspanprof.so
-libasan=$(cc -print-file-name=libasan.so)
-require_file "$ASAN_LIB" "$libasan"
-asan_run() { # log args...
-  local log=$1; shift
-  timeout 120 env ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 SPANPROF_HZ=1000 SPANPROF_QUIET=1 \
-    SPANPROF_OUTPUT="$T/asan" LD_PRELOAD="$libasan $ASAN_LIB" "$@" > "$log" 2>&1
-}
 asan_run "$T/asan.txt" bash -c 'ulimit -i 200 && exec "$@"' sh "$T/app_signals" rawblock 3
 rc=$?
 cat "$T/asan.txt"
