@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "base/error.h"
 
@@ -23,6 +24,13 @@ typedef struct sp_module_list {
 	sp_module *mods;      /* sorted by start */
 	size_t n;
 } sp_module_list;
+
+/* Not a file that can be opened: anonymous or special mappings ("",
+ * "[anon:...]", memfd JIT code). Code there is treated as JIT. */
+static inline bool sp_module_is_anon(const sp_module *m)
+{
+	return !m->vdso && (!m->path || m->path[0] != '/' || !strncmp(m->path, "/memfd:", 7));
+}
 
 /* Executable (r-x) mappings only. pid 0 = self. */
 int sp_procmaps_read(int pid, sp_module_list *out, sp_error *err);

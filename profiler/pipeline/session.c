@@ -63,7 +63,6 @@ struct sp_session {
 	int64_t maps_read_ns;
 	struct { uint64_t lo, hi; } *anon;
 	size_t n_anon;
-	int64_t anon_read_ns;
 	int64_t miss_read_ns;    /* the last re-read a miss asked for */
 	bool maps_wanted;        /* a pc no mapping covers: re-read before the next sample */
 	bool gone;               /* the process (or this image) ended: no /proc reads */
@@ -119,36 +118,23 @@ static bool overlaps(const sp_module_list *l, size_t n, uint64_t lo, uint64_t hi
 	return false;
 }
 
-static void read_anon_exec(sp_session *s)
+/* JIT code: the anonymous executable mappings of the list just read. */
+static void note_anon_exec(sp_session *s, const sp_module_list *l)
 {
-	char path[64], line[4096];
-	FILE *f;
-
 	s->n_anon = 0;
-	s->anon_read_ns = sp_mono_ns();
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)s->pid);
-	f = fopen(path, "re");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long long lo, hi, off, ino;
-		char perms[5], dev[16];
-		int n = 0;
+	for (size_t i = 0; i < l->n; i++) {
+		void *v;
 
-		if (sscanf(line, "%llx-%llx %4s %llx %15s %llu %n", &lo, &hi, perms, &off, dev,
-			   &ino, &n) < 6 || perms[2] != 'x' || ino != 0)
+		if (!sp_module_is_anon(&l->mods[i]))
 			continue;
-		if (line[n] == '[' && strncmp(line + n, "[anon", 5))
-			continue; /* [vdso], [vsyscall] */
-		void *v = realloc(s->anon, (s->n_anon + 1) * sizeof(*s->anon));
+		v = realloc(s->anon, (s->n_anon + 1) * sizeof(*s->anon));
 		if (!v)
 			break;
 		s->anon = v;
-		s->anon[s->n_anon].lo = lo;
-		s->anon[s->n_anon].hi = hi;
+		s->anon[s->n_anon].lo = l->mods[i].start;
+		s->anon[s->n_anon].hi = l->mods[i].end;
 		s->n_anon++;
 	}
-	fclose(f);
 }
 
 static bool same_modules(const sp_module_list *a, const sp_module_list *b)
@@ -179,7 +165,7 @@ static void rebuild_modules(sp_session *s, int64_t now)
 	if (n > h->modules_cap)
 		n = h->modules_cap;
 	if (!s->gone && sp_procmaps_read(s->pid, &l, &err) == 0) {
-		read_anon_exec(s);
+		note_anon_exec(s, &l);
 		s->maps_read_ns = now;
 	} else {
 		l.mods = NULL;

@@ -42,13 +42,6 @@ typedef struct sp_umods {
 	uint64_t no_table;             /* mappings whose file has no .eh_frame_hdr */
 } sp_umods;
 
-/* Not a file the unwinder can open: anonymous or special mappings ("",
- * "[anon:...]", memfd JIT code). Code there is treated as JIT. */
-static inline bool sp_module_is_anon(const sp_module *m)
-{
-	return !m->vdso && (!m->path || m->path[0] != '/' || !strncmp(m->path, "/memfd:", 7));
-}
-
 /* Replace t's contents with a table for `list` (files opened or found in
  * the process-wide cache; references to the old ones dropped after). 0, or
  * -ENOMEM with t left empty: reads fail, stacks truncate. */
