@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "unwind/unwind.h"
 #include "unwind/unwind_modules.h"
 
@@ -29,14 +30,6 @@ struct sp_unwind_procfs {
 	size_t n_anon, cap_anon;
 	int64_t scan_ns;             /* last anonymous-range scan, 0 = none */
 };
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static uint64_t mix(uint64_t h, uint64_t v)
 {
@@ -175,7 +168,7 @@ static bool procfs_in_anon_exec(void *ctx, uint64_t ip)
 		for (size_t i = 0; i < p->n_anon; i++)
 			if (ip >= p->anon[i].lo && ip < p->anon[i].hi)
 				return true;
-		int64_t now = now_ns();
+		int64_t now = sp_mono_ns();
 		if (pass || (p->scan_ns && now - p->scan_ns < SP_ANON_SCAN_NS))
 			break;
 		p->scan_ns = now;
