@@ -187,18 +187,11 @@ const sp_raw_sample *sp_ring_peek(sp_ring *r)
 
 		/* The producer may be another process: a record that does not
 		 * fit is corruption, and the ring is dropped, not followed. */
-		if (head - tail > r->size || h->len < STACK_OFF || (h->len & 15) ||
-		    h->len > r->size - off || h->len > head - tail) {
-			if (h->type == REC_PAD && h->len && !(h->len & 15) &&
-			    h->len <= r->size - off && h->len <= head - tail) {
-				tail += h->len;
-				atomic_store_explicit(&r->tail, tail, memory_order_release);
-				continue;
-			}
+		if (head - tail > r->size || !h->len || (h->len & 15) || h->len > r->size - off ||
+		    h->len > head - tail || (h->type != REC_PAD && h->len < STACK_OFF)) {
 			atomic_store_explicit(&r->tail, head, memory_order_release);
 			return NULL;
 		}
-
 		if (h->type == REC_PAD) {
 			tail += h->len;
 			atomic_store_explicit(&r->tail, tail, memory_order_release);
