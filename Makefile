@@ -34,7 +34,7 @@ $(DEPS_STAMP): scripts/install-deps.sh
 # map libcurl and its ~28 dependencies (OpenSSL, Kerberos, LDAP...).
 LINK_PKGS  = $(filter-out libcurl,$(PKGS))
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(LINK_PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(LINK_PKGS) 2>/dev/null) -lm
 # libspanprof.so is the thin capture layer: it links libc only. Unwinding,
 # symbolization, compression and export run in the consumer (the spanprof
 # executable), so none of libdw, libelf, zlib, protobuf-c, libunwind or
@@ -69,7 +69,8 @@ PRELOAD_SRCS := $(sort $(wildcard profiler/preload/*.c))
 CAPTURE_SRCS := profiler/capture/capture_link.c profiler/capture/capture_perf.c profiler/capture/capture_timer.c \
                 profiler/base/config.c profiler/base/env.c profiler/base/error.c profiler/base/log.c profiler/capture/profiler.c \
                 profiler/abi/link_proto.c profiler/abi/ring.c profiler/abi/shm.c \
-                profiler/capture/sighandler.c profiler/abi/span.c profiler/capture/threads.c
+                profiler/capture/sighandler.c profiler/abi/span.c profiler/capture/threads.c \
+                profiler/capture/heap.c
 CORE_SRCS    := $(sort $(filter-out $(CLI_SRCS) $(PRELOAD_SRCS),$(wildcard profiler/*/*.c)) \
                        $(wildcard symbolizer/*.c))
 UNIT_SRCS    := $(sort $(wildcard tests/unit/test_*.c))
@@ -101,6 +102,9 @@ $(BUILD)/obj/pprof-proto/profile.pb-c.o: $(PROTO_C)
 $(BUILD)/obj/%.o: %.c $(PROTO_H) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# The allocation hooks read the caller's frame pointer from their own frame.
+$(BUILD)/obj/profiler/preload/preload_malloc.o: override CFLAGS += -fno-omit-frame-pointer
 
 $(CORE_LIB): $(CORE_OBJS)
 	@rm -f $@
@@ -168,7 +172,8 @@ $(WL)/api_start: tests/workloads/api_start.c $(SHARED_LIB) include/spanprof.h
 $(WL)/pyro_spans: tests/workloads/pyro_spans.c include/spanprof.h $(WL_HDRS)
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -O1 -g -fno-omit-frame-pointer -Iinclude -o $@ $(abspath $<)
-$(WL)/span_split $(WL)/span_torn: $(WL)/%: tests/workloads/%.c include/spanprof.h $(WL_HDRS)
+$(WL)/span_split $(WL)/span_torn $(WL)/heap_split $(WL)/heap_semantics: \
+    $(WL)/%: tests/workloads/%.c include/spanprof.h $(WL_HDRS)
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -Iinclude -pthread -o $@ $(abspath $<)
 # The symbolizer's subjects (tests/integration/symbolizer.sh): a PIE calling
@@ -213,7 +218,7 @@ $(BUILD)/tests/fuzz/replay: tests/fuzz/replay.c tests/fuzz/fuzz_pprof_decode.c $
 	    $(abspath tests/fuzz/fuzz_pprof_decode.c tests/fuzz/replay.c) $(TOOL_LINK)
 
 TEST_PROGS := $(addprefix $(WL)/,$(WL_PLAIN) libhot.so libdlburn.so bundled/bundled_zlib \
-                api_start pyro_spans span_split \
+                api_start pyro_spans span_split heap_split heap_semantics \
                 span_torn libchain.so chain chain_nodyn cxx app_lazy app_ibt span_profile_gen symtool) \
               $(patsubst tests/tools/%.c,$(TOOLS)/%,$(wildcard tests/tools/*.c)) \
               $(BUILD)/tests/fuzz/replay

@@ -21,8 +21,12 @@
 
 enum sp_sample_kind {
 	SP_SAMPLE_CPU = 0,
-	SP_SAMPLE_ALLOC = 1,
+	SP_SAMPLE_ALLOC = 1,  /* a sampled allocation of `weight` bytes at `addr` */
+	SP_SAMPLE_FREE = 2,   /* the sampled block at `addr` was freed (no stack) */
 };
+
+/* flags of an SP_SAMPLE_ALLOC */
+#define SP_ALLOC_UNTRACKED 1u /* the host's live table was full: its free is not seen */
 
 typedef struct sp_raw_sample {
 	uint64_t time_ns;         /* CLOCK_MONOTONIC */
@@ -32,6 +36,9 @@ typedef struct sp_raw_sample {
 	uint32_t stack_len;       /* bytes valid in stack[] */
 	uint64_t weight;          /* CPU: ns of CPU time; alloc: bytes */
 	uint64_t count;           /* CPU: 1; alloc: objects represented */
+	uint64_t addr;            /* alloc, free: the block */
+	uint32_t flags;           /* SP_ALLOC_* */
+	uint32_t pad;
 	uint64_t regs[SP_REG_COUNT];
 	uint64_t stack_base;      /* runtime address of stack[0] */
 	sp_span_snapshot span;    /* span active on the thread, if any */

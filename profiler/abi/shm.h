@@ -26,7 +26,7 @@
 #include "abi/ring.h"
 
 #define SP_SHM_MAGIC 0x31666f72706e7073ull /* "spnprof1" */
-#define SP_SHM_VERSION 1
+#define SP_SHM_VERSION 2
 
 /* Handler cost histogram: SP_HIST_BUCKETS buckets of SP_HIST_NS ns, the
  * last one open-ended. */
@@ -113,6 +113,13 @@ typedef struct sp_shm_header {
 	char engine[96];          /* "perf_event cpu-clock", "posix timer", ... */
 	char engine_reason[256];  /* why timers, "" when perf events */
 	char exe[256];            /* basename of the executable */
+	/* Allocation sampling (SPANPROF_HEAP): blocks the live table had no
+	 * room for (their frees are not seen), frees of sampled blocks whose
+	 * record could not be written, sampled allocations on threads without
+	 * a ring, CPU samples dropped while a hook wrote the ring; and, when
+	 * the program's allocations do not all pass the hooks, why. */
+	_Atomic uint64_t heap_untracked, heap_frees_lost, heap_no_thread, heap_cpu_dropped;
+	char heap_note[256];
 	/* SPANPROF_DEBUG_COUNTS: the handler's own cost, and samples that
 	 * found no thread entry. */
 	_Atomic uint64_t orphans;

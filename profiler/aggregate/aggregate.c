@@ -10,6 +10,7 @@
  * frame so they are visible in every view. */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "aggregate/aggregate.h"
+#include "aggregate/heap_live.h"
 #include "abi/link_proto.h"
 #include "proc/perfmap.h"
 #include "symbolizer/procmaps.h"
@@ -40,7 +42,8 @@ typedef struct agg_entry {
 	uint8_t span_id[8];
 	uint8_t span_active;
 	uint8_t truncated;
-	int64_t count, weight;
+	int64_t count, weight;  /* CPU: samples, ns; heap: alloc_objects, alloc_space */
+	int64_t inuse_count, inuse_bytes; /* heap: live at the interval's end */
 } agg_entry;
 
 /* String interning for label values (thread and span names). */
@@ -60,6 +63,7 @@ typedef struct agg_interval {
 	size_t n_pcs, cap_pcs;
 	agg_strings strings;
 	int64_t full_count, full_weight; /* the [stack table full] bucket */
+	int64_t full_inuse_count, full_inuse_bytes;
 	uint64_t samples, truncated, max_depth, complete, frames, full_samples;
 } agg_interval;
 
@@ -74,7 +78,27 @@ struct sp_aggregator {
 	sp_perfmap perfmap;         /* JIT code names, read when a pc is unmapped */
 	uint64_t truncated_total;
 	agg_interval iv;
+	sp_heap_live *live;         /* heap: sampled blocks not yet freed */
 };
+
+/* A live block's stack and labels, kept across intervals (the interval's
+ * tables and string ids are reset at each cut). */
+typedef struct live_key {
+	agg_entry e;            /* thread, span_name: unused (ids of one interval) */
+	char *thread, *span_name;
+	uint64_t pcs[];
+} live_key;
+
+static void live_key_free(void *v)
+{
+	live_key *k = v;
+
+	if (!k)
+		return;
+	free(k->thread);
+	free(k->span_name);
+	free(k);
+}
 
 static uint64_t mix(uint64_t h, uint64_t v)
 {
@@ -274,6 +298,17 @@ sp_aggregator *sp_aggregator_new(const sp_aggregator_config *cfg, sp_error *err)
 	}
 	a->symbolizer = cfg->symbolizer;
 	atomic_init(&a->maps_dirty, true);
+	if (cfg->heap) {
+		if (a->cfg.heap_rate <= 0)
+			a->cfg.heap_rate = 512 * 1024;
+		a->live = sp_heap_live_new(live_key_free);
+		if (!a->live) {
+			sp_unwinder_free(a->unwinder);
+			free(a);
+			sp_error_set(err, -ENOMEM, "aggregator: out of memory");
+			return NULL;
+		}
+	}
 	return a;
 }
 
@@ -282,6 +317,7 @@ void sp_aggregator_free(sp_aggregator *a)
 	if (!a)
 		return;
 	interval_reset(&a->iv);
+	sp_heap_live_free(a->live);
 	sp_unwinder_free(a->unwinder);
 	if (a->symbolizer != a->cfg.symbolizer)
 		sp_symbolizer_free(a->symbolizer);
@@ -303,14 +339,85 @@ uint64_t sp_aggregator_truncated(const sp_aggregator *a)
 	return a->truncated_total;
 }
 
+static uint64_t key_hash(const agg_entry *k, const uint64_t *pcs)
+{
+	uint64_t h = hash_bytes(0x7370616e, pcs, k->n_pcs * sizeof(pcs[0]));
+
+	h = mix(h, ((uint64_t)k->thread << 32) | k->span_name);
+	h = mix(h, ((uint64_t)(uint32_t)k->tid << 16) | ((uint64_t)k->span_active << 8) |
+		       k->truncated);
+	if (k->span_active) {
+		h = hash_bytes(h, k->trace_id, sizeof(k->trace_id));
+		h = hash_bytes(h, k->span_id, sizeof(k->span_id));
+	}
+	return h;
+}
+
+/* Find or insert; overflow goes to the [stack table full] bucket. */
+static void add_values(agg_interval *iv, agg_entry *key, const uint64_t *pcs, int64_t count,
+		       int64_t weight, int64_t inuse_count, int64_t inuse_bytes)
+{
+	agg_entry *e;
+
+	key->hash = key_hash(key, pcs);
+	e = interval_get(iv, key, pcs);
+	if (!e) {
+		iv->full_samples++;
+		iv->full_count += count;
+		iv->full_weight += weight;
+		iv->full_inuse_count += inuse_count;
+		iv->full_inuse_bytes += inuse_bytes;
+		return;
+	}
+	e->count += count;
+	e->weight += weight;
+	e->inuse_count += inuse_count;
+	e->inuse_bytes += inuse_bytes;
+}
+
+/* The unbiased estimate of what one sampled allocation of `bytes` stands
+ * for: it was sampled with probability 1 - exp(-bytes/rate). */
+static void heap_weights(int64_t rate, uint64_t bytes, int64_t *objects, int64_t *space)
+{
+	double b = bytes ? (double)bytes : 1.0;
+	double scale = 1.0 / -expm1(-b / (double)rate);
+
+	*objects = (int64_t)(scale + 0.5);
+	*space = (int64_t)(b * scale + 0.5);
+}
+
+static void keep_live(sp_aggregator *a, const sp_raw_sample *s, const agg_entry *key,
+		      const uint64_t *pcs, const char *thread_name, int64_t objects,
+		      int64_t space)
+{
+	live_key *k = malloc(sizeof(*k) + key->n_pcs * sizeof(pcs[0]));
+
+	if (!k)
+		return;
+	k->e = *key;
+	memcpy(k->pcs, pcs, key->n_pcs * sizeof(pcs[0]));
+	k->thread = thread_name && thread_name[0] ? strndup(thread_name, 256) : NULL;
+	k->span_name = key->span_name ?
+		strndup(s->span.name, strnlen(s->span.name, sizeof(s->span.name))) : NULL;
+	sp_heap_live_alloc(a->live, s->addr, s->time_ns, objects, space, k);
+}
+
 int sp_aggregator_add(sp_aggregator *a, const sp_raw_sample *s, const char *thread_name)
 {
 	uint64_t pcs[SP_MAX_FRAMES];
 	enum sp_unwind_status st;
-	agg_interval *iv = &a->iv;
+	agg_interval *iv;
 	agg_entry key;
+	int64_t count, weight;
 
 	if (!a || !s)
+		return -EINVAL;
+	iv = &a->iv;
+	if (a->live && s->kind == SP_SAMPLE_FREE) {
+		sp_heap_live_release(a->live, s->addr, s->time_ns);
+		return 0;
+	}
+	if ((s->kind == SP_SAMPLE_ALLOC) != (a->live != NULL))
 		return -EINVAL;
 	size_t n = sp_unwind(a->unwinder, s, pcs, SP_MAX_FRAMES, &st);
 	iv->samples++;
@@ -339,26 +446,45 @@ int sp_aggregator_add(sp_aggregator *a, const sp_raw_sample *s, const char *thre
 		if (a->cfg.span_name_label && len)
 			key.span_name = strings_intern(&iv->strings, s->span.name, len);
 	}
-	uint64_t h = hash_bytes(0x7370616e, pcs, n * sizeof(pcs[0]));
-	h = mix(h, ((uint64_t)key.thread << 32) | key.span_name);
-	h = mix(h, ((uint64_t)(uint32_t)key.tid << 16) | ((uint64_t)key.span_active << 8) |
-		       key.truncated);
-	if (key.span_active) {
-		h = hash_bytes(h, key.trace_id, sizeof(key.trace_id));
-		h = hash_bytes(h, key.span_id, sizeof(key.span_id));
+	count = (int64_t)s->count;
+	weight = (int64_t)s->weight;
+	if (a->live) {
+		heap_weights(a->cfg.heap_rate, s->weight, &count, &weight);
+		if (!(s->flags & SP_ALLOC_UNTRACKED))
+			keep_live(a, s, &key, pcs, thread_name, count, weight);
 	}
-	key.hash = h;
-
-	agg_entry *e = interval_get(iv, &key, pcs);
-	if (!e) {
-		iv->full_samples++;
-		iv->full_count += (int64_t)s->count;
-		iv->full_weight += (int64_t)s->weight;
-		return 0;
-	}
-	e->count += (int64_t)s->count;
-	e->weight += (int64_t)s->weight;
+	add_values(iv, &key, pcs, count, weight, 0, 0);
 	return 0;
+}
+
+void sp_aggregator_pass(sp_aggregator *a)
+{
+	if (a && a->live)
+		sp_heap_live_pass(a->live);
+}
+
+size_t sp_aggregator_live_blocks(const sp_aggregator *a)
+{
+	return a && a->live ? sp_heap_live_count(a->live) : 0;
+}
+
+uint64_t sp_aggregator_unmatched_frees(const sp_aggregator *a)
+{
+	return a && a->live ? sp_heap_live_unmatched(a->live) : 0;
+}
+
+/* At the cut: every live block's estimate into this interval's table. */
+static void add_live(const sp_live_block *b, void *ctx)
+{
+	sp_aggregator *a = ctx;
+	agg_interval *iv = &a->iv;
+	const live_key *k = b->key;
+	agg_entry key = k->e;
+
+	key.thread = k->thread ? strings_intern(&iv->strings, k->thread, strlen(k->thread)) : 0;
+	key.span_name = k->span_name ?
+		strings_intern(&iv->strings, k->span_name, strlen(k->span_name)) : 0;
+	add_values(iv, &key, k->pcs, 0, 0, b->objects, b->bytes);
 }
 
 /* The maps for this interval: cached until modules change, re-read once
@@ -452,6 +578,19 @@ static int add_comments(sp_aggregator *a, sp_profile *p, const sp_telemetry *t)
 	if (t && t->engine && strstr(t->engine, "user time only") &&
 	    sp_profile_add_comment(p, "spanprof: " SP_PERF_USER_ONLY_HINT) < 0)
 		return -ENOMEM;
+	if (t && t->note && t->note[0]) {
+		snprintf(buf, sizeof(buf), "spanprof: %s", t->note);
+		if (sp_profile_add_comment(p, buf) < 0)
+			return -ENOMEM;
+	}
+	if (a->live) {
+		snprintf(buf, sizeof(buf),
+			 "spanprof: heap rate=%" PRId64 " live_blocks=%zu unmatched_frees=%" PRIu64,
+			 a->cfg.heap_rate, sp_heap_live_count(a->live),
+			 sp_heap_live_unmatched(a->live));
+		if (sp_profile_add_comment(p, buf) < 0)
+			return -ENOMEM;
+	}
 	snprintf(buf, sizeof(buf),
 		 "spanprof: unwind aggregated=%" PRIu64 " complete=%" PRIu64
 		 " cut_at_max_frames=%" PRIu64 " frames_avg=%.1f distinct_stacks=%zu"
@@ -488,7 +627,7 @@ static int add_samples(sp_aggregator *a, sp_profile *p, const uint64_t *map_ids)
 	agg_interval *iv = &a->iv;
 	uint64_t locs[SP_MAX_FRAMES + 1];
 	uint64_t trunc_loc = 0;
-	int64_t values[2];
+	int64_t values[4];
 	sp_label labels[5];
 
 	bool perfmap_read = false;
@@ -497,6 +636,9 @@ static int add_samples(sp_aggregator *a, sp_profile *p, const uint64_t *map_ids)
 		const agg_entry *e = &iv->entries[k];
 		const uint64_t *pcs = iv->pcs + e->pc_off;
 		size_t nl = 0, nlab = 0;
+
+		if (!e->count && !e->weight && !e->inuse_count && !e->inuse_bytes)
+			continue;
 
 		for (size_t i = 0; i < e->n_pcs; i++) {
 			const sp_module *m = a->maps_valid ? sp_procmaps_find(&a->maps, pcs[i]) : NULL;
@@ -551,6 +693,8 @@ static int add_samples(sp_aggregator *a, sp_profile *p, const uint64_t *map_ids)
 				return -ENOMEM;
 		values[0] = e->count;
 		values[1] = e->weight;
+		values[2] = e->inuse_count;
+		values[3] = e->inuse_bytes;
 		int rc = sp_profile_add_sample(p, locs, nl, values, labels, nlab);
 		if (rc < 0)
 			return rc;
@@ -561,6 +705,8 @@ static int add_samples(sp_aggregator *a, sp_profile *p, const uint64_t *map_ids)
 			return -ENOMEM;
 		values[0] = iv->full_count;
 		values[1] = iv->full_weight;
+		values[2] = iv->full_inuse_count;
+		values[3] = iv->full_inuse_bytes;
 		int rc = sp_profile_add_sample(p, &loc, 1, values, NULL, 0);
 		if (rc < 0)
 			return rc;
@@ -629,9 +775,12 @@ sp_profile *sp_aggregator_take_profile(sp_aggregator *a, int64_t start_wall_ns,
 
 	if (!p)
 		goto out;
-	rc = sp_profile_init_cpu(p, a->cfg.period_ns);
+	rc = a->live ? sp_profile_init_heap(p, a->cfg.heap_rate) :
+		       sp_profile_init_cpu(p, a->cfg.period_ns);
 	if (rc < 0)
 		goto out;
+	if (a->live)
+		sp_heap_live_each(a->live, add_live, a);
 	p->time_nanos = start_wall_ns;
 	p->duration_nanos = duration_ns;
 

@@ -24,6 +24,13 @@ typedef struct sp_aggregator_config {
 	int pid;                /* 0: this process */
 	const char *exe;        /* its executable's path (mapping[0]); NULL: ours */
 	sp_symbolizer *symbolizer; /* shared with other aggregators; NULL: own */
+	/* Allocation samples instead of CPU samples: a memory profile
+	 * (alloc_objects, alloc_space, inuse_objects, inuse_space; period
+	 * space/bytes) whose inuse values are the sampled blocks still live at
+	 * the interval's end, kept across intervals. heap_rate: the host's
+	 * mean bytes between samples, for the weights. */
+	bool heap;
+	int64_t heap_rate;
 } sp_aggregator_config;
 
 /* Self-telemetry written as pprof comments on every interval profile. */
@@ -33,13 +40,23 @@ typedef struct sp_telemetry {
 	uint64_t samples_lost;  /* ring full */
 	uint64_t stacks_truncated;
 	uint64_t threads;
+	const char *note;       /* one more comment line, or NULL */
 } sp_telemetry;
 
 sp_aggregator *sp_aggregator_new(const sp_aggregator_config *cfg, sp_error *err);
 void sp_aggregator_free(sp_aggregator *a);
 
-/* Unwind and intern one sample; thread_name may be NULL. */
+/* Unwind and intern one sample; thread_name may be NULL. A heap
+ * aggregator takes SP_SAMPLE_ALLOC and SP_SAMPLE_FREE records. */
 int sp_aggregator_add(sp_aggregator *a, const sp_raw_sample *s, const char *thread_name);
+
+/* Every ring was drained once (a heap aggregator pairs frees with
+ * allocations drained later from another thread's ring). */
+void sp_aggregator_pass(sp_aggregator *a);
+
+/* Heap: sampled blocks live now, and frees that never found theirs. */
+size_t sp_aggregator_live_blocks(const sp_aggregator *a);
+uint64_t sp_aggregator_unmatched_frees(const sp_aggregator *a);
 
 /* Modules changed (dlopen/dlclose seen): refresh maps and unwind tables. */
 void sp_aggregator_modules_changed(sp_aggregator *a);

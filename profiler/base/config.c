@@ -298,6 +298,35 @@ static void env_int(const char *name, int64_t lo, int64_t hi, int64_t def, int64
 		sp_log("%s=%s is not a whole number; using %lld", name, s, (long long)def);
 }
 
+int sp_config_parse_bytes(const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+	static const struct { const char *sfx; int shift; } units[] = {
+		{ "", 0 }, { "k", 10 }, { "kb", 10 }, { "kib", 10 }, { "m", 20 }, { "mb", 20 },
+		{ "mib", 20 }, { "g", 30 }, { "gb", 30 }, { "gib", 30 },
+	};
+	char *end;
+	unsigned long long v;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -ERANGE;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcasecmp(end, units[i].sfx))
+			continue;
+		if (v > (unsigned long long)hi >> units[i].shift)
+			return -ERANGE;
+		v <<= units[i].shift;
+		if ((int64_t)v < lo)
+			return -ERANGE;
+		*out = (int64_t)v;
+		return 0;
+	}
+	return -EINVAL;
+}
+
 static void env_bool(const char *name, bool def, bool *out)
 {
 	const char *s = sp_getenv(name);
@@ -367,6 +396,13 @@ void sp_config_load(sp_config *c, const spanprof_options *opts)
 	c->signo = (int)v;
 	env_bool("SPANPROF_SYMBOLIZE", true, &c->symbolize);
 	env_bool("SPANPROF_FOLLOW_FORK", true, &c->follow_fork);
+	env_bool("SPANPROF_CPU", true, &c->cpu);
+	env_bool("SPANPROF_HEAP", false, &c->heap);
+	c->heap_rate = 512 * 1024;
+	s = sp_getenv("SPANPROF_HEAP_RATE");
+	if (s && *s && sp_config_parse_bytes(s, 1, (int64_t)1 << 30, &c->heap_rate))
+		sp_log("SPANPROF_HEAP_RATE=%s is not a byte count of 1 to 1G (524288, 512K, 1M); "
+		       "using 512K", s);
 	env_bool("SPANPROF_QUIET", false, &c->quiet);
 	env_str("SPANPROF_DEBUG_COUNTS", "", c->debug_counts, sizeof(c->debug_counts));
 
@@ -432,5 +468,9 @@ void sp_config_load(sp_config *c, const spanprof_options *opts)
 			c->ring_bytes *= 2;
 		while (c->ring_bytes < 3 * (c->stack_bytes + 1024))
 			c->ring_bytes *= 2;
+		/* Allocation samples come in bursts (a loop of large blocks
+		 * samples nearly every one): room for a few hundred records. */
+		if (c->heap && c->ring_bytes < 512 * 1024)
+			c->ring_bytes = 512 * 1024;
 	}
 }

@@ -31,6 +31,9 @@ typedef struct sp_config {
 	int flush_timeout_ms;      /* SPANPROF_FLUSH_TIMEOUT_MS, 0..60000, default 3000 */
 	int signo;                 /* SPANPROF_SIGNAL, 0 = pick a free real-time signal */
 	bool symbolize;            /* SPANPROF_SYMBOLIZE, default 1 */
+	bool cpu;                  /* SPANPROF_CPU, default 1: CPU sampling */
+	bool heap;                 /* SPANPROF_HEAP, default 0: allocation sampling */
+	int64_t heap_rate;         /* SPANPROF_HEAP_RATE: mean bytes between samples, default 512 KiB */
 	bool follow_fork;          /* SPANPROF_FOLLOW_FORK, default 1: profile fork children */
 	bool log;                  /* SPANPROF_LOG=1: diagnostics on stderr */
 	bool quiet;                /* SPANPROF_QUIET=1: no informational lines */
@@ -45,6 +48,9 @@ void sp_config_load(sp_config *c, const spanprof_options *opts);
  * leaving *out unchanged. */
 int sp_config_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out);
 int sp_config_parse_bool(const char *s, bool *out);
+/* A byte count: digits with an optional K, M or G suffix (powers of 1024,
+ * "KiB"/"KB" alike). */
+int sp_config_parse_bytes(const char *s, int64_t lo, int64_t hi, int64_t *out);
 /* A duration in whole seconds: a bare number (seconds) or number+unit
  * terms, ms, s, m, h, e.g. "10s", "1m", "1m30s", "1500ms" is refused (not
  * whole seconds). Bounds in seconds. */

@@ -11,6 +11,7 @@
 #include "base/clock.h"
 #include "capture/capture.h"
 #include "capture/capture_link.h"
+#include "capture/heap.h"
 #include "abi/link_proto.h"
 #include "base/log.h"
 #include "capture/sighandler.h"
@@ -48,6 +49,7 @@ static void atfork_parent(void)
 static void atfork_child(void)
 {
 	pthread_mutex_init(&life_mu, NULL);
+	sp_heap_atfork_child();
 	sp_signal_atfork_child();
 	if (!atomic_load(&running))
 		return;
@@ -82,6 +84,7 @@ int sp_profiler_start(const spanprof_options *opts)
 	int r = 0, signo;
 
 	pthread_mutex_lock(&life_mu);
+	sp_tls_heap_busy++; /* the profiler's own allocations are not sampled */
 	if (atomic_load(&running)) {
 		r = -EALREADY;
 		goto out;
@@ -126,6 +129,7 @@ int sp_profiler_start(const spanprof_options *opts)
 	p.ring_bytes = cfg.ring_bytes;
 	p.engine = cfg.engine == SP_ENGINE_TIMER ? SP_TE_TIMER : SP_TE_PERF;
 	p.engine_fixed = cfg.engine == SP_ENGINE_PERF;
+	p.cpu = cfg.cpu;
 	sp_threads_setup(&p);
 	sp_threads_set_announced(false);
 	r = sp_link_start(&cfg, SP_ARENA_SLOTS, &err);
@@ -139,6 +143,11 @@ int sp_profiler_start(const spanprof_options *opts)
 	register_self();
 	sp_threads_scan();
 	atomic_store(&running, 1);
+	if (cfg.heap) {
+		sp_heap_check_allocator(sp_link_arena()->heap_note,
+					sizeof(sp_link_arena()->heap_note));
+		sp_heap_arm(cfg.heap_rate);
+	}
 
 	engine = sp_threads_engine_name();
 	if (cfg.engine == SP_ENGINE_TIMER)
@@ -154,8 +163,13 @@ int sp_profiler_start(const spanprof_options *opts)
 			    cfg.hz, engine, cfg.output_dir, cfg.upload_interval_s);
 	if (sp_perf_user_only())
 		sp_log("%s", SP_PERF_USER_ONLY_HINT);
+	if (cfg.heap)
+		sp_log_info("sampling allocations every %lld bytes on average%s%s",
+			    (long long)cfg.heap_rate, sp_link_arena()->heap_note[0] ? ": " : "",
+			    sp_link_arena()->heap_note);
 	sp_threads_set_announced(true);
 out:
+	sp_tls_heap_busy--;
 	pthread_mutex_unlock(&life_mu);
 	return r;
 }
@@ -171,6 +185,7 @@ int sp_profiler_stop(void)
 	}
 	/* No new samples; what is in the rings goes into the last interval,
 	 * written by the consumer (waited for, within the flush timeout). */
+	sp_heap_disarm();
 	sp_threads_disarm_all();
 	atomic_store(&sp_capture_armed, 0);
 	sp_link_set_state(SP_SHM_STOPPED, cfg.flush_timeout_ms);
@@ -216,8 +231,10 @@ static void maintenance(void)
 void sp_profiler_thread_start(void)
 {
 	if (atomic_load(&running) && !sp_tls_internal) {
+		sp_tls_heap_busy++;
 		maintenance();
 		register_self();
+		sp_tls_heap_busy--;
 	}
 }
 
@@ -253,6 +270,7 @@ void sp_profiler_exit(void)
 {
 	if (!atomic_load(&running))
 		return;
+	sp_heap_disarm();
 	atomic_store(&sp_capture_armed, 0);
 	sp_threads_disarm_all();
 	sp_link_set_state(SP_SHM_EXITED, cfg.flush_timeout_ms);

@@ -28,6 +28,7 @@
 #include "abi/span.h"
 #include "capture/threads.h"
 #include "capture/capture_link.h"
+#include "capture/heap.h"
 
 /* glibc's own entry: the preload layer interposes sigaction() and would
  * take our own registration for an application's. */
@@ -152,32 +153,57 @@ static void fill_regs(sp_raw_sample *s, const ucontext_t *uc)
 	s->regs[16] = (uint64_t)g[REG_RIP];
 }
 
+size_t sp_stack_slice(const sp_thread *t, uint64_t sp, uint64_t *start, bool *in_stack)
+{
+	uintptr_t lo = atomic_load_explicit(&t->stack_lo, memory_order_relaxed);
+	uintptr_t hi = atomic_load_explicit(&t->stack_hi, memory_order_relaxed);
+	size_t max = sp_capture.stack_bytes;
+
+	*in_stack = lo < hi && sp >= lo && sp < hi;
+	if (!*in_stack)
+		return max;
+	if (*start < lo)
+		*start = lo;
+	return hi - *start < max ? hi - *start : max;
+}
+
+uint32_t sp_stack_copy(uint8_t *buf, uint64_t start, size_t len, bool in_stack)
+{
+	struct iovec local = { buf, len }, remote = { (void *)start, len };
+	ssize_t n;
+
+	if (in_stack) {
+		copy_bytes(buf, (const void *)start, len);
+		return (uint32_t)len;
+	}
+	/* sigaltstack, a coroutine stack, or bounds not known: read through
+	 * the kernel so an unmapped page cannot fault. */
+	n = syscall(SYS_process_vm_readv, sp_capture_pid, &local, 1UL, &remote, 1UL, 0UL);
+	return n > 0 ? (uint32_t)n : 0;
+}
+
+void sp_capture_ring_full(void)
+{
+	/* Full: the consumer is slow, or gone (then say so, once). */
+	if (sp_link_consumer_lost()) {
+		sp_shm_header *h = sp_link_arena();
+		if (h)
+			atomic_fetch_add_explicit(&h->dropped, 1, memory_order_relaxed);
+	}
+}
+
 static void take_sample(sp_thread *t, const ucontext_t *uc, uint64_t weight)
 {
 	uint64_t sp = (uint64_t)uc->uc_mcontext.gregs[REG_RSP];
 	uint64_t start = sp - SP_REDZONE;
-	uintptr_t lo = atomic_load_explicit(&t->stack_lo, memory_order_relaxed);
-	uintptr_t hi = atomic_load_explicit(&t->stack_hi, memory_order_relaxed);
-	size_t max = sp_capture.stack_bytes, len;
-	bool in_stack = lo < hi && sp >= lo && sp < hi;
+	bool in_stack;
+	size_t len = sp_stack_slice(t, sp, &start, &in_stack);
 	sp_raw_sample *s;
 	uint8_t *buf;
 
-	if (in_stack) {
-		if (start < lo)
-			start = lo;
-		len = hi - start < max ? hi - start : max;
-	} else {
-		len = max;
-	}
 	s = sp_ring_reserve(t->ring, len, &buf);
 	if (!s) {
-		/* Full: the consumer is slow, or gone (then say so, once). */
-		if (sp_link_consumer_lost()) {
-			sp_shm_header *h = sp_link_arena();
-			if (h)
-				atomic_fetch_add_explicit(&h->dropped, 1, memory_order_relaxed);
-		}
+		sp_capture_ring_full();
 		return;
 	}
 	s->time_ns = (uint64_t)sp_mono_ns();
@@ -186,20 +212,12 @@ static void take_sample(sp_thread *t, const ucontext_t *uc, uint64_t weight)
 	s->kind = SP_SAMPLE_CPU;
 	s->weight = weight;
 	s->count = 1;
+	s->addr = 0;
+	s->flags = 0;
 	fill_regs(s, uc);
 	s->stack_base = start;
 	s->stack = NULL;
-	if (in_stack) {
-		copy_bytes(buf, (const void *)start, len);
-		s->stack_len = (uint32_t)len;
-	} else {
-		/* sigaltstack, a coroutine stack, or bounds not known: read
-		 * through the kernel so an unmapped page cannot fault. */
-		struct iovec local = { buf, len }, remote = { (void *)start, len };
-		ssize_t n = syscall(SYS_process_vm_readv, sp_capture_pid, &local, 1UL,
-				    &remote, 1UL, 0UL);
-		s->stack_len = n > 0 ? (uint32_t)n : 0;
-	}
+	s->stack_len = sp_stack_copy(buf, start, len, in_stack);
 	sp_span_read_current(&s->span);
 	/* Once per fill-up: the consumer sleeps until then (or its plan). */
 	if (sp_ring_commit(t->ring))
@@ -314,6 +332,14 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 	}
 	if (atomic_load_explicit(&t->state, memory_order_acquire) != SP_THREAD_LIVE || !t->ring)
 		goto out;
+	if (sp_tls_heap_busy) {
+		/* An allocation hook of this thread is writing its ring (or
+		 * the profiler's own code runs): one writer at a time. */
+		sp_shm_header *h = sp_link_arena();
+		if (h)
+			atomic_fetch_add_explicit(&h->heap_cpu_dropped, 1, memory_order_relaxed);
+		goto out;
+	}
 	/* Another thread's event, or queued before this thread's mask paused
 	 * it (the mask blocked it until now): not a sample of this moment. */
 	if ((si->si_code != SI_TIMER && (t->engine != SP_TE_PERF || si->si_fd != t->perf_fd)) ||
@@ -580,7 +606,8 @@ void sp_signal_watch(void)
 		uint64_t cpu, seen;
 		bool ran, stuck;
 
-		if (atomic_load(&t->state) != SP_THREAD_LIVE || t->engine == SP_TE_NONE || !t->ring)
+		if (atomic_load(&t->state) != SP_THREAD_LIVE || t->engine == SP_TE_NONE ||
+		    t->engine == SP_TE_OFF || !t->ring)
 			continue;
 		/* A blocked thread runs without samples: only such a thread
 		 * (or any, after a queue overflow) costs a read of its status;

@@ -69,6 +69,16 @@ void sp_signal_atfork_child(void);
 /* SIGIO from the kernel dropped by the guard. */
 uint64_t sp_signal_sigio_dropped(void);
 
+/* Shared with the allocation hooks: the slice of t's stack a record takes
+ * from `*start` (at most the configured stack bytes; never past the top of
+ * the stack when its bounds are known; *start raised to its bottom), and
+ * the copy of it into a reserved record, faults impossible. */
+struct sp_thread;
+size_t sp_stack_slice(const struct sp_thread *t, uint64_t sp, uint64_t *start, bool *in_stack);
+uint32_t sp_stack_copy(uint8_t *buf, uint64_t start, size_t len, bool in_stack);
+/* A record found its ring full: counted as dropped once the consumer is gone. */
+void sp_capture_ring_full(void);
+
 /* Time the handler into the arena's histogram (SPANPROF_DEBUG_COUNTS). */
 extern bool sp_handler_timing;
 

@@ -116,6 +116,8 @@ static void drop_alt_stack(void)
 	alt_stack = NULL;
 }
 
+extern void *__libc_stack_end; /* ld.so: the stack pointer at process entry */
+
 static pid_t my_tid(void)
 {
 	return (pid_t)syscall(SYS_gettid);
@@ -218,6 +220,10 @@ static int arm_engine(sp_thread *t)
 {
 	int r = 0;
 
+	if (!sp_capture.cpu) {
+		t->engine = SP_TE_OFF;
+		return 0;
+	}
 	if (atomic_load(&new_engine) == SP_TE_PERF) {
 		int lo, hi, budget;
 		char why[256];
@@ -432,6 +438,12 @@ int sp_threads_register_self(void)
 		}
 	}
 	atomic_store(&t->stack_lo, (uintptr_t)addr);
+	/* The main thread's frames end at the stack pointer _start was given
+	 * (argc); above it lie argv, the environment and the aux vector,
+	 * kilobytes no unwinder reads, copied by every sample otherwise. */
+	if (tid == getpid() && (uintptr_t)__libc_stack_end > (uintptr_t)addr &&
+	    (uintptr_t)__libc_stack_end < (uintptr_t)addr + size)
+		size = (uintptr_t)__libc_stack_end + 64 - (uintptr_t)addr;
 	atomic_store(&t->stack_hi, (uintptr_t)addr + size);
 	t->self_registered = true;
 	if (t->engine == SP_TE_NONE) {
@@ -625,6 +637,8 @@ void sp_threads_forget_all(void)
 
 const char *sp_threads_engine_name(void)
 {
+	if (!sp_capture.cpu)
+		return "none (SPANPROF_CPU=0)";
 	if (used_perf && used_timer)
 		return "perf_event cpu-clock+posix timer";
 	if (used_timer)

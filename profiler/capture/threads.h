@@ -32,6 +32,7 @@ enum sp_thread_engine {
 	SP_TE_NONE = 0,
 	SP_TE_PERF,
 	SP_TE_TIMER,
+	SP_TE_OFF,            /* CPU sampling off (SPANPROF_CPU=0): a ring for the heap hooks only */
 };
 
 typedef struct sp_thread {
@@ -67,6 +68,7 @@ typedef struct sp_capture_params {
 	size_t ring_bytes;
 	int engine;             /* enum sp_thread_engine for new threads */
 	bool engine_fixed;      /* SPANPROF_ENGINE=perf: no fallback */
+	bool cpu;               /* false: threads get rings but no sampling event */
 } sp_capture_params;
 
 extern sp_capture_params sp_capture;

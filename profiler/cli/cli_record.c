@@ -37,7 +37,10 @@ static const char usage_text[] =
 "Run CMD with the profiler preloaded (LD_PRELOAD=libspanprof.so). Every\n"
 "SPANPROF_UPLOAD_INTERVAL seconds it writes an interval profile to\n"
 "DIR/intervals/; when CMD ends they are merged into DIR/<cmd>-<pid>.pb.gz and\n"
-"an SVG flame graph, so DIR/*.pb.gz names each sample once.\n"
+"an SVG flame graph, so DIR/*.pb.gz names each sample once. With --heap the\n"
+"memory profile (sampled allocations: alloc_objects, alloc_space, and\n"
+"inuse_objects, inuse_space still live when each process ended) goes to\n"
+"DIR/<cmd>-<pid>.heap.pb.gz, its flame graph of alloc_space to .heap.svg.\n"
 "Signals sent to spanprof are forwarded to CMD; the exit status is CMD's\n"
 "(128+N when it was killed by signal N), or 0 when --duration stopped it.\n"
 "A statically linked CMD cannot be profiled (LD_PRELOAD needs the dynamic\n"
@@ -51,6 +54,9 @@ static const char usage_text[] =
 "      --svg FILE        flame graph path (default DIR/<cmd>-<pid>.svg)\n"
 "      --duration S      stop CMD with SIGTERM after S seconds (then exit 0)\n"
 "      --timer           use POSIX CPU timers instead of perf events\n"
+"      --heap            sample allocations too (SPANPROF_HEAP=1)\n"
+"      --heap-rate BYTES mean bytes between allocation samples (default 512K)\n"
+"      --no-cpu          no CPU sampling (with --heap: memory only)\n"
 "  -q, --quiet           no summary\n"
 "  -h, --help            show this help\n"
 "\n"
@@ -158,7 +164,8 @@ struct name_set {
 	size_t n;
 };
 
-static int list_intervals(const char *dir, struct name_set *s)
+/* heap: the memory profiles (*.heap.pb.gz), else the CPU ones. */
+static int list_intervals(const char *dir, struct name_set *s, bool heap)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -171,7 +178,10 @@ static int list_intervals(const char *dir, struct name_set *s)
 		size_t len = strlen(de->d_name);
 		char **nv;
 
-		if (len < 7 || strcmp(de->d_name + len - 6, ".pb.gz") ||
+		bool is_heap = len > strlen(SP_HEAP_SUFFIX) &&
+			       !strcmp(de->d_name + len - strlen(SP_HEAP_SUFFIX), SP_HEAP_SUFFIX);
+
+		if (len < 7 || strcmp(de->d_name + len - 6, ".pb.gz") || is_heap != heap ||
 		    !sp_output_is_interval_name(de->d_name))
 			continue;
 		nv = realloc(s->v, (s->n + 1) * sizeof(*nv));
@@ -209,6 +219,7 @@ static int cmp_str(const void *a, const void *b)
 struct totals {
 	uint64_t samples, lost, truncated, aggregated, files;
 	char engine[320]; /* "<engine> at <hz> Hz[, because <why>]" */
+	char heap_note[256]; /* why some allocations are not seen */
 };
 
 /* Sum the self-telemetry comments of one interval profile. */
@@ -232,20 +243,23 @@ static void add_telemetry(const sp_profile *p, struct totals *t)
 				t->truncated += d;
 			}
 		}
+		if ((e = strstr(c, "heap untracked=")) && (e = strstr(e, "; ")) && !t->heap_note[0])
+			snprintf(t->heap_note, sizeof(t->heap_note), "%s", e + 2);
 		if ((e = strstr(c, "unwind aggregated=")) &&
 		    sscanf(e, "unwind aggregated=%" SCNu64, &a) == 1)
 			t->aggregated += a;
 	}
 }
 
-static int write_svg(const sp_profile *p, const char *path, const char *title, sp_error *err)
+static int write_svg(const sp_profile *p, const char *sample_type, const char *path,
+		     const char *title, sp_error *err)
 {
 	sp_stack_tree *tree = NULL;
 	sp_flamegraph_opts o;
 	sp_atomic_file af;
 	int r;
 
-	r = sp_stacks_build(p, NULL, NULL, 0, &tree, err);
+	r = sp_stacks_build(p, sample_type, NULL, 0, &tree, err);
 	if (r)
 		return r;
 	sp_flamegraph_opts_init(&o);
@@ -270,10 +284,33 @@ out:
 	return r;
 }
 
-/* Merge the new interval files of idir; write DIR/<cmd>-<pid>.pb.gz and the
- * SVG in dir. */
+/* "<service>-<pid>-<time>" of an interval file name: one process image. */
+static size_t image_stem_len(const char *name)
+{
+	const char *seq = strrchr(name, '-');
+
+	return seq ? (size_t)(seq - name) : strlen(name);
+}
+
+/* A memory interval's inuse values are a snapshot: only each image's last
+ * one counts in the merge (alloc values add up over all). */
+static void keep_alloc_only(sp_profile *p)
+{
+	int io = sp_profile_sample_index(p, "inuse_objects");
+	int is = sp_profile_sample_index(p, "inuse_space");
+
+	for (size_t i = 0; i < p->n_samples; i++) {
+		if (io >= 0)
+			p->samples[i].values[io] = 0;
+		if (is >= 0)
+			p->samples[i].values[is] = 0;
+	}
+}
+
+/* Merge the new interval files of idir (the memory ones with heap); write
+ * DIR/<cmd>-<pid>.pb.gz (.heap.pb.gz) and the SVG in dir. */
 static int collect(const char *dir, const char *idir, const struct name_set *before,
-		   const char *svc, pid_t pid, const char *svg_opt, bool quiet)
+		   const char *svc, pid_t pid, const char *svg_opt, bool quiet, bool heap)
 {
 	struct name_set now;
 	struct totals t = { 0 };
@@ -291,7 +328,7 @@ static int collect(const char *dir, const char *idir, const struct name_set *bef
 	/* The command's files carry the service name it resolved itself (after
 	 * any exec: `sh -c ./work` gives work's); the merge takes the same. */
 	snprintf(name, sizeof(name), "%s", svc);
-	list_intervals(idir, &now);
+	list_intervals(idir, &now, heap);
 	if (now.n)
 		qsort(now.v, now.n, sizeof(*now.v), cmp_str);
 	for (size_t i = 0; i < now.n; i++) {
@@ -319,6 +356,9 @@ static int collect(const char *dir, const char *idir, const struct name_set *bef
 			continue;
 		}
 		add_telemetry(src, &t);
+		if (heap && i + 1 < now.n && image_stem_len(now.v[i]) == image_stem_len(now.v[i + 1]) &&
+		    !strncmp(now.v[i], now.v[i + 1], image_stem_len(now.v[i])))
+			keep_alloc_only(src);
 		if (sp_profile_merge(merged, src, &err))
 			cli_error("record: cannot merge %s: %s", path, err.msg);
 		else
@@ -330,21 +370,25 @@ static int collect(const char *dir, const char *idir, const struct name_set *bef
 		snprintf(name, sizeof(name), "%s", shared);
 
 	if (!used || !merged->n_samples) {
-		if (!quiet)
+		if (!quiet && heap)
+			cli_error("record: no allocation samples were written to %s (the command "
+				  "allocated too little, or not through malloc)", idir);
+		else if (!quiet)
 			cli_error("record: no samples were written to %s (the command used "
 				  "too little CPU to be sampled)", idir);
 		goto out;
 	}
 	svc = name;
 	sp_config_sanitize_name(svc, file_svc, sizeof(file_svc));
-	snprintf(out, sizeof(out), "%s/%s-%d.pb.gz", dir, file_svc, (int)pid);
+	snprintf(out, sizeof(out), "%s/%s-%d%s", dir, file_svc, (int)pid,
+		 heap ? SP_HEAP_SUFFIX : ".pb.gz");
 	if (sp_pprof_write_file(merged, out, &err)) {
 		cli_error("record: %s", err.msg);
 		r = CLI_RUNTIME_ERROR;
 		goto out;
 	}
 	/* Spans in the merged profile: a links file beside it as well. */
-	for (size_t i = 0; i < merged->n_samples; i++) {
+	for (size_t i = 0; i < merged->n_samples && !heap; i++) {
 		if (!sp_profile_sample_label(merged, &merged->samples[i], "span_id"))
 			continue;
 		sp_links_context lc = {
@@ -360,15 +404,29 @@ static int collect(const char *dir, const char *idir, const struct name_set *bef
 		}
 		break;
 	}
-	if (svg_opt)
+	if (svg_opt && !heap)
 		snprintf(svg, sizeof(svg), "%s", svg_opt);
 	else
-		snprintf(svg, sizeof(svg), "%s/%s-%d.svg", dir, file_svc, (int)pid);
-	if (write_svg(merged, svg, svc, &err)) {
+		snprintf(svg, sizeof(svg), "%s/%s-%d%s", dir, file_svc, (int)pid,
+			 heap ? ".heap.svg" : ".svg");
+	if (write_svg(merged, heap ? "alloc_space" : NULL, svg, svc, &err)) {
 		cli_error("record: flame graph not written: %s", err.msg);
 		svg[0] = '\0';
 	}
-	if (!quiet) {
+	if (!quiet && heap) {
+		int as = sp_profile_sample_index(merged, "alloc_space");
+		int is = sp_profile_sample_index(merged, "inuse_space");
+
+		fprintf(stderr, "spanprof: heap: %" PRIu64 " allocation samples, %.1f MiB allocated, "
+			"%.1f MiB still live at exit (estimates)\n", t.samples,
+			as >= 0 ? (double)sp_profile_total(merged, as) / 1048576.0 : 0,
+			is >= 0 ? (double)sp_profile_total(merged, is) / 1048576.0 : 0);
+		if (t.heap_note[0])
+			fprintf(stderr, "spanprof: heap: %s\n", t.heap_note);
+		fprintf(stderr, "spanprof: memory profile %s\n", out);
+		if (svg[0])
+			fprintf(stderr, "spanprof: memory flame graph %s\n", svg);
+	} else if (!quiet) {
 		int ci = sp_profile_sample_index(merged, "cpu");
 		double cpu_s = ci >= 0 ? (double)sp_profile_total(merged, ci) / 1e9 : 0;
 		double trunc = t.aggregated ? 100.0 * (double)t.truncated / (double)t.aggregated : 0;
@@ -423,6 +481,9 @@ int cli_record(int argc, char **argv)
 		{ "svg", required_argument, NULL, 'S' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "timer", no_argument, NULL, 'T' },
+		{ "heap", no_argument, NULL, 'H' },
+		{ "heap-rate", required_argument, NULL, 'R' },
+		{ "no-cpu", no_argument, NULL, 'C' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -430,11 +491,12 @@ int cli_record(int argc, char **argv)
 	static const int fwd[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 	const char *dir = NULL, *svg = NULL;
 	long hz = 0, duration = 0;
-	bool timer = false, quiet = false;
+	bool timer = false, quiet = false, heap = false, cpu = true;
+	const char *heap_rate = NULL;
 	char lib[PATH_MAX], preload[2 * PATH_MAX + 2], hzbuf[16], svc[128];
 	char absdir[PATH_MAX], idir[PATH_MAX + 16], exe[PATH_MAX];
 	bool stopped = false;
-	struct name_set before = { 0 };
+	struct name_set before = { 0 }, before_heap = { 0 };
 	struct sigaction sa;
 	const char *old;
 	int c, status = 0, ret;
@@ -458,6 +520,19 @@ int cli_record(int argc, char **argv)
 				return ret;
 			break;
 		case 'T': timer = true; break;
+		case 'H': heap = true; break;
+		case 'C': cpu = false; break;
+		case 'R': {
+			int64_t v;
+			if (sp_config_parse_bytes(optarg, 1, (int64_t)1 << 30, &v)) {
+				cli_error("record: --heap-rate wants a byte count of 1 to 1G (524288, 512K, 1M), got '%s'",
+					  optarg);
+				return CLI_USAGE_ERROR;
+			}
+			heap_rate = optarg;
+			heap = true;
+			break;
+		}
 		case 'q': quiet = true; break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -497,7 +572,12 @@ int cli_record(int argc, char **argv)
 			  "rebuild it dynamically linked", exe);
 		return CLI_RUNTIME_ERROR;
 	}
-	list_intervals(idir, &before);
+	if (!cpu && !heap) {
+		cli_error("record: --no-cpu leaves nothing to sample; add --heap");
+		return CLI_USAGE_ERROR;
+	}
+	list_intervals(idir, &before, false);
+	list_intervals(idir, &before_heap, true);
 	/* The name the command will resolve for itself, were it not to exec. */
 	sp_service_name(NULL, NULL, NULL,
 			strrchr(argv[optind], '/') ? strrchr(argv[optind], '/') + 1 : argv[optind],
@@ -524,6 +604,7 @@ int cli_record(int argc, char **argv)
 	if (!consumer) {
 		cli_error("record: %s", cerr.msg);
 		free_set(&before);
+		free_set(&before_heap);
 		return CLI_RUNTIME_ERROR;
 	}
 	fflush(NULL);
@@ -532,6 +613,7 @@ int cli_record(int argc, char **argv)
 		cli_error("record: fork: %s", strerror(errno));
 		sp_consumer_finish(consumer);
 		free_set(&before);
+		free_set(&before_heap);
 		return CLI_RUNTIME_ERROR;
 	}
 	if (pid == 0) {
@@ -551,6 +633,12 @@ int cli_record(int argc, char **argv)
 		}
 		if (timer)
 			setenv("SPANPROF_ENGINE", "timer", 1);
+		if (heap)
+			setenv("SPANPROF_HEAP", "1", 1);
+		if (heap_rate)
+			setenv("SPANPROF_HEAP_RATE", heap_rate, 1);
+		if (!cpu)
+			setenv("SPANPROF_CPU", "0", 1);
 		if (quiet)
 			setenv("SPANPROF_QUIET", "1", 1);
 		execvp(argv[optind], argv + optind);
@@ -594,8 +682,15 @@ int cli_record(int argc, char **argv)
 				svc, duration);
 		ret = 0;
 	}
-	if (collect(absdir, idir, &before, svc, pid, svg, quiet) && ret == 0)
+	if (sp_getenv("SPANPROF_CPU") && !strcmp(sp_getenv("SPANPROF_CPU"), "0"))
+		cpu = false;
+	if (sp_getenv("SPANPROF_HEAP") && !strcmp(sp_getenv("SPANPROF_HEAP"), "1"))
+		heap = true;
+	if (cpu && collect(absdir, idir, &before, svc, pid, svg, quiet, false) && ret == 0)
+		ret = CLI_RUNTIME_ERROR;
+	if (heap && collect(absdir, idir, &before_heap, svc, pid, NULL, quiet, true) && ret == 0)
 		ret = CLI_RUNTIME_ERROR;
 	free_set(&before);
+	free_set(&before_heap);
 	return ret;
 }

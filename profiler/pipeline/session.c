@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <linux/futex.h>
 #include <signal.h>
 #include <stdio.h>
@@ -68,7 +69,9 @@ struct sp_session {
 	bool gone;               /* the process (or this image) ended: no /proc reads */
 	char exe[4096];
 
-	sp_aggregator *agg;
+	sp_aggregator *agg;        /* CPU samples; NULL with SPANPROF_CPU=0 */
+	sp_aggregator *heap_agg;   /* allocation samples (SPANPROF_HEAP=1) */
+	uint64_t iv_heap_samples;
 	bool agg_failed;
 	sp_symbolizer *sym;
 	sp_span_times *span_times;
@@ -212,6 +215,8 @@ done:
 	s->mods_gen++;
 	if (s->agg)
 		sp_aggregator_modules_changed(s->agg);
+	if (s->heap_agg)
+		sp_aggregator_modules_changed(s->heap_agg);
 }
 
 static const sp_module_list *src_modules(void *ctx, uint64_t *gen)
@@ -270,6 +275,8 @@ static void load_config(sp_session *s)
 	c->output_dir[sizeof(c->output_dir) - 1] = '\0';
 	c->service[sizeof(c->service) - 1] = '\0';
 	c->debug_counts[sizeof(c->debug_counts) - 1] = '\0';
+	if (c->heap_rate < 1 || c->heap_rate > ((int64_t)1 << 30))
+		c->heap_rate = 512 * 1024;
 	if (c->hz < 1 || c->hz > 10000)
 		c->hz = 100;
 	if (c->upload_interval_s < 1 || c->upload_interval_s > 3600)
@@ -321,10 +328,19 @@ sp_session *sp_session_new(sp_shm_header *h, size_t len, pid_t pid, sp_symbolize
 	ac.pid = pid;
 	ac.exe = s->exe;
 	ac.symbolizer = sym;
-	s->agg = sp_aggregator_new(&ac, &perr);
-	if (!s->agg) {
-		s->agg_failed = true;
-		sp_log("pid %d: cannot start the stack aggregator: %s", (int)pid, perr.msg);
+	if (s->cfg.cpu) {
+		s->agg = sp_aggregator_new(&ac, &perr);
+		if (!s->agg) {
+			s->agg_failed = true;
+			sp_log("pid %d: cannot start the stack aggregator: %s", (int)pid, perr.msg);
+		}
+	}
+	if (s->cfg.heap) {
+		ac.heap = true;
+		ac.heap_rate = s->cfg.heap_rate;
+		s->heap_agg = sp_aggregator_new(&ac, &perr);
+		if (!s->heap_agg)
+			sp_log("pid %d: cannot start the heap aggregator: %s", (int)pid, perr.msg);
 	}
 	s->span_times = sp_span_times_new(0);
 	if (sp_output_init(&s->out, s->cfg.output_dir, s->cfg.service, pid, s->iv_start_wall,
@@ -350,6 +366,7 @@ void sp_session_free(sp_session *s)
 	if (s->pyro)
 		sp_pyroscope_shutdown(s->pyro, s->cfg.flush_timeout_ms);
 	sp_aggregator_free(s->agg);
+	sp_aggregator_free(s->heap_agg);
 	sp_span_times_free(s->span_times);
 	sp_debug_counts_free(s->dbg);
 	sp_procmaps_free(&s->mods);
@@ -492,18 +509,23 @@ void sp_session_drain(sp_session *s, int64_t now, int64_t *next_ns)
 			}
 			if (v->name_epoch != s->seq + 1)
 				refresh_name(s, v);
-			if (s->agg)
-				sp_aggregator_add(s->agg, rs, v->name[0] ? v->name : NULL);
-			if (s->span_times)
+			if (rs->kind == SP_SAMPLE_CPU) {
+				if (s->agg)
+					sp_aggregator_add(s->agg, rs, v->name[0] ? v->name : NULL);
+				if (s->dbg)
+					sp_debug_count(s->dbg, v->name, rs);
+				s->iv_samples++;
+			} else if (s->heap_agg) {
+				sp_aggregator_add(s->heap_agg, rs, v->name[0] ? v->name : NULL);
+				s->iv_heap_samples += rs->kind == SP_SAMPLE_ALLOC;
+			}
+			if (s->span_times && rs->kind != SP_SAMPLE_FREE)
 				sp_span_times_note(s->span_times, &rs->span, rs->time_ns);
-			if (s->dbg)
-				sp_debug_count(s->dbg, v->name, rs);
-			s->iv_samples++;
 			sp_ring_pop(r);
 		}
 		sp_ring_rearm(r);
 		count_ring(s, v, r);
-		if (st == SP_SLOT_LIVE)
+		if (st == SP_SLOT_LIVE && s->cfg.cpu)
 			check_stall(s, i, v, now);
 		if (st == SP_SLOT_DEAD) {
 			uint32_t dead = SP_SLOT_DEAD;
@@ -511,6 +533,7 @@ void sp_session_drain(sp_session *s, int64_t now, int64_t *next_ns)
 			atomic_compare_exchange_strong(&sl[i].state, &dead, SP_SLOT_FREE);
 		}
 	}
+	sp_aggregator_pass(s->heap_agg);
 	s->last_drain = now;
 }
 
@@ -530,7 +553,6 @@ static void export_profile(sp_session *s, sp_profile *p, int64_t from, int64_t u
 	char path[4700], links[4700];
 	sp_error err = { "" };
 
-	s->seq++;
 	sp_output_profile_path(&s->out, s->seq, path, sizeof(path));
 	if (s->out_ok) {
 		int r = sp_pprof_write_file(p, path, &err);
@@ -572,6 +594,44 @@ static void export_profile(sp_session *s, sp_profile *p, int64_t from, int64_t u
 	}
 	if (s->pyro)
 		sp_pyroscope_enqueue(s->pyro, p, "cpu", from, until);
+}
+
+/* The interval's memory profile: its own file beside the CPU one (same
+ * sequence number), and Pyroscope's memory types. */
+static void export_heap(sp_session *s, sp_profile *p, int64_t from, int64_t until)
+{
+	char path[4700];
+	sp_error err = { "" };
+
+	sp_output_heap_path(&s->out, s->seq, path, sizeof(path));
+	if (s->out_ok) {
+		if (sp_pprof_write_file(p, path, &err)) {
+			if (!s->logged_write_error)
+				sp_log("pid %d: %s", (int)s->pid, err.msg);
+			s->logged_write_error = true;
+		}
+		sp_output_retention(&s->out, path, until);
+	}
+	if (s->pyro)
+		sp_pyroscope_enqueue(s->pyro, p, "memory", from, until);
+}
+
+/* What the heap telemetry line adds: why some allocations are not seen,
+ * and what the host could not record. */
+static const char *heap_note(sp_session *s, char *buf, size_t len)
+{
+	sp_shm_header *h = s->h;
+	char why[sizeof(h->heap_note)];
+
+	memcpy(why, h->heap_note, sizeof(why));
+	why[sizeof(why) - 1] = '\0';
+	snprintf(buf, len,
+		 "heap untracked=%" PRIu64 " frees_lost=%" PRIu64 " no_thread=%" PRIu64
+		 " cpu_samples_dropped=%" PRIu64 "%s%s",
+		 atomic_load(&h->heap_untracked), atomic_load(&h->heap_frees_lost),
+		 atomic_load(&h->heap_no_thread), atomic_load(&h->heap_cpu_dropped),
+		 why[0] ? "; " : "", why);
+	return buf;
 }
 
 /* "<engine> at <hz> Hz[, because <why>]": `spanprof record` prints it in
@@ -620,9 +680,36 @@ static void flush_interval(sp_session *s)
 		trunc = sp_aggregator_truncated(s->agg);
 	if (s->span_times)
 		sp_span_times_take(s->span_times, now_wall - now_mono, &times, &n_times);
-	if (s->agg && s->iv_samples) {
+	bool cpu_due = s->agg && s->iv_samples;
+	bool heap_due = s->heap_agg &&
+		(s->iv_heap_samples || sp_aggregator_live_blocks(s->heap_agg));
+
+	if (cpu_due || heap_due)
+		s->seq++;
+	memset(&tel, 0, sizeof(tel));
+	if (heap_due) {
+		char note[600];
+
+		tel.engine = "allocation hooks";
+		tel.samples_taken = s->iv_heap_samples;
+		tel.threads = live_threads(s);
+		tel.note = heap_note(s, note, sizeof(note));
+		p = sp_aggregator_take_profile(s->heap_agg, s->iv_start_wall,
+					       now_mono - s->iv_start_mono, &tel, &err);
+		if (p) {
+			export_heap(s, p, s->iv_start_wall, now_wall);
+			sp_profile_free(p);
+		} else if (!s->logged_write_error) {
+			sp_log("pid %d: cannot build the interval's memory profile: %s", (int)s->pid,
+			       err.msg);
+			s->logged_write_error = true;
+		}
+		memset(&tel, 0, sizeof(tel));
+	}
+	if (cpu_due) {
 		tel.engine = engine_summary(s, engine, sizeof(engine));
-		tel.samples_taken = s->taken - s->last_taken;
+		/* Records in the rings are CPU and heap alike: the CPU ones drained. */
+		tel.samples_taken = s->heap_agg ? s->iv_samples : s->taken - s->last_taken;
 		tel.samples_lost = s->lost - s->last_lost;
 		tel.stacks_truncated = trunc - s->last_trunc;
 		tel.threads = live_threads(s);
@@ -641,6 +728,7 @@ static void flush_interval(sp_session *s)
 	s->last_lost = s->lost;
 	s->last_trunc = trunc;
 	s->iv_samples = 0;
+	s->iv_heap_samples = 0;
 	s->iv_start_wall = now_wall;
 	s->iv_start_mono = now_mono;
 	if (s->dbg) {

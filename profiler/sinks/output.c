@@ -105,6 +105,11 @@ void sp_output_profile_path(const sp_output *o, unsigned seq, char *buf, size_t 
 	snprintf(buf, len, "%s/%s-%04u.pb.gz", o->dir, o->stem, seq);
 }
 
+void sp_output_heap_path(const sp_output *o, unsigned seq, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s-%04u" SP_HEAP_SUFFIX, o->dir, o->stem, seq);
+}
+
 void sp_output_links_path(const sp_output *o, unsigned seq, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/%s-%04u.links.jsonl", o->dir, o->stem, seq);
@@ -117,17 +122,25 @@ static bool ends_with(const char *s, const char *suffix)
 	return n >= m && !memcmp(s + n - m, suffix, m);
 }
 
+/* The known suffix name ends with (the longest first), or NULL. */
+static const char *interval_suffix(const char *name)
+{
+	static const char *const suffixes[] = { SP_HEAP_SUFFIX, ".pb.gz", ".links.jsonl" };
+
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++)
+		if (ends_with(name, suffixes[i]))
+			return suffixes[i];
+	return NULL;
+}
+
 /* "<service>-<pid>-<8 digits>T<6 digits>Z-<digits>" + a known suffix. */
 bool sp_output_is_interval_name(const char *name)
 {
-	static const char *const suffixes[] = { ".pb.gz", ".links.jsonl" };
-	size_t n = strlen(name), stem_len = 0;
+	const char *sfx = interval_suffix(name);
+	size_t n = strlen(name), stem_len = sfx ? n - strlen(sfx) : 0;
 	const char *p;
 	int dashes = 0;
 
-	for (size_t i = 0; i < 2 && !stem_len; i++)
-		if (ends_with(name, suffixes[i]))
-			stem_len = n - strlen(suffixes[i]);
 	if (!stem_len)
 		return false;
 	/* Walk back over "-<seq>", "-<time>", "-<pid>". */
@@ -164,7 +177,7 @@ bool sp_output_interval_service(const char *name, char *svc, size_t len, pid_t *
 		return false;
 	/* "<service>-<pid>-<time>-<seq>.suffix": the service may hold dashes,
 	 * the other three fields do not. */
-	p = name + strlen(name) - (ends_with(name, ".pb.gz") ? 6 : 12);
+	p = name + strlen(name) - strlen(interval_suffix(name));
 	for (int dashes = 0; dashes < 3; dashes++) {
 		while (p > name && p[-1] != '-')
 			p--;

@@ -4,7 +4,8 @@
  *
  * Names: <dir>/<service>-<pid>-<YYYYmmddTHHMMSSZ>-<seq>.pb.gz with the
  * profiler's start time (UTC) and seq counting from 1; the span links file
- * of the same interval is <same stem>.links.jsonl. */
+ * of the same interval is <same stem>.links.jsonl, its memory profile
+ * (SPANPROF_HEAP) <same stem>.heap.pb.gz. */
 #ifndef SPANPROF_OUTPUT_H
 #define SPANPROF_OUTPUT_H
 
@@ -39,8 +40,10 @@ int sp_output_init(sp_output *o, const char *dir, const char *service, pid_t pid
  * 0 or -errno with err. */
 int sp_output_fallback(sp_output *o, sp_error *err);
 
-/* Paths of interval `seq`. */
+/* Paths of interval `seq`: CPU profile, memory profile, span links. */
+#define SP_HEAP_SUFFIX ".heap.pb.gz"
 void sp_output_profile_path(const sp_output *o, unsigned seq, char *buf, size_t len);
+void sp_output_heap_path(const sp_output *o, unsigned seq, char *buf, size_t len);
 void sp_output_links_path(const sp_output *o, unsigned seq, char *buf, size_t len);
 
 /* True for names this module writes (profiles, links files, temp files). */
