@@ -188,6 +188,13 @@ $(WL)/chain $(WL)/chain_nodyn: tests/workloads/inline_chain.c $(WL)/libchain.so 
 $(WL)/cxx: tests/workloads/demangle.cpp
 	@mkdir -p $(@D)
 	$(CXX) -O2 -g -o $@ $(abspath $<)
+$(WL)/heap_cxx: tests/workloads/heap_cxx.cpp
+	@mkdir -p $(@D)
+	$(CXX) -O2 -g -pthread -o $@ $(abspath $<)
+# Its own malloc family, exported (-rdynamic) so it is the one every object binds.
+$(WL)/own_malloc: tests/workloads/own_malloc.c $(WL_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(WL_CFLAGS) -rdynamic -o $@ $(abspath $<)
 # PLT stubs (tests/integration/plt_names.sh): lazy binding, and IBT's .plt.sec.
 $(WL)/app_lazy: WL_PLT := -Wl,-z,lazy
 $(WL)/app_ibt:  WL_PLT := -fcf-protection=full -Wl,-z,lazy -Wl,-z,ibtplt
@@ -219,7 +226,7 @@ $(BUILD)/tests/fuzz/replay: tests/fuzz/replay.c tests/fuzz/fuzz_pprof_decode.c $
 
 TEST_PROGS := $(addprefix $(WL)/,$(WL_PLAIN) libhot.so libdlburn.so bundled/bundled_zlib \
                 api_start pyro_spans span_split heap_split heap_semantics \
-                span_torn libchain.so chain chain_nodyn cxx app_lazy app_ibt span_profile_gen symtool) \
+                span_torn libchain.so chain chain_nodyn cxx heap_cxx own_malloc app_lazy app_ibt span_profile_gen symtool) \
               $(patsubst tests/tools/%.c,$(TOOLS)/%,$(wildcard tests/tools/*.c)) \
               $(BUILD)/tests/fuzz/replay
 test-progs: $(TEST_PROGS)

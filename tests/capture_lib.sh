@@ -44,7 +44,7 @@ sample_count() {
 }
 
 # Interval profiles in DIR (not the merged one record writes).
-interval_files() { find "$1" -name '*-*-*T*Z-*.pb.gz' | sort; }
+interval_files() { find "$1" -name '*-*-*T*Z-*.pb.gz' ! -name '*.heap.pb.gz' | sort; }
 
 # Cumulative share (percent of all CPU) of samples with FUNC on the stack.
 cum_share() { # func profiles...

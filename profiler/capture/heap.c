@@ -274,6 +274,20 @@ void sp_heap_atfork_child(void)
 	atomic_store(&live_n, 0);
 }
 
+void *sp_global_symbol(const char *name)
+{
+	/* Not dlsym(RTLD_DEFAULT): for a -Bsymbolic caller it looks in the
+	 * caller first, and would find our own malloc. The main program's
+	 * handle searches the global scope in load order. */
+	void *self = dlopen(NULL, RTLD_NOW | RTLD_NOLOAD), *p;
+
+	if (!self)
+		return NULL;
+	p = dlsym(self, name);
+	dlclose(self);
+	return p;
+}
+
 static const char *object_name(const void *addr, const void **base)
 {
 	Dl_info di;
@@ -296,14 +310,14 @@ void sp_heap_check_allocator(char *note, size_t len)
 
 	note[0] = '\0';
 	object_name((const void *)sp_heap_arm, &ours);
-	first_name = object_name(dlsym(RTLD_DEFAULT, "malloc"), &first);
+	first_name = object_name(sp_global_symbol("malloc"), &first);
 	if (first != ours) {
 		snprintf(note, len, "the program's own malloc (in %s) comes before the profiler's: "
 			 "its heap is not seen, CPU profiling is unaffected", first_name);
 		return;
 	}
 	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
-		void *fn = dlsym(RTLD_DEFAULT, own[i]);
+		void *fn = sp_global_symbol(own[i]);
 		struct link_map *lm = NULL;
 		Dl_info di;
 

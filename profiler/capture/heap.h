@@ -80,6 +80,10 @@ void sp_heap_freed(void *p);
  * allocator with its own entry points is linked into the executable). */
 void sp_heap_check_allocator(char *note, size_t len);
 
+/* The first definition of name in the global scope (what the program's
+ * own calls bind to), or NULL. */
+void *sp_global_symbol(const char *name);
+
 /* fork child: the parent's sampled blocks are not this image's to report
  * (the child's consumer session starts empty). */
 void sp_heap_atfork_child(void);

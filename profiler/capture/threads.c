@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -116,7 +117,28 @@ static void drop_alt_stack(void)
 	alt_stack = NULL;
 }
 
-extern void *__libc_stack_end; /* ld.so: the stack pointer at process entry */
+/* The stack pointer at process entry (/proc/self/stat "startstack"; not
+ * ld.so's __libc_stack_end, which would add ld.so to DT_NEEDED). 0 when
+ * unknown. */
+static uintptr_t start_stack(void)
+{
+	char buf[1024], *p;
+	ssize_t n;
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* comm may hold spaces */
+	/* Fields after comm: state is field 3, startstack field 28. */
+	for (int field = 2; p && field < 28; field++)
+		p = strchr(p + 1, ' ');
+	return p ? (uintptr_t)strtoull(p + 1, NULL, 10) : 0;
+}
 
 static pid_t my_tid(void)
 {
@@ -441,9 +463,11 @@ int sp_threads_register_self(void)
 	/* The main thread's frames end at the stack pointer _start was given
 	 * (argc); above it lie argv, the environment and the aux vector,
 	 * kilobytes no unwinder reads, copied by every sample otherwise. */
-	if (tid == getpid() && (uintptr_t)__libc_stack_end > (uintptr_t)addr &&
-	    (uintptr_t)__libc_stack_end < (uintptr_t)addr + size)
-		size = (uintptr_t)__libc_stack_end + 64 - (uintptr_t)addr;
+	if (tid == getpid()) {
+		uintptr_t start = start_stack();
+		if (start > (uintptr_t)addr && start < (uintptr_t)addr + size)
+			size = start + 64 - (uintptr_t)addr;
+	}
 	atomic_store(&t->stack_hi, (uintptr_t)addr + size);
 	t->self_registered = true;
 	if (t->engine == SP_TE_NONE) {

@@ -438,6 +438,8 @@ static int collect(const char *dir, const char *idir, const struct name_set *bef
 			fprintf(stderr, "spanprof: %s\n", SP_PERF_USER_ONLY_HINT);
 		fprintf(stderr, "spanprof: lost %" PRIu64 " (ring full), truncated stacks %.2f%%\n",
 			t.lost, trunc);
+		if (t.heap_note[0])
+			fprintf(stderr, "spanprof: heap: %s\n", t.heap_note);
 		fprintf(stderr, "spanprof: profile     %s\n", out);
 		if (svg[0])
 			fprintf(stderr, "spanprof: flame graph %s\n", svg);

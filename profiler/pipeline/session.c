@@ -72,6 +72,7 @@ struct sp_session {
 	sp_aggregator *agg;        /* CPU samples; NULL with SPANPROF_CPU=0 */
 	sp_aggregator *heap_agg;   /* allocation samples (SPANPROF_HEAP=1) */
 	uint64_t iv_heap_samples;
+	bool heap_noted;           /* the host's heap note was logged */
 	bool agg_failed;
 	sp_symbolizer *sym;
 	sp_span_times *span_times;
@@ -681,6 +682,15 @@ static void flush_interval(sp_session *s)
 	if (s->span_times)
 		sp_span_times_take(s->span_times, now_wall - now_mono, &times, &n_times);
 	bool cpu_due = s->agg && s->iv_samples;
+
+	if (s->heap_agg && !s->heap_noted && s->h->heap_note[0]) {
+		char why[sizeof(s->h->heap_note)];
+
+		memcpy(why, s->h->heap_note, sizeof(why));
+		why[sizeof(why) - 1] = '\0';
+		s->heap_noted = true;
+		sp_log("pid %d: %s", (int)s->pid, why);
+	}
 	bool heap_due = s->heap_agg &&
 		(s->iv_heap_samples || sp_aggregator_live_blocks(s->heap_agg));
 
@@ -707,6 +717,12 @@ static void flush_interval(sp_session *s)
 		memset(&tel, 0, sizeof(tel));
 	}
 	if (cpu_due) {
+		char note[600];
+
+		/* Why allocations are not seen, where `record` reads it even
+		 * when no memory profile could be written. */
+		if (s->heap_agg && s->h->heap_note[0])
+			tel.note = heap_note(s, note, sizeof(note));
 		tel.engine = engine_summary(s, engine, sizeof(engine));
 		/* Records in the rings are CPU and heap alike: the CPU ones drained. */
 		tel.samples_taken = s->heap_agg ? s->iv_samples : s->taken - s->last_taken;

@@ -16,6 +16,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -84,23 +85,39 @@ static size_t boot_size(const void *p)
 	return n;
 }
 
+EXPORT void *malloc(size_t n);
+
+static void *lookup(bool global, const char *name)
+{
+	return global ? sp_global_symbol(name) : dlsym(RTLD_NEXT, name);
+}
+
 static void resolve(void)
 {
+	bool global;
+
 	if (atomic_load_explicit(&resolved, memory_order_acquire))
 		return;
 	tls_resolving = 1;
-	real.calloc = (calloc_fn)dlsym(RTLD_NEXT, "calloc");
-	real.malloc = (malloc_fn)dlsym(RTLD_NEXT, "malloc");
-	real.realloc = (realloc_fn)dlsym(RTLD_NEXT, "realloc");
-	real.reallocarray = (reallocarray_fn)dlsym(RTLD_NEXT, "reallocarray");
-	real.free = (free_fn)dlsym(RTLD_NEXT, "free");
-	real.posix_memalign = (posix_memalign_fn)dlsym(RTLD_NEXT, "posix_memalign");
-	real.aligned_alloc = (memalign_fn)dlsym(RTLD_NEXT, "aligned_alloc");
-	real.memalign = (memalign_fn)dlsym(RTLD_NEXT, "memalign");
-	real.valloc = (valloc_fn)dlsym(RTLD_NEXT, "valloc");
-	real.pvalloc = (valloc_fn)dlsym(RTLD_NEXT, "pvalloc");
+	/* Another malloc comes first (an allocator preloaded before us, a
+	 * sanitizer runtime, the executable's own): the program allocates
+	 * there, and so must our entry points, which only the library's own
+	 * calls reach then (-Bsymbolic): libc returns it blocks from there
+	 * that the library frees. */
+	global = sp_global_symbol("malloc") != (void *)malloc;
+	real.calloc = (calloc_fn)lookup(global, "calloc");
+	real.malloc = (malloc_fn)lookup(global, "malloc");
+	real.realloc = (realloc_fn)lookup(global, "realloc");
+	real.reallocarray = (reallocarray_fn)lookup(global, "reallocarray");
+	real.free = (free_fn)lookup(global, "free");
+	real.posix_memalign = (posix_memalign_fn)lookup(global, "posix_memalign");
+	real.aligned_alloc = (memalign_fn)lookup(global, "aligned_alloc");
+	real.memalign = (memalign_fn)lookup(global, "memalign");
+	real.valloc = (valloc_fn)lookup(global, "valloc");
+	real.pvalloc = (valloc_fn)lookup(global, "pvalloc");
 	tls_resolving = 0;
-	if (real.malloc && real.free && real.calloc && real.realloc)
+	if (real.malloc && real.free && real.calloc && real.realloc &&
+	    real.malloc != (malloc_fn)malloc)
 		atomic_store_explicit(&resolved, 1, memory_order_release);
 }
 

@@ -49,6 +49,18 @@ run_stress() { # name seconds preload
 
 run_stress normal 20 "$LIBSPANPROF"
 
+# The same with allocation sampling on, at a rate that samples every few
+# allocations (the hooks' slow path, the live table and its frees all the
+# time): no deadlock, crash or failed check, memory profiles readable.
+SPANPROF_HEAP=1 SPANPROF_HEAP_RATE=4096 run_stress heap 15 "$LIBSPANPROF"
+mapfile -t heap_files < <(find "$T/heap" -name '*.heap.pb.gz')
+check "heap: memory profiles written (${#heap_files[@]})" [ ${#heap_files[@]} -ge 2 ]
+bad=0
+for f in "${heap_files[@]}"; do
+  go tool pprof -sample_index=alloc_space -raw "$f" > /dev/null 2>&1 || { echo "unreadable: $f"; bad=1; }
+done
+check "heap: every memory profile is readable by go tool pprof" [ $bad -eq 0 ]
+
 ASAN_LIB=$ASAN_BUILD/libspanprof.so
 require_file "$ASAN_LIB"
 libasan=$(cc -print-file-name=libasan.so)

@@ -14,7 +14,9 @@ API="spanprof_span_set spanprof_span_set_traceparent spanprof_traceparent_parse
      spanprof_start spanprof_stop"
 INTERPOSED="pthread_create pthread_exit dlclose
             execve execv execvp execvpe execveat fexecve execl execlp execle
-            sigaction siginterrupt signal signalfd sigprocmask pthread_sigmask"
+            sigaction siginterrupt signal signalfd sigprocmask pthread_sigmask
+            malloc calloc realloc reallocarray free posix_memalign aligned_alloc memalign
+            valloc pvalloc"
 printf '%s\n' $API $INTERPOSED | sort -u > "$T/allowed"
 
 # Every function the header declares is in the allow-list (the list is

@@ -82,6 +82,27 @@ static void *free_all(void *arg)
 	return NULL;
 }
 
+/* Allocations run(total) makes. */
+static size_t allocations(size_t total)
+{
+	size_t n = 0;
+
+	for (size_t c = 0; c < N_SIZES; c++)
+		n += (1u << 20) / sizes[c] * 10;
+	return n * (total / (10 * (1u << 20) * N_SIZES));
+}
+
+/* The bookkeeping vectors at their final size up front, so that no
+ * allocation but the sites' own happens during the runs. */
+static void reserve(size_t n)
+{
+	cap_kept = cap_handoff = n;
+	kept = malloc(n * sizeof(*kept));
+	handoff = malloc(n * sizeof(*handoff));
+	if (!kept || !handoff)
+		abort();
+}
+
 /* total bytes in all, split 6:3:1 across the sites. */
 static void run(size_t total)
 {
@@ -120,6 +141,8 @@ int main(int argc, char **argv)
 	int spans = argc > 2 && !strcmp(argv[2], "span");
 	pthread_t th;
 
+	reserve(spans ? allocations(mib * 3 / 4 << 20) + allocations(mib / 4 << 20) :
+			allocations(mib << 20));
 	if (spans) {
 		static const uint8_t trace[16] = { 0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6,
 						   0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36 };
