@@ -140,9 +140,10 @@ WL_HDRS  := $(wildcard tests/workloads/*.h)
 WL_CFLAGS := -O2 -g -fomit-frame-pointer
 WL_PLAIN := cpu_split cpu_threads deep_stack drop_priv exec_forms fd_clash host_signals \
             jit_frames kernel_split lifecycle no_perf stress lossless dlclose_burn \
-            checksum_service uid_burn app_signals
+            checksum_service uid_burn app_signals alloc_bench
 $(WL)/cpu_split $(WL)/stress $(WL)/dlclose_burn: WL_LIBS := -ldl
-$(WL)/cpu_threads $(WL)/fd_clash $(WL)/host_signals $(WL)/lifecycle $(WL)/stress $(WL)/app_signals: \
+$(WL)/cpu_threads $(WL)/fd_clash $(WL)/host_signals $(WL)/lifecycle $(WL)/stress $(WL)/app_signals \
+    $(WL)/alloc_bench: \
     WL_LIBS += -pthread
 $(addprefix $(WL)/,$(WL_PLAIN)): $(WL)/%: tests/workloads/%.c $(WL_HDRS)
 	@mkdir -p $(@D)
