@@ -47,7 +47,7 @@ sp_hashmap_ent *sp_hashmap_add(sp_hashmap *m, uint64_t hash, uint64_t key)
 {
 	sp_hashmap_ent *e;
 
-	if (sp_hashmap_reserve(m, m->n + 1))
+	if (sp_hashmap_reserve_one(m))
 		return NULL;
 	hash = sp_hashmap_stored_hash(hash);
 	e = empty_slot(m->e, m->cap, hash);
@@ -91,18 +91,6 @@ void sp_hashmap_free(sp_hashmap *m)
 	*m = (sp_hashmap){ 0 };
 }
 
-sp_hashmap_ent *sp_hashmap_insert_u64(sp_hashmap *m, uint64_t key, bool *added)
-{
-	sp_hashmap_ent *e = sp_hashmap_find_u64(m, key);
-	bool add = !e;
-
-	if (add)
-		e = sp_hashmap_add(m, sp_hash_mix(key), key);
-	if (added)
-		*added = add;
-	return e;
-}
-
 static bool str_eq(const sp_hashmap_ent *e, const void *probe)
 {
 	return strcmp((const char *)(uintptr_t)e->key, probe) == 0;
@@ -115,13 +103,8 @@ sp_hashmap_ent *sp_hashmap_find_str(const sp_hashmap *m, const char *key)
 
 sp_hashmap_ent *sp_hashmap_insert_str(sp_hashmap *m, const char *key, bool *added)
 {
-	uint64_t h = sp_hash_str(key);
-	sp_hashmap_ent *e = sp_hashmap_find(m, h, str_eq, key);
-	bool add = !e;
+	bool a;
 
-	if (add)
-		e = sp_hashmap_add(m, h, (uint64_t)(uintptr_t)key);
-	if (added)
-		*added = add;
-	return e;
+	return sp_hashmap_find_or_add(m, sp_hash_str(key), str_eq, key, (uint64_t)(uintptr_t)key,
+				      added ? added : &a);
 }

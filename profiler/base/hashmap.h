@@ -57,6 +57,39 @@ static inline sp_hashmap_ent *sp_hashmap_find(const sp_hashmap *m, uint64_t hash
 	return NULL;
 }
 
+/* Room for n entries without growing; 0 or -ENOMEM. */
+int sp_hashmap_reserve(sp_hashmap *m, size_t n);
+
+/* Room for one more entry: 0 or -ENOMEM. */
+static inline int sp_hashmap_reserve_one(sp_hashmap *m)
+{
+	return (m->n + 1) * 4 > m->cap * 3 ? sp_hashmap_reserve(m, m->n + 1) : 0;
+}
+
+/* The entry eq() accepts, else a new one for (hash, key) with its value
+ * zeroed; *added says which. One probe either way. NULL when out of
+ * memory (nothing added). The map may grow even when the entry exists. */
+static inline sp_hashmap_ent *sp_hashmap_find_or_add(sp_hashmap *m, uint64_t hash,
+						     sp_hashmap_eq_fn eq, const void *probe,
+						     uint64_t key, bool *added)
+{
+	size_t mask, i;
+
+	if (sp_hashmap_reserve_one(m))
+		return NULL;
+	hash = sp_hashmap_stored_hash(hash);
+	mask = m->cap - 1;
+	for (i = hash & mask; m->e[i].hash; i = (i + 1) & mask)
+		if (m->e[i].hash == hash && eq(&m->e[i], probe)) {
+			*added = false;
+			return &m->e[i];
+		}
+	m->e[i] = (sp_hashmap_ent){ .hash = hash, .key = key };
+	m->n++;
+	*added = true;
+	return &m->e[i];
+}
+
 /* A new entry for (hash, key), value zeroed, without looking for an equal
  * one (callers find first, or know). NULL when out of memory. */
 sp_hashmap_ent *sp_hashmap_add(sp_hashmap *m, uint64_t hash, uint64_t key);
@@ -64,9 +97,6 @@ sp_hashmap_ent *sp_hashmap_add(sp_hashmap *m, uint64_t hash, uint64_t key);
 /* Take e (from find/add/next on m) out of the map. Other entries may move:
  * entry pointers and iteration positions are invalid afterwards. */
 void sp_hashmap_remove(sp_hashmap *m, sp_hashmap_ent *e);
-
-/* Room for n entries without growing; 0 or -ENOMEM. */
-int sp_hashmap_reserve(sp_hashmap *m, size_t n);
 
 /* Empty the map, keeping its memory. */
 void sp_hashmap_clear(sp_hashmap *m);
@@ -100,7 +130,13 @@ static inline sp_hashmap_ent *sp_hashmap_find_u64(const sp_hashmap *m, uint64_t 
 
 /* The entry for key, added (value zeroed) when missing; NULL when out of
  * memory. *added tells which, when not NULL. */
-sp_hashmap_ent *sp_hashmap_insert_u64(sp_hashmap *m, uint64_t key, bool *added);
+static inline sp_hashmap_ent *sp_hashmap_insert_u64(sp_hashmap *m, uint64_t key, bool *added)
+{
+	bool a;
+
+	return sp_hashmap_find_or_add(m, sp_hash_mix(key), sp_hashmap_u64_eq, &key, key,
+				      added ? added : &a);
+}
 
 /* ---- string keys (borrowed: the caller keeps them alive) ----------------- */
 
