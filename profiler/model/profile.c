@@ -20,32 +20,32 @@
 
 /* ---- index tables: sp_hashmaps keyed by array index ------------------ */
 
-/* Is the entry at idx equal to key? */
-typedef bool (*eq_fn)(const sp_profile *p, size_t idx, const void *key);
-
+/* Equality of the entry at idx with key, and its sp_hashmap form: each
+ * comparison gets an adapter (INDEX_EQ) so that the probe loop calls it
+ * directly and the compiler can inline it. */
 struct probe {
 	const sp_profile *p;
-	eq_fn eq;
 	const void *key;
 };
 
-static inline bool probe_eq(const sp_hashmap_ent *e, const void *probe)
-{
-	const struct probe *q = probe;
+#define INDEX_EQ(name)                                                      \
+	static bool name##_ent(const sp_hashmap_ent *e, const void *probe)  \
+	{                                                                   \
+		const struct probe *q = probe;                              \
+		return name(q->p, (size_t)e->key, q->key);                  \
+	}
 
-	return q->eq(q->p, (size_t)e->key, q->key);
-}
-
-/* Array index of the entry equal to key, or SIZE_MAX. Inline, so that eq
- * is a known function in the probe loop. */
-static inline size_t htab_find(const sp_hashmap *t, uint64_t h, eq_fn eq,
-			       const sp_profile *p, const void *key)
+static inline size_t index_find(const sp_hashmap *t, uint64_t h, sp_hashmap_eq_fn eq,
+				const sp_profile *p, const void *key)
 {
-	struct probe q = { p, eq, key };
-	const sp_hashmap_ent *e = sp_hashmap_find(t, h, probe_eq, &q);
+	struct probe q = { p, key };
+	const sp_hashmap_ent *e = sp_hashmap_find(t, h, eq, &q);
 
 	return e ? (size_t)e->key : SIZE_MAX;
 }
+
+/* Array index of the entry equal to key by eq, or SIZE_MAX. */
+#define htab_find(t, h, eq, p, key) index_find((t), (h), eq##_ent, (p), (key))
 
 /* Insert without checking for an equal entry (callers look first). */
 static int htab_insert(sp_hashmap *t, uint64_t h, size_t idx)
@@ -114,6 +114,7 @@ static bool str_eq(const sp_profile *p, size_t idx, const void *key)
 {
 	return p->strings[idx] && strcmp(p->strings[idx], key) == 0;
 }
+INDEX_EQ(str_eq)
 
 struct mapping_key {
 	uint64_t start, limit, offset;
@@ -137,6 +138,7 @@ static bool mapping_eq(const sp_profile *p, size_t idx, const void *key)
 	return m->memory_start == k->start && m->memory_limit == k->limit &&
 	       m->file_offset == k->offset && m->filename == k->filename;
 }
+INDEX_EQ(mapping_eq)
 
 static uint64_t function_hash(const sp_function *k)
 {
@@ -154,6 +156,7 @@ static bool function_eq(const sp_profile *p, size_t idx, const void *key)
 	return f->name == k->name && f->system_name == k->system_name &&
 	       f->filename == k->filename && f->start_line == k->start_line;
 }
+INDEX_EQ(function_eq)
 
 /* Locations with an address are keyed by (mapping, address); without one,
  * by (mapping, lines). */
@@ -190,6 +193,7 @@ static bool location_eq(const sp_profile *p, size_t idx, const void *key)
 			return false;
 	return true;
 }
+INDEX_EQ(location_eq)
 
 static uint64_t id_hash(uint64_t id)
 {
@@ -200,16 +204,19 @@ static bool mapping_id_eq(const sp_profile *p, size_t idx, const void *key)
 {
 	return p->mappings[idx].id == *(const uint64_t *)key;
 }
+INDEX_EQ(mapping_id_eq)
 
 static bool function_id_eq(const sp_profile *p, size_t idx, const void *key)
 {
 	return p->functions[idx].id == *(const uint64_t *)key;
 }
+INDEX_EQ(function_id_eq)
 
 static bool location_id_eq(const sp_profile *p, size_t idx, const void *key)
 {
 	return p->locations[idx].id == *(const uint64_t *)key;
 }
+INDEX_EQ(location_id_eq)
 
 static int label_cmp(const void *a, const void *b)
 {
@@ -296,6 +303,7 @@ static bool sample_eq(const sp_profile *p, size_t idx, const void *key)
 		free(sorted);
 	return eq;
 }
+INDEX_EQ(sample_eq)
 
 /* ---- catching the index up with the arrays ---------------------------- */
 
