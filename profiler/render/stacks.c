@@ -29,8 +29,9 @@ struct builder {
 	size_t cap_nodes, cap_names;
 
 	sp_hashmap names;     /* keys: name ids (indices into t->names) */
-	sp_hashmap nodes;     /* keys: node indices, by (parent, name, kind) */
-	struct loc_frames *loc_cache; /* by index into p->locations */
+	sp_hashmap nodes;     /* (parent, name, kind) -> node index; see child_node */
+	sp_hashmap locs;      /* location id -> index into p->locations */
+	struct loc_frames *loc_cache; /* by that index */
 
 	struct frame *frames;
 	size_t n_frames, cap_frames;
@@ -89,35 +90,41 @@ static int64_t intern_name(struct builder *b, const char *s)
 	return (int64_t)t->n_names++;
 }
 
+/* The whole node key is in the entry, (parent, name) in the key word and
+ * kind above the node index in the value, so a lookup reads the table
+ * only: this is the hot loop of building a tree. */
 struct node_probe {
-	const sp_stack_tree *t;
-	uint32_t parent;
-	const struct frame *f;
+	uint64_t parent_name;
+	uint8_t kind;
 };
 
 static bool node_eq(const sp_hashmap_ent *e, const void *probe)
 {
 	const struct node_probe *q = probe;
-	const sp_stack_node *n = &q->t->nodes[e->key];
 
-	return n->parent == q->parent && n->name == q->f->name && n->kind == q->f->kind;
+	return e->key == q->parent_name && (uint8_t)(e->val.num >> 32) == q->kind;
 }
 
 /* Find or add the child of `parent`; returns its index or -ENOMEM. */
 static int64_t child_node(struct builder *b, uint32_t parent, const struct frame *f)
 {
 	sp_stack_tree *t = b->t;
-	struct node_probe q = { t, parent, f };
-	uint64_t h = sp_hash_mix(((uint64_t)parent << 32) ^ ((uint64_t)f->name << 3) ^ f->kind);
-	const sp_hashmap_ent *e = sp_hashmap_find(&b->nodes, h, node_eq, &q);
+	struct node_probe q = { (uint64_t)parent << 32 | f->name, f->kind };
+	bool added;
+	sp_hashmap_ent *e = sp_hashmap_find_or_add(&b->nodes, sp_hash_add(q.parent_name, f->kind),
+						   node_eq, &q, q.parent_name, &added);
 	sp_stack_node *n;
 
-	if (e)
-		return (int64_t)e->key;
-	if (t->n_nodes >= UINT32_MAX - 1 ||
-	    grow((void **)&t->nodes, &b->cap_nodes, t->n_nodes + 1, sizeof(*t->nodes)) ||
-	    !sp_hashmap_add(&b->nodes, h, t->n_nodes))
+	if (!e)
 		return -ENOMEM;
+	if (!added)
+		return (int64_t)(uint32_t)e->val.num;
+	if (t->n_nodes >= UINT32_MAX - 1 ||
+	    grow((void **)&t->nodes, &b->cap_nodes, t->n_nodes + 1, sizeof(*t->nodes))) {
+		sp_hashmap_remove(&b->nodes, e);
+		return -ENOMEM;
+	}
+	e->val.num = (uint64_t)f->kind << 32 | t->n_nodes;
 	n = &t->nodes[t->n_nodes];
 	memset(n, 0, sizeof(*n));
 	n->name = f->name;
@@ -127,6 +134,36 @@ static int64_t child_node(struct builder *b, uint32_t parent, const struct frame
 	if (n->depth > t->max_depth)
 		t->max_depth = n->depth;
 	return (int64_t)t->n_nodes++;
+}
+
+/* Location ids -> array indices, once: sp_profile_location per frame would
+ * check its index is up to date each time, and compare through the array.
+ * A duplicate id keeps the first location, as profile lookups do. */
+static int index_locations(struct builder *b)
+{
+	const sp_profile *p = b->p;
+
+	if (sp_hashmap_reserve(&b->locs, p->n_locations))
+		return -ENOMEM;
+	for (size_t i = 0; i < p->n_locations; i++) {
+		sp_hashmap_ent *e = sp_hashmap_insert_u64(&b->locs, p->locations[i].id, NULL);
+
+		if (!e)
+			return -ENOMEM;
+		if (!e->val.num)
+			e->val.num = i + 1;
+	}
+	return 0;
+}
+
+static const sp_location *find_location(struct builder *b, uint64_t id, size_t *idx)
+{
+	const sp_hashmap_ent *e = id ? sp_hashmap_find_u64(&b->locs, id) : NULL;
+
+	if (!e)
+		return NULL;
+	*idx = (size_t)e->val.num - 1;
+	return &b->p->locations[*idx];
 }
 
 static uint8_t classify(const char *name, uint8_t kind)
@@ -262,11 +299,10 @@ static int add_sample(struct builder *b, const sp_sample *s, int64_t v)
 	for (size_t j = s->n_locations; j-- > 0;) {
 		const struct frame *fr;
 		size_t n = 0, idx = 0;
-		const sp_location *loc = sp_profile_location(b->p, s->location_ids[j]);
+		const sp_location *loc = find_location(b, s->location_ids[j], &idx);
 		int ret;
 
 		if (loc) {
-			idx = (size_t)(loc - b->p->locations);
 			ret = location_frames(b, loc, idx, &fr, &n);
 			if (ret)
 				return ret;
@@ -465,7 +501,7 @@ int sp_stacks_build(const sp_profile *p, const char *sample_type,
 	memset(&t->nodes[0], 0, sizeof(t->nodes[0]));
 	t->n_nodes = 1;
 	b.loc_cache = calloc(p->n_locations ? p->n_locations : 1, sizeof(*b.loc_cache));
-	if (!b.loc_cache)
+	if (!b.loc_cache || index_locations(&b))
 		goto out;
 	if (intern_name(&b, "all") < 0) /* the root is name 0 */
 		goto out;
@@ -520,6 +556,7 @@ out:
 	sp_stacks_free(t);
 	sp_hashmap_free(&b.names);
 	sp_hashmap_free(&b.nodes);
+	sp_hashmap_free(&b.locs);
 	free(b.loc_cache);
 	free(b.frames);
 	return ret;
