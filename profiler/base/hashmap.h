@@ -6,8 +6,9 @@
  * table serves as a map and as an interning index.
  *
  * A zero-initialised sp_hashmap is an empty map. Entry pointers stay valid
- * until the next add or remove. Not thread-safe. Host-side code (capture,
- * preload) must not use it: it allocates. */
+ * until the map next changes shape: anything that may add (add, insert_*,
+ * find_or_add, reserve) or a remove. Not thread-safe. Host-side code
+ * (capture, preload) must not use it: it allocates. */
 #ifndef SPANPROF_HASHMAP_H
 #define SPANPROF_HASHMAP_H
 
