@@ -36,7 +36,7 @@ DBG=/usr/lib/debug/.build-id/${ID:0:2}/${ID:2}.debug
 T=$(mktemp -d /tmp/bench-symbolize.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 LIBS="$(pkg-config --libs libdw libelf libprotobuf-c zlib libcurl libunwind-generic) -ldl -pthread"
-gcc -O2 -I"$ROOT/profiler" -I"$ROOT/symbolizer" -I"$ROOT/include" -I"$BUILD/pprof-proto" \
+gcc -O2 -I"$ROOT" -I"$ROOT/profiler" -I"$ROOT/symbolizer" -I"$ROOT/include" -I"$BUILD/pprof-proto" \
   -o "$T/symtool" "$ROOT/tests/workloads/symtool.c" "$BUILD/libspanprof_core.a" $LIBS
 
 # 2N distinct addresses inside functions, spread over the whole library.

@@ -40,10 +40,8 @@ struct sp_cu_index {
 	size_t n_ranges, cap_ranges;
 };
 
-void sp_sym_cu_index_free(void *p)
+void sp_sym_cu_index_free(struct sp_cu_index *cu)
 {
-	struct sp_cu_index *cu = p;
-
 	if (!cu)
 		return;
 	free(cu->dies);
@@ -268,17 +266,19 @@ static int64_t die_udata(Dwarf_Die *die, int at)
 
 static struct sp_cu_index *cu_for(sp_sym_module *m, Dwarf_Die *cudie)
 {
-	uint64_t key = dwarf_dieoffset(cudie) + 1; /* 0 is reserved in the map */
-	struct sp_cu_index *cu = sp_u64map_get(&m->cus, key);
+	bool added;
+	sp_hashmap_ent *e = sp_hashmap_insert_u64(&m->cus, dwarf_dieoffset(cudie), &added);
 
-	if (cu)
-		return cu;
-	cu = build_cu(cudie);
-	if (cu && sp_u64map_put(&m->cus, key, cu) < 0) {
-		sp_sym_cu_index_free(cu);
-		cu = NULL;
+	if (!e)
+		return NULL;
+	if (added) {
+		e->val.ptr = build_cu(cudie);
+		if (!e->val.ptr) {
+			sp_hashmap_remove(&m->cus, e);
+			return NULL;
+		}
 	}
-	return cu;
+	return e->val.ptr;
 }
 
 size_t sp_sym_dwarf_frames(sp_sym_module *m, uint64_t addr, struct sp_raw_frame *out,

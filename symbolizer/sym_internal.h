@@ -1,4 +1,4 @@
-/* Private to symbolizer/: arena, hash maps, and the per-module state shared
+/* Private to symbolizer/: the arena and the per-module state shared
  * by symbolizer.c (caches, API), sym_module.c (opening files, debug-file
  * lookup, symbol tables), sym_inline.c (DWARF inline chains) and
  * sym_demangle.c. Nothing here is thread-safe; see symbolizer.h. */
@@ -12,6 +12,7 @@
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 
+#include "base/hashmap.h"
 #include "symbolizer/symbolizer.h"
 
 /* ---- bump allocator: strings and frame arrays live until free ---------- */
@@ -25,32 +26,6 @@ typedef struct sp_arena {
 void *sp_arena_alloc(sp_arena *a, size_t size);
 char *sp_arena_strdup(sp_arena *a, const char *s);
 void sp_arena_free(sp_arena *a);
-
-/* ---- string -> pointer map (keys are borrowed: keep them alive) -------- */
-
-typedef struct sp_strmap {
-	struct sp_strmap_ent *e;
-	size_t cap, n;
-} sp_strmap;
-
-void *sp_strmap_get(const sp_strmap *m, const char *key);
-int sp_strmap_put(sp_strmap *m, const char *key, void *val);
-void sp_strmap_free(sp_strmap *m);
-
-/* ---- uint64 -> pointer map (key 0 is reserved) --------------------------- */
-
-typedef struct sp_u64map {
-	struct sp_u64map_ent *e;
-	size_t cap, n;
-} sp_u64map;
-
-void *sp_u64map_get(const sp_u64map *m, uint64_t key);
-int sp_u64map_put(sp_u64map *m, uint64_t key, void *val);
-void sp_u64map_free(sp_u64map *m);
-/* Call fn on every value (for freeing). */
-void sp_u64map_each(sp_u64map *m, void (*fn)(void *val));
-
-uint64_t sp_hash_bytes(const void *p, size_t n);
 
 /* ---- modules ------------------------------------------------------------- */
 
@@ -79,7 +54,7 @@ typedef struct sp_sym_module {
 	bool dwarf_tried;
 	Dwarf *dw;             /* NULL: no DWARF (stripped, no debug file) */
 	Dwarf_Addr dwbias;
-	sp_u64map cus;         /* CU DIE offset -> struct sp_cu_index * */
+	sp_hashmap cus;        /* CU DIE offset -> struct sp_cu_index * */
 
 	const char *debuginfo_path; /* borrowed from the symbolizer */
 	char *dwfl_path;            /* the same, as Dwfl_Callbacks wants it */
@@ -127,7 +102,8 @@ struct sp_raw_frame {
  * number written (<= max), 0 when DWARF knows nothing about the address. */
 size_t sp_sym_dwarf_frames(sp_sym_module *m, uint64_t vaddr, struct sp_raw_frame *out,
 			   size_t max);
-void sp_sym_cu_index_free(void *cu);
+struct sp_cu_index;
+void sp_sym_cu_index_free(struct sp_cu_index *cu);
 
 /* ---- symbolizer.c extras ------------------------------------------------- */
 

@@ -300,8 +300,12 @@ int sp_sym_module_open(sp_sym_module *m, const char *open_path, const char *buil
 
 void sp_sym_module_close(sp_sym_module *m)
 {
-	sp_u64map_each(&m->cus, sp_sym_cu_index_free);
-	sp_u64map_free(&m->cus);
+	size_t pos = 0;
+	sp_hashmap_ent *e;
+
+	while ((e = sp_hashmap_next(&m->cus, &pos)))
+		sp_sym_cu_index_free(e->val.ptr);
+	sp_hashmap_free(&m->cus);
 	if (m->dwfl)
 		dwfl_end(m->dwfl);
 	free(m->loads);

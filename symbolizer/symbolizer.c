@@ -25,13 +25,13 @@ struct sp_symbolizer {
 	char *debuginfo_path;
 	bool demangle;
 	sp_arena arena;       /* interned strings, results, keys */
-	sp_strmap strings;    /* interned string -> itself */
-	sp_strmap demangled;  /* linkage name -> interned demangled name */
-	sp_strmap modules;    /* "b:<id>" / "p:<path>" / "f:<id>:<path>" -> slot */
+	sp_hashmap strings;   /* interned strings (the keys) */
+	sp_hashmap demangled; /* linkage name -> interned demangled name */
+	sp_hashmap modules;   /* "b:<id>" / "p:<path>" / "f:<id>:<path>" -> slot */
 	struct mod_slot **slots;
 	size_t n_slots;
-	sp_u64map results;    /* module slot + offset -> sp_sym_result */
-	sp_u64map files;      /* libdw file name pointer -> interned full path */
+	sp_hashmap results;   /* module slot + offset -> sp_sym_result */
+	sp_hashmap files;     /* libdw file name pointer -> interned full path */
 	const char *last_key; /* module fast path: the last lookup's key... */
 	struct mod_slot *last_slot; /* ...and its module */
 	sp_sym_result empty;  /* shared "nothing known" result */
@@ -71,29 +71,43 @@ void sp_symbolizer_free(sp_symbolizer *s)
 		free(s->slots[i]);
 	}
 	free(s->slots);
-	sp_u64map_free(&s->results);
-	sp_u64map_free(&s->files);
-	sp_strmap_free(&s->modules);
-	sp_strmap_free(&s->demangled);
-	sp_strmap_free(&s->strings);
+	sp_hashmap_free(&s->results);
+	sp_hashmap_free(&s->files);
+	sp_hashmap_free(&s->modules);
+	sp_hashmap_free(&s->demangled);
+	sp_hashmap_free(&s->strings);
 	sp_arena_free(&s->arena);
 	free(s->debuginfo_path);
 	free(s);
 }
 
+/* The value of a find, NULL when there is no entry. */
+static void *val_of(const sp_hashmap_ent *e)
+{
+	return e ? e->val.ptr : NULL;
+}
+
 static const char *intern(sp_symbolizer *s, const char *str)
 {
-	char *v;
+	sp_hashmap_ent *e;
+	bool added;
 
 	if (!str)
 		return NULL;
-	v = sp_strmap_get(&s->strings, str);
-	if (v)
-		return v;
-	v = sp_arena_strdup(&s->arena, str);
-	if (!v || sp_strmap_put(&s->strings, v, v) < 0)
+	e = sp_hashmap_insert_str(&s->strings, str, &added);
+	if (!e)
 		return NULL;
-	return v;
+	if (added) {
+		/* The entry borrowed the caller's string: key it by a copy. */
+		char *v = sp_arena_strdup(&s->arena, str);
+
+		if (!v) {
+			sp_hashmap_remove(&s->strings, e);
+			return NULL;
+		}
+		e->key = (uint64_t)(uintptr_t)v;
+	}
+	return (const char *)(uintptr_t)e->key;
 }
 
 static char *key_of(sp_symbolizer *s, const char *a, const char *b, const char *c)
@@ -116,7 +130,7 @@ static int get_module(sp_symbolizer *s, const char *key_path, const char *open_p
 	char tmp[4096];
 	struct mod_slot *slot, **slots;
 	char *key, *fkey;
-	int ret;
+	sp_hashmap_ent *e;
 
 	/* Consecutive lookups are mostly in the same module. */
 	if (s->last_key && !strcmp(s->last_key + 2, want) &&
@@ -125,7 +139,7 @@ static int get_module(sp_symbolizer *s, const char *key_path, const char *open_p
 		return 0;
 	}
 	snprintf(tmp, sizeof(tmp), "%s:%s", want == build_id ? "b" : "p", want);
-	slot = sp_strmap_get(&s->modules, tmp);
+	slot = val_of(sp_hashmap_find_str(&s->modules, tmp));
 	if (slot) {
 		s->last_key = slot->key;
 		s->last_slot = slot;
@@ -133,7 +147,7 @@ static int get_module(sp_symbolizer *s, const char *key_path, const char *open_p
 		return 0;
 	}
 	snprintf(tmp, sizeof(tmp), "f:%s:%s", build_id ? build_id : "", open_path);
-	slot = sp_strmap_get(&s->modules, tmp);
+	slot = val_of(sp_hashmap_find_str(&s->modules, tmp));
 	if (slot)
 		return slot->status;
 
@@ -156,9 +170,10 @@ static int get_module(sp_symbolizer *s, const char *key_path, const char *open_p
 	fkey = fkey ? key_of(s, fkey, ":", open_path) : NULL;
 	if (!key || !fkey)
 		return -ENOMEM;
-	ret = sp_strmap_put(&s->modules, slot->status ? fkey : key, slot);
-	if (ret)
-		return ret;
+	e = sp_hashmap_insert_str(&s->modules, slot->status ? fkey : key, NULL);
+	if (!e)
+		return -ENOMEM;
+	e->val.ptr = slot;
 	if (slot->status) {
 		s->stats.modules_missing++;
 		return slot->status;
@@ -177,6 +192,7 @@ static void set_names(sp_symbolizer *s, sp_sym_frame *f, const char *linkage,
 		      const char *name)
 {
 	const char *d = NULL;
+	sp_hashmap_ent *e;
 
 	f->system_name = intern(s, linkage ? linkage : name);
 	f->function = name ? intern(s, name) : f->system_name;
@@ -186,14 +202,15 @@ static void set_names(sp_symbolizer *s, sp_sym_frame *f, const char *linkage,
 		f->function = f->system_name; /* keep C++ names mangled */
 		return;
 	}
-	d = sp_strmap_get(&s->demangled, linkage);
+	d = val_of(sp_hashmap_find_str(&s->demangled, linkage));
 	if (!d) {
 		char *tmp = sp_sym_demangle(linkage);
 
 		d = tmp ? intern(s, tmp) : f->system_name;
 		free(tmp);
-		if (d && f->system_name)
-			sp_strmap_put(&s->demangled, f->system_name, (void *)d);
+		if (d && f->system_name &&
+		    (e = sp_hashmap_insert_str(&s->demangled, f->system_name, NULL)))
+			e->val.ptr = (void *)d;
 	}
 	if (d)
 		f->function = d;
@@ -205,12 +222,13 @@ static void set_names(sp_symbolizer *s, sp_sym_frame *f, const char *linkage,
 static const char *file_name(sp_symbolizer *s, const char *file, const char *comp_dir)
 {
 	const char *orig = file, *out;
+	sp_hashmap_ent *e;
 	char buf[4096];
 	int r;
 
 	if (!file)
 		return NULL;
-	out = sp_u64map_get(&s->files, (uint64_t)(uintptr_t)file);
+	out = val_of(sp_hashmap_find_u64(&s->files, (uint64_t)(uintptr_t)file));
 	if (out)
 		return out;
 	if (file[0] == '/' || !comp_dir || comp_dir[0] != '/') {
@@ -221,8 +239,8 @@ static const char *file_name(sp_symbolizer *s, const char *file, const char *com
 		r = snprintf(buf, sizeof(buf), "%s/%s", comp_dir, file);
 		out = intern(s, r > 0 && (size_t)r < sizeof(buf) ? buf : file);
 	}
-	if (out)
-		sp_u64map_put(&s->files, (uint64_t)(uintptr_t)orig, (void *)out);
+	if (out && (e = sp_hashmap_insert_u64(&s->files, (uint64_t)(uintptr_t)orig, NULL)))
+		e->val.ptr = (void *)out;
 	return out;
 }
 
@@ -295,7 +313,7 @@ int sp_symbolizer_lookup_at(sp_symbolizer *s, const char *path, const char *open
 		return ret;
 	if (file_offset < (1ull << OFFSET_BITS)) {
 		key = ((uint64_t)(slot->idx + 1) << OFFSET_BITS) | file_offset;
-		cached = sp_u64map_get(&s->results, key);
+		cached = val_of(sp_hashmap_find_u64(&s->results, key));
 		if (cached) {
 			s->stats.cache_hits++;
 			*out = *cached;
@@ -313,9 +331,11 @@ int sp_symbolizer_lookup_at(sp_symbolizer *s, const char *path, const char *open
 	}
 	if (key) {
 		cached = sp_arena_alloc(&s->arena, sizeof(*cached));
-		if (cached) {
+		sp_hashmap_ent *e = cached ? sp_hashmap_insert_u64(&s->results, key, NULL) : NULL;
+
+		if (e) {
 			*cached = *out;
-			sp_u64map_put(&s->results, key, cached);
+			e->val.ptr = cached;
 		}
 	}
 	return 0;

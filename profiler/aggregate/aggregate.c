@@ -20,6 +20,7 @@
 #include "aggregate/aggregate.h"
 #include "aggregate/heap_live.h"
 #include "abi/link_proto.h"
+#include "base/hashmap.h"
 #include "proc/perfmap.h"
 #include "symbolizer/procmaps.h"
 #include "symbolizer/symbolizer.h"
@@ -33,7 +34,6 @@
 #define TABLE_FULL_FRAME "[stack table full]"
 
 typedef struct agg_entry {
-	uint64_t hash;
 	uint32_t pc_off, n_pcs;
 	uint32_t thread;        /* string id + 1; 0 = no label */
 	uint32_t span_name;     /* string id + 1; 0 = no label */
@@ -50,15 +50,13 @@ typedef struct agg_entry {
 typedef struct agg_strings {
 	char **strs;
 	size_t n, cap;
-	uint32_t *slots;        /* index + 1; 0 = empty */
-	size_t n_slots;
+	sp_hashmap index;       /* keys: indices into strs */
 } agg_strings;
 
 typedef struct agg_interval {
 	agg_entry *entries;
 	size_t n, cap;
-	uint32_t *slots;        /* entry index + 1; 0 = empty */
-	size_t n_slots;
+	sp_hashmap index;       /* keys: indices into entries */
 	uint64_t *pcs;
 	size_t n_pcs, cap_pcs;
 	agg_strings strings;
@@ -100,27 +98,6 @@ static void live_key_free(void *v)
 	free(k);
 }
 
-static uint64_t mix(uint64_t h, uint64_t v)
-{
-	h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-	h *= 0xff51afd7ed558ccdull;
-	return h ^ (h >> 32);
-}
-
-static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	uint64_t w;
-
-	for (; n >= 8; n -= 8, b += 8) {
-		memcpy(&w, b, 8);
-		h = mix(h, w);
-	}
-	w = 0;
-	memcpy(&w, b, n);
-	return mix(h, w ^ n);
-}
-
 /* ---- strings ------------------------------------------------------------ */
 
 static void strings_reset(agg_strings *s)
@@ -128,28 +105,34 @@ static void strings_reset(agg_strings *s)
 	for (size_t i = 0; i < s->n; i++)
 		free(s->strs[i]);
 	free(s->strs);
-	free(s->slots);
+	sp_hashmap_free(&s->index);
 	memset(s, 0, sizeof(*s));
+}
+
+struct str_probe {
+	const agg_strings *s;
+	const char *str;
+	size_t len;
+};
+
+static bool str_eq(const sp_hashmap_ent *e, const void *probe)
+{
+	const struct str_probe *q = probe;
+	const char *o = q->s->strs[e->key];
+
+	return strncmp(o, q->str, q->len) == 0 && o[q->len] == '\0';
 }
 
 /* Returns id + 1, or 0 when the string cannot be stored (cap or OOM): the
  * label is then left off, the sample still counts. */
 static uint32_t strings_intern(agg_strings *s, const char *str, size_t len)
 {
-	uint64_t h = hash_bytes(0x5350, str, len);
+	uint64_t h = sp_hash_bytes(0x5350, str, len);
+	struct str_probe q = { s, str, len };
+	const sp_hashmap_ent *e = sp_hashmap_find(&s->index, h, str_eq, &q);
 
-	if (!s->slots) {
-		s->n_slots = 256;
-		s->slots = calloc(s->n_slots, sizeof(*s->slots));
-		if (!s->slots)
-			return 0;
-	}
-	size_t mask = s->n_slots - 1, i = h & mask;
-	for (; s->slots[i]; i = (i + 1) & mask) {
-		const char *o = s->strs[s->slots[i] - 1];
-		if (strncmp(o, str, len) == 0 && o[len] == '\0')
-			return s->slots[i];
-	}
+	if (e)
+		return (uint32_t)e->key + 1;
 	if (s->n >= SP_AGG_MAX_STRINGS)
 		return 0;
 	if (s->n == s->cap) {
@@ -161,27 +144,11 @@ static uint32_t strings_intern(agg_strings *s, const char *str, size_t len)
 		s->cap = cap;
 	}
 	char *copy = strndup(str, len);
-	if (!copy)
+	if (!copy || !sp_hashmap_add(&s->index, h, s->n)) {
+		free(copy);
 		return 0;
-	s->strs[s->n++] = copy;
-	s->slots[i] = (uint32_t)s->n;
-	if (s->n * 2 > s->n_slots) {
-		size_t ns = s->n_slots * 2;
-		uint32_t *slots = calloc(ns, sizeof(*slots));
-		if (slots) {
-			for (size_t k = 0; k < s->n; k++) {
-				uint64_t hk = hash_bytes(0x5350, s->strs[k], strlen(s->strs[k]));
-				size_t j = hk & (ns - 1);
-				while (slots[j])
-					j = (j + 1) & (ns - 1);
-				slots[j] = (uint32_t)(k + 1);
-			}
-			free(s->slots);
-			s->slots = slots;
-			s->n_slots = ns;
-		}
-		/* else keep the fuller table: it still works until 100% */
 	}
+	s->strs[s->n++] = copy;
 	return (uint32_t)s->n;
 }
 
@@ -195,53 +162,40 @@ static const char *strings_get(const agg_strings *s, uint32_t id)
 static void interval_reset(agg_interval *iv)
 {
 	free(iv->entries);
-	free(iv->slots);
+	sp_hashmap_free(&iv->index);
 	free(iv->pcs);
 	strings_reset(&iv->strings);
 	memset(iv, 0, sizeof(*iv));
 }
 
-static bool entry_equal(const agg_interval *iv, const agg_entry *e, const agg_entry *k,
-			const uint64_t *pcs)
+struct entry_probe {
+	const agg_interval *iv;
+	const agg_entry *key;
+	const uint64_t *pcs;
+};
+
+static bool entry_eq(const sp_hashmap_ent *me, const void *probe)
 {
-	return e->hash == k->hash && e->n_pcs == k->n_pcs && e->thread == k->thread &&
+	const struct entry_probe *q = probe;
+	const agg_entry *e = &q->iv->entries[me->key], *k = q->key;
+
+	return e->n_pcs == k->n_pcs && e->thread == k->thread &&
 	       e->tid == k->tid && e->span_name == k->span_name && e->span_active == k->span_active &&
 	       e->truncated == k->truncated &&
 	       memcmp(e->trace_id, k->trace_id, sizeof(e->trace_id)) == 0 &&
 	       memcmp(e->span_id, k->span_id, sizeof(e->span_id)) == 0 &&
-	       memcmp(iv->pcs + e->pc_off, pcs, k->n_pcs * sizeof(*pcs)) == 0;
-}
-
-static int slots_grow(agg_interval *iv)
-{
-	size_t ns = iv->n_slots ? iv->n_slots * 2 : 1024;
-	uint32_t *slots = calloc(ns, sizeof(*slots));
-
-	if (!slots)
-		return -ENOMEM;
-	for (size_t k = 0; k < iv->n; k++) {
-		size_t j = iv->entries[k].hash & (ns - 1);
-		while (slots[j])
-			j = (j + 1) & (ns - 1);
-		slots[j] = (uint32_t)(k + 1);
-	}
-	free(iv->slots);
-	iv->slots = slots;
-	iv->n_slots = ns;
-	return 0;
+	       memcmp(q->iv->pcs + e->pc_off, q->pcs, k->n_pcs * sizeof(*q->pcs)) == 0;
 }
 
 /* Find or insert; NULL when the table is full (caller counts the overflow). */
-static agg_entry *interval_get(agg_interval *iv, const agg_entry *key, const uint64_t *pcs)
+static agg_entry *interval_get(agg_interval *iv, uint64_t h, const agg_entry *key,
+			       const uint64_t *pcs)
 {
-	if ((iv->n + 1) * 2 > iv->n_slots && slots_grow(iv) < 0 && iv->n + 1 >= iv->n_slots)
-		return NULL;
-	size_t mask = iv->n_slots - 1, i = key->hash & mask;
-	for (; iv->slots[i]; i = (i + 1) & mask) {
-		agg_entry *e = &iv->entries[iv->slots[i] - 1];
-		if (entry_equal(iv, e, key, pcs))
-			return e;
-	}
+	struct entry_probe q = { iv, key, pcs };
+	const sp_hashmap_ent *me = sp_hashmap_find(&iv->index, h, entry_eq, &q);
+
+	if (me)
+		return &iv->entries[me->key];
 	if (iv->n >= SP_AGG_MAX_STACKS || iv->n_pcs + key->n_pcs > SP_AGG_MAX_PCS)
 		return NULL;
 	if (iv->n == iv->cap) {
@@ -262,12 +216,13 @@ static agg_entry *interval_get(agg_interval *iv, const agg_entry *key, const uin
 		iv->pcs = n;
 		iv->cap_pcs = cap;
 	}
-	agg_entry *e = &iv->entries[iv->n];
+	if (!sp_hashmap_add(&iv->index, h, iv->n))
+		return NULL;
+	agg_entry *e = &iv->entries[iv->n++];
 	*e = *key;
 	e->pc_off = (uint32_t)iv->n_pcs;
 	memcpy(iv->pcs + iv->n_pcs, pcs, key->n_pcs * sizeof(*pcs));
 	iv->n_pcs += key->n_pcs;
-	iv->slots[i] = (uint32_t)(++iv->n);
 	return e;
 }
 
@@ -341,14 +296,14 @@ uint64_t sp_aggregator_truncated(const sp_aggregator *a)
 
 static uint64_t key_hash(const agg_entry *k, const uint64_t *pcs)
 {
-	uint64_t h = hash_bytes(0x7370616e, pcs, k->n_pcs * sizeof(pcs[0]));
+	uint64_t h = sp_hash_bytes(0x7370616e, pcs, k->n_pcs * sizeof(pcs[0]));
 
-	h = mix(h, ((uint64_t)k->thread << 32) | k->span_name);
-	h = mix(h, ((uint64_t)(uint32_t)k->tid << 16) | ((uint64_t)k->span_active << 8) |
-		       k->truncated);
+	h = sp_hash_add(h, ((uint64_t)k->thread << 32) | k->span_name);
+	h = sp_hash_add(h, ((uint64_t)(uint32_t)k->tid << 16) | ((uint64_t)k->span_active << 8) |
+			       k->truncated);
 	if (k->span_active) {
-		h = hash_bytes(h, k->trace_id, sizeof(k->trace_id));
-		h = hash_bytes(h, k->span_id, sizeof(k->span_id));
+		h = sp_hash_bytes(h, k->trace_id, sizeof(k->trace_id));
+		h = sp_hash_bytes(h, k->span_id, sizeof(k->span_id));
 	}
 	return h;
 }
@@ -359,8 +314,7 @@ static void add_values(agg_interval *iv, agg_entry *key, const uint64_t *pcs, in
 {
 	agg_entry *e;
 
-	key->hash = key_hash(key, pcs);
-	e = interval_get(iv, key, pcs);
+	e = interval_get(iv, key_hash(key, pcs), key, pcs);
 	if (!e) {
 		iv->full_samples++;
 		iv->full_count += count;

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "symbolizer/sym_internal.h" /* sp_u64map */
+#include "base/hashmap.h"
 
 /* A free waiting for its allocation's record. */
 struct pending_free {
@@ -16,8 +16,8 @@ struct pending_free {
 #define MAX_PENDING 65536
 
 struct sp_heap_live {
-	sp_u64map by_addr;     /* addr -> sp_live_block list; NULL when none */
-	size_t n, empty_keys;  /* blocks; addresses whose list is empty */
+	sp_hashmap by_addr;    /* addr -> its sp_live_block list (never empty) */
+	size_t n;              /* blocks */
 	struct pending_free *pending;
 	size_t n_pending, cap_pending;
 	unsigned pass;
@@ -60,31 +60,9 @@ void sp_heap_live_free(sp_heap_live *l)
 		next = b->all_next;
 		drop_block(l, b);
 	}
-	sp_u64map_free(&l->by_addr);
+	sp_hashmap_free(&l->by_addr);
 	free(l->pending);
 	free(l);
-}
-
-/* Addresses only ever accumulate in the map (it has no removal): rebuild
- * it when most of its keys have no block left. */
-static void compact(sp_heap_live *l)
-{
-	sp_u64map fresh = { 0 };
-
-	if (l->empty_keys < 4096 || l->empty_keys < 2 * l->n)
-		return;
-	for (sp_live_block *b = l->all; b; b = b->all_next) {
-		/* Only list heads are in the map. */
-		if (sp_u64map_get(&l->by_addr, b->addr) != b)
-			continue;
-		if (sp_u64map_put(&fresh, b->addr, b)) {
-			sp_u64map_free(&fresh);
-			return; /* out of memory: keep the old one */
-		}
-	}
-	sp_u64map_free(&l->by_addr);
-	l->by_addr = fresh;
-	l->empty_keys = 0;
 }
 
 static int take_pending(sp_heap_live *l, uint64_t addr, uint64_t time_ns)
@@ -103,6 +81,7 @@ int sp_heap_live_alloc(sp_heap_live *l, uint64_t addr, uint64_t time_ns, int64_t
 		       int64_t bytes, void *key)
 {
 	sp_live_block *b, *head;
+	sp_hashmap_ent *e;
 
 	if (l->n_pending && take_pending(l, addr, time_ns)) {
 		if (l->free_key)
@@ -120,12 +99,14 @@ int sp_heap_live_alloc(sp_heap_live *l, uint64_t addr, uint64_t time_ns, int64_t
 	b->objects = objects;
 	b->bytes = bytes;
 	b->key = key;
-	head = sp_u64map_get(&l->by_addr, addr);
-	b->next = head;
-	if (sp_u64map_put(&l->by_addr, addr, b)) {
+	e = sp_hashmap_insert_u64(&l->by_addr, addr, NULL);
+	if (!e) {
 		drop_block(l, b);
 		return -ENOMEM;
 	}
+	head = e->val.ptr;
+	b->next = head;
+	e->val.ptr = b;
 	b->all_next = l->all;
 	if (l->all)
 		l->all->all_prev = b;
@@ -136,7 +117,8 @@ int sp_heap_live_alloc(sp_heap_live *l, uint64_t addr, uint64_t time_ns, int64_t
 
 void sp_heap_live_release(sp_heap_live *l, uint64_t addr, uint64_t time_ns)
 {
-	sp_live_block *head = sp_u64map_get(&l->by_addr, addr), **pp, *b;
+	sp_hashmap_ent *e = sp_hashmap_find_u64(&l->by_addr, addr);
+	sp_live_block *head = e ? e->val.ptr : NULL, **pp, *b = NULL;
 
 	/* The newest block allocated before this free (newer first). */
 	for (pp = &head; (b = *pp); pp = &b->next)
@@ -147,10 +129,10 @@ void sp_heap_live_release(sp_heap_live *l, uint64_t addr, uint64_t time_ns)
 		unlink_all(l, b);
 		drop_block(l, b);
 		l->n--;
-		sp_u64map_put(&l->by_addr, addr, head); /* key exists: no allocation */
-		if (!head)
-			l->empty_keys++;
-		compact(l);
+		if (head)
+			e->val.ptr = head;
+		else
+			sp_hashmap_remove(&l->by_addr, e);
 		return;
 	}
 	if (l->n_pending == l->cap_pending) {

@@ -283,8 +283,18 @@ void *sp_global_symbol(const char *name)
 
 	if (!self)
 		return NULL;
+	const ElfW(Sym) *sym = NULL;
+	Dl_info di;
+
 	p = dlsym(self, name);
 	dlclose(self);
+	/* A non-PIE executable that takes the function's address exports its
+	 * PLT stub as the canonical address, an undefined symbol with a value
+	 * (node does): not a definition; the stub jumps to the first real
+	 * one, which may be ours. */
+	if (p && (!dladdr1(p, &di, (void **)&sym, RTLD_DL_SYMENT) || !sym ||
+		  sym->st_shndx == SHN_UNDEF))
+		return NULL;
 	return p;
 }
 
@@ -311,7 +321,7 @@ void sp_heap_check_allocator(char *note, size_t len)
 	note[0] = '\0';
 	object_name((const void *)sp_heap_arm, &ours);
 	first_name = object_name(sp_global_symbol("malloc"), &first);
-	if (first != ours) {
+	if (first && first != ours) {
 		snprintf(note, len, "the program's own malloc (in %s) comes before the profiler's: "
 			 "its heap is not seen, CPU profiling is unaffected", first_name);
 		return;

@@ -81,7 +81,7 @@ void sp_heap_freed(void *p);
 void sp_heap_check_allocator(char *note, size_t len);
 
 /* The first definition of name in the global scope (what the program's
- * own calls bind to), or NULL. */
+ * own calls bind to), or NULL when unknown (then assume ours). */
 void *sp_global_symbol(const char *name);
 
 /* fork child: the parent's sampled blocks are not this image's to report

@@ -16,106 +16,41 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- hashing ----------------------------------------------------------- */
+#include "base/hashmap.h"
 
-static inline uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
+/* ---- index tables: sp_hashmaps keyed by array index ------------------ */
 
-static inline uint64_t hash_add(uint64_t h, uint64_t v)
-{
-	return mix64(h ^ (v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2)));
-}
-
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a, then a final mix */
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
-	}
-	return mix64(h);
-}
-
-/* ---- open-addressing hash table of array indices ------------------------ */
-
-struct slot {
-	uint64_t hash;
-	size_t idx1; /* array index + 1; 0 = empty */
+/* Equality of the entry at idx with key, and its sp_hashmap form: each
+ * comparison gets an adapter (INDEX_EQ) so that the probe loop calls it
+ * directly and the compiler can inline it. */
+struct probe {
+	const sp_profile *p;
+	const void *key;
 };
 
-struct htab {
-	struct slot *slots;
-	size_t cap; /* power of two, or 0 */
-	size_t count;
-};
-
-typedef bool (*eq_fn)(const sp_profile *p, size_t idx, const void *key);
-
-static void htab_clear(struct htab *t)
-{
-	free(t->slots);
-	memset(t, 0, sizeof(*t));
-}
-
-/* Array index of the entry equal to key, or SIZE_MAX. */
-static size_t htab_find(const struct htab *t, uint64_t h, eq_fn eq,
-			const sp_profile *p, const void *key)
-{
-	size_t mask, i;
-
-	if (!t->cap)
-		return SIZE_MAX;
-	mask = t->cap - 1;
-	for (i = h & mask;; i = (i + 1) & mask) {
-		const struct slot *s = &t->slots[i];
-
-		if (!s->idx1)
-			return SIZE_MAX;
-		if (s->hash == h && eq(p, s->idx1 - 1, key))
-			return s->idx1 - 1;
+#define INDEX_EQ(name)                                                      \
+	static bool name##_ent(const sp_hashmap_ent *e, const void *probe)  \
+	{                                                                   \
+		const struct probe *q = probe;                              \
+		return name(q->p, (size_t)e->key, q->key);                  \
 	}
-}
 
-static void htab_put(struct slot *slots, size_t cap, uint64_t h, size_t idx1)
+static inline size_t index_find(const sp_hashmap *t, uint64_t h, sp_hashmap_eq_fn eq,
+				const sp_profile *p, const void *key)
 {
-	size_t mask = cap - 1, i;
+	struct probe q = { p, key };
+	const sp_hashmap_ent *e = sp_hashmap_find(t, h, eq, &q);
 
-	for (i = h & mask; slots[i].idx1; i = (i + 1) & mask)
-		;
-	slots[i].hash = h;
-	slots[i].idx1 = idx1;
+	return e ? (size_t)e->key : SIZE_MAX;
 }
+
+/* Array index of the entry equal to key by eq, or SIZE_MAX. */
+#define htab_find(t, h, eq, p, key) index_find((t), (h), eq##_ent, (p), (key))
 
 /* Insert without checking for an equal entry (callers look first). */
-static int htab_insert(struct htab *t, uint64_t h, size_t idx)
+static int htab_insert(sp_hashmap *t, uint64_t h, size_t idx)
 {
-	if ((t->count + 1) * 4 > t->cap * 3) {
-		size_t ncap = t->cap ? t->cap * 2 : 64, i;
-		struct slot *ns;
-
-		if (ncap < t->cap)
-			return -ENOMEM;
-		ns = calloc(ncap, sizeof(*ns));
-		if (!ns)
-			return -ENOMEM;
-		for (i = 0; i < t->cap; i++)
-			if (t->slots[i].idx1)
-				htab_put(ns, ncap, t->slots[i].hash, t->slots[i].idx1);
-		free(t->slots);
-		t->slots = ns;
-		t->cap = ncap;
-	}
-	htab_put(t->slots, t->cap, h, idx + 1);
-	t->count++;
-	return 0;
+	return sp_hashmap_add(t, h, idx) ? 0 : -ENOMEM;
 }
 
 /* ---- the index --------------------------------------------------------- */
@@ -123,17 +58,17 @@ static int htab_insert(struct htab *t, uint64_t h, size_t idx)
 /* A key table plus an id table over one array, and how far each reaches.
  * Readers only need ids; the key table is built when something is added. */
 struct table {
-	struct htab by_key;
-	struct htab by_id;
+	sp_hashmap by_key;
+	sp_hashmap by_id;
 	size_t n_keys, n_ids;
 	uint64_t next_id;
 };
 
 struct sp_profile_index {
-	struct htab strings;
+	sp_hashmap strings;
 	size_t n_strings_indexed;
 	struct table mappings, functions, locations;
-	struct htab samples;
+	sp_hashmap samples;
 	size_t n_samples_indexed;
 };
 
@@ -161,16 +96,16 @@ static int grow(void **arr, size_t n, size_t elem)
 
 static void table_reset(struct table *t)
 {
-	htab_clear(&t->by_key);
-	htab_clear(&t->by_id);
+	sp_hashmap_free(&t->by_key);
+	sp_hashmap_free(&t->by_id);
 	t->n_keys = t->n_ids = 0;
 	t->next_id = 1;
 }
 
 static void table_free(struct table *t)
 {
-	htab_clear(&t->by_key);
-	htab_clear(&t->by_id);
+	sp_hashmap_free(&t->by_key);
+	sp_hashmap_free(&t->by_id);
 }
 
 /* ---- keys -------------------------------------------------------------- */
@@ -179,6 +114,7 @@ static bool str_eq(const sp_profile *p, size_t idx, const void *key)
 {
 	return p->strings[idx] && strcmp(p->strings[idx], key) == 0;
 }
+INDEX_EQ(str_eq)
 
 struct mapping_key {
 	uint64_t start, limit, offset;
@@ -187,11 +123,11 @@ struct mapping_key {
 
 static uint64_t mapping_hash(const struct mapping_key *k)
 {
-	uint64_t h = hash_add(1, k->start);
+	uint64_t h = sp_hash_add(1, k->start);
 
-	h = hash_add(h, k->limit);
-	h = hash_add(h, k->offset);
-	return hash_add(h, (uint64_t)k->filename);
+	h = sp_hash_add(h, k->limit);
+	h = sp_hash_add(h, k->offset);
+	return sp_hash_add(h, (uint64_t)k->filename);
 }
 
 static bool mapping_eq(const sp_profile *p, size_t idx, const void *key)
@@ -202,14 +138,15 @@ static bool mapping_eq(const sp_profile *p, size_t idx, const void *key)
 	return m->memory_start == k->start && m->memory_limit == k->limit &&
 	       m->file_offset == k->offset && m->filename == k->filename;
 }
+INDEX_EQ(mapping_eq)
 
 static uint64_t function_hash(const sp_function *k)
 {
-	uint64_t h = hash_add(2, (uint64_t)k->name);
+	uint64_t h = sp_hash_add(2, (uint64_t)k->name);
 
-	h = hash_add(h, (uint64_t)k->system_name);
-	h = hash_add(h, (uint64_t)k->filename);
-	return hash_add(h, (uint64_t)k->start_line);
+	h = sp_hash_add(h, (uint64_t)k->system_name);
+	h = sp_hash_add(h, (uint64_t)k->filename);
+	return sp_hash_add(h, (uint64_t)k->start_line);
 }
 
 static bool function_eq(const sp_profile *p, size_t idx, const void *key)
@@ -219,22 +156,23 @@ static bool function_eq(const sp_profile *p, size_t idx, const void *key)
 	return f->name == k->name && f->system_name == k->system_name &&
 	       f->filename == k->filename && f->start_line == k->start_line;
 }
+INDEX_EQ(function_eq)
 
 /* Locations with an address are keyed by (mapping, address); without one,
  * by (mapping, lines). */
 static uint64_t location_hash(const sp_location *k)
 {
-	uint64_t h = hash_add(3, k->mapping_id);
+	uint64_t h = sp_hash_add(3, k->mapping_id);
 	size_t i;
 
 	if (k->address)
-		return hash_add(h, k->address);
+		return sp_hash_add(h, k->address);
 	for (i = 0; i < k->n_lines; i++) {
-		h = hash_add(h, k->lines[i].function_id);
-		h = hash_add(h, (uint64_t)k->lines[i].line);
-		h = hash_add(h, (uint64_t)k->lines[i].column);
+		h = sp_hash_add(h, k->lines[i].function_id);
+		h = sp_hash_add(h, (uint64_t)k->lines[i].line);
+		h = sp_hash_add(h, (uint64_t)k->lines[i].column);
 	}
-	return hash_add(h, k->n_lines);
+	return sp_hash_add(h, k->n_lines);
 }
 
 static bool location_eq(const sp_profile *p, size_t idx, const void *key)
@@ -255,26 +193,30 @@ static bool location_eq(const sp_profile *p, size_t idx, const void *key)
 			return false;
 	return true;
 }
+INDEX_EQ(location_eq)
 
 static uint64_t id_hash(uint64_t id)
 {
-	return mix64(id + 0x9e3779b97f4a7c15ULL);
+	return sp_hash_mix(id);
 }
 
 static bool mapping_id_eq(const sp_profile *p, size_t idx, const void *key)
 {
 	return p->mappings[idx].id == *(const uint64_t *)key;
 }
+INDEX_EQ(mapping_id_eq)
 
 static bool function_id_eq(const sp_profile *p, size_t idx, const void *key)
 {
 	return p->functions[idx].id == *(const uint64_t *)key;
 }
+INDEX_EQ(function_id_eq)
 
 static bool location_id_eq(const sp_profile *p, size_t idx, const void *key)
 {
 	return p->locations[idx].id == *(const uint64_t *)key;
 }
+INDEX_EQ(location_id_eq)
 
 static int label_cmp(const void *a, const void *b)
 {
@@ -308,11 +250,11 @@ static uint64_t labels_hash(const sp_label *l, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		uint64_t x = hash_add(4, (uint64_t)l[i].key);
+		uint64_t x = sp_hash_add(4, (uint64_t)l[i].key);
 
-		x = hash_add(x, (uint64_t)l[i].str);
-		x = hash_add(x, (uint64_t)l[i].num);
-		h += hash_add(x, (uint64_t)l[i].num_unit);
+		x = sp_hash_add(x, (uint64_t)l[i].str);
+		x = sp_hash_add(x, (uint64_t)l[i].num);
+		h += sp_hash_add(x, (uint64_t)l[i].num_unit);
 	}
 	return h;
 }
@@ -327,12 +269,12 @@ struct sample_key {
 static uint64_t sample_hash(const uint64_t *locs, size_t n_locs,
 			    const sp_label *labels, size_t n_labels)
 {
-	uint64_t h = hash_add(5, n_locs);
+	uint64_t h = sp_hash_add(5, n_locs);
 	size_t i;
 
 	for (i = 0; i < n_locs; i++)
-		h = hash_add(h, locs[i]);
-	return hash_add(h, labels_hash(labels, n_labels));
+		h = sp_hash_add(h, locs[i]);
+	return sp_hash_add(h, labels_hash(labels, n_labels));
 }
 
 static bool sample_eq(const sp_profile *p, size_t idx, const void *key)
@@ -361,6 +303,7 @@ static bool sample_eq(const sp_profile *p, size_t idx, const void *key)
 		free(sorted);
 	return eq;
 }
+INDEX_EQ(sample_eq)
 
 /* ---- catching the index up with the arrays ---------------------------- */
 
@@ -375,7 +318,7 @@ static int sync_strings(const sp_profile *p)
 	size_t i;
 
 	if (ix->n_strings_indexed > p->n_strings) {
-		htab_clear(&ix->strings);
+		sp_hashmap_free(&ix->strings);
 		ix->n_strings_indexed = 0;
 	}
 	for (i = ix->n_strings_indexed; i < p->n_strings; i++) {
@@ -383,7 +326,7 @@ static int sync_strings(const sp_profile *p)
 
 		if (!p->strings[i])
 			continue;
-		h = hash_str(p->strings[i]);
+		h = sp_hash_str(p->strings[i]);
 		if (htab_find(&ix->strings, h, str_eq, p, p->strings[i]) != SIZE_MAX)
 			continue; /* duplicate string in a file: keep the first */
 		if (htab_insert(&ix->strings, h, i))
@@ -492,7 +435,7 @@ static int sync_samples(const sp_profile *p)
 	size_t i;
 
 	if (ix->n_samples_indexed > p->n_samples) {
-		htab_clear(&ix->samples);
+		sp_hashmap_free(&ix->samples);
 		ix->n_samples_indexed = 0;
 	}
 	for (i = ix->n_samples_indexed; i < p->n_samples; i++) {
@@ -547,11 +490,11 @@ static void index_free(struct sp_profile_index *ix)
 {
 	if (!ix)
 		return;
-	htab_clear(&ix->strings);
+	sp_hashmap_free(&ix->strings);
 	table_free(&ix->mappings);
 	table_free(&ix->functions);
 	table_free(&ix->locations);
-	htab_clear(&ix->samples);
+	sp_hashmap_free(&ix->samples);
 	free(ix);
 }
 
@@ -622,7 +565,7 @@ int64_t sp_profile_string(sp_profile *p, const char *s)
 	}
 	if (sync_strings(p))
 		return -1;
-	h = hash_str(s);
+	h = sp_hash_str(s);
 	idx = htab_find(&ix->strings, h, str_eq, p, s);
 	if (idx != SIZE_MAX)
 		return (int64_t)idx;
@@ -845,7 +788,7 @@ int sp_profile_set_location_lines(sp_profile *p, uint64_t location_id,
 	l->n_lines = n_lines;
 	/* An address-less location is keyed by its lines: re-key everything. */
 	if (!l->address && p->index) {
-		htab_clear(&p->index->locations.by_key);
+		sp_hashmap_free(&p->index->locations.by_key);
 		p->index->locations.n_keys = 0;
 	}
 	return 0;

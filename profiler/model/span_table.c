@@ -23,68 +23,39 @@ static void entry_free(sp_span_entry *e)
 
 void sp_span_table_free(sp_span_table *t)
 {
-	for (size_t i = 0; i < t->cap; i++)
-		entry_free(t->slots[i]);
-	free(t->slots);
+	size_t pos = 0;
+	sp_hashmap_ent *e;
+
+	while ((e = sp_hashmap_next(&t->spans, &pos)))
+		entry_free(e->val.ptr);
+	sp_hashmap_free(&t->spans);
 	memset(t, 0, sizeof(*t));
-}
-
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
-/* Slot holding span_id, or the empty slot where it belongs. cap > n. */
-static size_t find_slot(sp_span_entry **slots, size_t cap, const char *span_id)
-{
-	size_t i = hash_str(span_id) & (cap - 1);
-
-	while (slots[i] && strcmp(slots[i]->span_id, span_id))
-		i = (i + 1) & (cap - 1);
-	return i;
-}
-
-static int grow(sp_span_table *t)
-{
-	size_t ncap = t->cap ? t->cap * 2 : 64;
-	sp_span_entry **ns = calloc(ncap, sizeof(*ns));
-
-	if (!ns)
-		return -ENOMEM;
-	for (size_t i = 0; i < t->cap; i++)
-		if (t->slots[i])
-			ns[find_slot(ns, ncap, t->slots[i]->span_id)] = t->slots[i];
-	free(t->slots);
-	t->slots = ns;
-	t->cap = ncap;
-	return 0;
 }
 
 static sp_span_entry *lookup_or_add(sp_span_table *t, const char *span_id)
 {
-	size_t i;
+	bool added;
+	sp_hashmap_ent *me = sp_hashmap_insert_str(&t->spans, span_id, &added);
 	sp_span_entry *e;
 
-	if ((t->n + 1) * 2 > t->cap && grow(t))
+	if (!me)
 		return NULL;
-	i = find_slot(t->slots, t->cap, span_id);
-	if (t->slots[i])
-		return t->slots[i];
+	if (!added)
+		return me->val.ptr;
 	e = calloc(1, sizeof(*e));
-	if (!e)
-		return NULL;
-	e->span_id = strdup(span_id);
-	e->trace_id = strdup("");
-	e->span_name = strdup("");
-	if (!e->span_id || !e->trace_id || !e->span_name) {
+	if (e) {
+		e->span_id = strdup(span_id);
+		e->trace_id = strdup("");
+		e->span_name = strdup("");
+	}
+	if (!e || !e->span_id || !e->trace_id || !e->span_name) {
 		entry_free(e);
+		sp_hashmap_remove(&t->spans, me);
 		return NULL;
 	}
-	t->slots[i] = e;
+	/* The map borrowed the caller's string: key it by the entry's. */
+	me->key = (uint64_t)(uintptr_t)e->span_id;
+	me->val.ptr = e;
 	t->n++;
 	return e;
 }
@@ -156,11 +127,11 @@ int sp_span_table_add_profile(sp_span_table *t, const sp_profile *p, const char 
 
 void sp_span_table_entries(const sp_span_table *t, sp_span_entry **out)
 {
-	size_t k = 0;
+	size_t k = 0, pos = 0;
+	sp_hashmap_ent *e;
 
-	for (size_t i = 0; i < t->cap; i++)
-		if (t->slots[i])
-			out[k++] = t->slots[i];
+	while ((e = sp_hashmap_next(&t->spans, &pos)))
+		out[k++] = e->val.ptr;
 }
 
 int sp_span_entry_cmp_value_desc(const void *a, const void *b)

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "base/hashmap.h"
 #include "model/profile.h"
 
 typedef struct sp_span_entry {
@@ -20,8 +21,8 @@ typedef struct sp_span_entry {
 } sp_span_entry;
 
 typedef struct sp_span_table {
-	sp_span_entry **slots; /* open addressing on span_id */
-	size_t cap, n;
+	sp_hashmap spans;      /* span_id (the entry's) -> sp_span_entry * */
+	size_t n;              /* entries */
 	int64_t total_value;   /* every sample, in a span or not */
 	int64_t total_samples;
 	int64_t unlabelled_value, unlabelled_samples;

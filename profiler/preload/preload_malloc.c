@@ -104,7 +104,10 @@ static void resolve(void)
 	 * there, and so must our entry points, which only the library's own
 	 * calls reach then (-Bsymbolic): libc returns it blocks from there
 	 * that the library frees. */
-	global = sp_global_symbol("malloc") != (void *)malloc;
+	{
+		void *first = sp_global_symbol("malloc");
+		global = first && first != (void *)malloc;
+	}
 	real.calloc = (calloc_fn)lookup(global, "calloc");
 	real.malloc = (malloc_fn)lookup(global, "malloc");
 	real.realloc = (realloc_fn)lookup(global, "realloc");

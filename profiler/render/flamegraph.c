@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/hash.h"
 #include "base/units.h"
 
 #define PAD 10.0       /* left/right margin */
@@ -210,24 +211,11 @@ static void put_xml(FILE *f, const char *s, size_t max_chars)
 	}
 }
 
-static uint32_t fnv1a(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	/* final avalanche so similar names get unrelated colours */
-	h ^= h >> 16;
-	h *= 0x7feb352du;
-	h ^= h >> 15;
-	return h;
-}
-
 /* Colour stable per name: warm (red-orange-yellow) for functions, a
  * blue-green tint for inlined frames, greys for unknown/truncated/merged. */
 static void frame_color(const char *name, uint8_t kind, bool merged, char out[8])
 {
-	uint32_t h = fnv1a(name);
+	uint64_t h = sp_hash_str(name); /* mixed: similar names, unrelated colours */
 	double a = (h & 0xff) / 255.0, b = ((h >> 8) & 0xff) / 255.0;
 	double c = ((h >> 16) & 0xff) / 255.0;
 	int r, g, bl;

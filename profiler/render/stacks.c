@@ -1,7 +1,7 @@
 /* Profile -> root-first call tree for one sample type (see stacks.h).
  * Each distinct Location is expanded to frame names once (cached), then
- * every sample walks the tree through an open-addressing table keyed by
- * (parent, name, kind), so building is linear in the total stack depth. */
+ * every sample walks the tree through a hash table keyed by (parent, name,
+ * kind), so building is linear in the total stack depth. */
 #include "render/stacks.h"
 
 #include <errno.h>
@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "base/hashmap.h"
 
 struct frame {
 	uint32_t name;
@@ -26,42 +28,14 @@ struct builder {
 	sp_stack_tree *t;
 	size_t cap_nodes, cap_names;
 
-	/* name -> id: slots hold id + 1, 0 = empty */
-	uint32_t *name_tab;
-	size_t name_mask;
-
-	/* (parent, name, kind) -> node: slots hold node + 1 */
-	uint32_t *node_tab;
-	size_t node_mask;
-
-	/* location id -> index into p->locations: keys/vals, key 0 = empty */
-	uint64_t *loc_keys;
-	uint32_t *loc_vals;
-	size_t loc_mask;
-	struct loc_frames *loc_cache;
+	sp_hashmap names;     /* keys: name ids (indices into t->names) */
+	sp_hashmap nodes;     /* (parent, name, kind) -> node index; see child_node */
+	sp_hashmap locs;      /* location id -> index into p->locations */
+	struct loc_frames *loc_cache; /* by that index */
 
 	struct frame *frames;
 	size_t n_frames, cap_frames;
 };
-
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
 
 static int grow(void **arr, size_t *cap, size_t need, size_t elem)
 {
@@ -80,101 +54,77 @@ static int grow(void **arr, size_t *cap, size_t need, size_t elem)
 	return 0;
 }
 
-static int rehash_names(struct builder *b, size_t new_size)
+struct name_probe {
+	const sp_stack_tree *t;
+	const char *s;
+};
+
+static bool name_eq(const sp_hashmap_ent *e, const void *probe)
 {
-	uint32_t *tab = calloc(new_size, sizeof(*tab));
+	const struct name_probe *q = probe;
 
-	if (!tab)
-		return -ENOMEM;
-	for (size_t i = 0; i < b->t->n_names; i++) {
-		size_t h = hash_str(b->t->names[i]) & (new_size - 1);
-
-		while (tab[h])
-			h = (h + 1) & (new_size - 1);
-		tab[h] = (uint32_t)i + 1;
-	}
-	free(b->name_tab);
-	b->name_tab = tab;
-	b->name_mask = new_size - 1;
-	return 0;
+	return !strcmp(q->t->names[e->key], q->s);
 }
 
 /* Intern a frame name; returns its id or -ENOMEM. */
 static int64_t intern_name(struct builder *b, const char *s)
 {
 	sp_stack_tree *t = b->t;
-	size_t h;
+	struct name_probe q = { t, s };
+	uint64_t h = sp_hash_str(s);
+	const sp_hashmap_ent *e = sp_hashmap_find(&b->names, h, name_eq, &q);
 	char *copy;
 
-	if ((t->n_names + 1) * 2 > b->name_mask + 1 &&
-	    rehash_names(b, (b->name_mask + 1) * 2))
-		return -ENOMEM;
-	h = hash_str(s) & b->name_mask;
-	while (b->name_tab[h]) {
-		uint32_t id = b->name_tab[h] - 1;
-
-		if (!strcmp(t->names[id], s))
-			return id;
-		h = (h + 1) & b->name_mask;
-	}
+	if (e)
+		return (int64_t)e->key;
 	if (grow((void **)&t->names, &b->cap_names, t->n_names + 1, sizeof(char *)))
 		return -ENOMEM;
 	copy = strdup(s);
 	if (!copy)
 		return -ENOMEM;
+	if (!sp_hashmap_add(&b->names, h, t->n_names)) {
+		free(copy);
+		return -ENOMEM;
+	}
 	t->names[t->n_names] = copy;
-	b->name_tab[h] = (uint32_t)t->n_names + 1;
 	return (int64_t)t->n_names++;
 }
 
-static size_t node_hash(uint32_t parent, uint32_t name, uint8_t kind)
+/* The whole node key is in the entry, (parent, name) in the key word and
+ * kind above the node index in the value, so a lookup reads the table
+ * only: this is the hot loop of building a tree. */
+struct node_probe {
+	uint64_t parent_name;
+	uint8_t kind;
+};
+
+static bool node_eq(const sp_hashmap_ent *e, const void *probe)
 {
-	return (size_t)mix64(((uint64_t)parent << 32) ^ ((uint64_t)name << 3) ^ kind);
-}
+	const struct node_probe *q = probe;
 
-static int rehash_nodes(struct builder *b, size_t new_size)
-{
-	uint32_t *tab = calloc(new_size, sizeof(*tab));
-
-	if (!tab)
-		return -ENOMEM;
-	/* node 0 (root) is never looked up */
-	for (size_t i = 1; i < b->t->n_nodes; i++) {
-		const sp_stack_node *n = &b->t->nodes[i];
-		size_t h = node_hash(n->parent, n->name, n->kind) & (new_size - 1);
-
-		while (tab[h])
-			h = (h + 1) & (new_size - 1);
-		tab[h] = (uint32_t)i + 1;
-	}
-	free(b->node_tab);
-	b->node_tab = tab;
-	b->node_mask = new_size - 1;
-	return 0;
+	return e->key == q->parent_name && (uint8_t)(e->val.num >> 32) == q->kind;
 }
 
 /* Find or add the child of `parent`; returns its index or -ENOMEM. */
 static int64_t child_node(struct builder *b, uint32_t parent, const struct frame *f)
 {
 	sp_stack_tree *t = b->t;
+	struct node_probe q = { (uint64_t)parent << 32 | f->name, f->kind };
+	bool added;
+	sp_hashmap_ent *e = sp_hashmap_find_or_add(&b->nodes, sp_hash_add(q.parent_name, f->kind),
+						   node_eq, &q, q.parent_name, &added);
 	sp_stack_node *n;
-	size_t h;
 
-	if ((t->n_nodes + 1) * 2 > b->node_mask + 1 &&
-	    rehash_nodes(b, (b->node_mask + 1) * 2))
+	if (!e)
 		return -ENOMEM;
-	h = node_hash(parent, f->name, f->kind) & b->node_mask;
-	while (b->node_tab[h]) {
-		uint32_t id = b->node_tab[h] - 1;
-
-		n = &t->nodes[id];
-		if (n->parent == parent && n->name == f->name && n->kind == f->kind)
-			return id;
-		h = (h + 1) & b->node_mask;
-	}
+	if (!added)
+		return (int64_t)(uint32_t)e->val.num;
 	if (t->n_nodes >= UINT32_MAX - 1 ||
-	    grow((void **)&t->nodes, &b->cap_nodes, t->n_nodes + 1, sizeof(*t->nodes)))
+	    grow((void **)&t->nodes, &b->cap_nodes, t->n_nodes + 1, sizeof(*t->nodes))) {
+		sp_hashmap_remove(&b->nodes, e);
 		return -ENOMEM;
+	}
+	e->val.num = (uint64_t)f->kind << 32 | t->n_nodes;
 	n = &t->nodes[t->n_nodes];
 	memset(n, 0, sizeof(*n));
 	n->name = f->name;
@@ -183,53 +133,37 @@ static int64_t child_node(struct builder *b, uint32_t parent, const struct frame
 	n->depth = t->nodes[parent].depth + 1;
 	if (n->depth > t->max_depth)
 		t->max_depth = n->depth;
-	b->node_tab[h] = (uint32_t)t->n_nodes + 1;
 	return (int64_t)t->n_nodes++;
 }
 
+/* Location ids -> array indices, once: sp_profile_location per frame would
+ * check its index is up to date each time, and compare through the array.
+ * A duplicate id keeps the first location, as profile lookups do. */
 static int index_locations(struct builder *b)
 {
 	const sp_profile *p = b->p;
-	size_t size = 16;
 
-	while (size < p->n_locations * 2)
-		size *= 2;
-	b->loc_keys = calloc(size, sizeof(*b->loc_keys));
-	b->loc_vals = calloc(size, sizeof(*b->loc_vals));
-	b->loc_cache = calloc(p->n_locations ? p->n_locations : 1, sizeof(*b->loc_cache));
-	if (!b->loc_keys || !b->loc_vals || !b->loc_cache)
+	if (sp_hashmap_reserve(&b->locs, p->n_locations))
 		return -ENOMEM;
-	b->loc_mask = size - 1;
 	for (size_t i = 0; i < p->n_locations; i++) {
-		uint64_t id = p->locations[i].id;
-		size_t h = mix64(id) & b->loc_mask;
+		sp_hashmap_ent *e = sp_hashmap_insert_u64(&b->locs, p->locations[i].id, NULL);
 
-		if (!id)
-			continue;
-		while (b->loc_keys[h] && b->loc_keys[h] != id)
-			h = (h + 1) & b->loc_mask;
-		if (b->loc_keys[h])
-			continue; /* duplicate id: the first one wins, as in lookups */
-		b->loc_keys[h] = id;
-		b->loc_vals[h] = (uint32_t)i;
+		if (!e)
+			return -ENOMEM;
+		if (!e->val.num)
+			e->val.num = i + 1;
 	}
 	return 0;
 }
 
 static const sp_location *find_location(struct builder *b, uint64_t id, size_t *idx)
 {
-	size_t h = mix64(id) & b->loc_mask;
+	const sp_hashmap_ent *e = id ? sp_hashmap_find_u64(&b->locs, id) : NULL;
 
-	if (!id)
+	if (!e)
 		return NULL;
-	while (b->loc_keys[h]) {
-		if (b->loc_keys[h] == id) {
-			*idx = b->loc_vals[h];
-			return &b->p->locations[*idx];
-		}
-		h = (h + 1) & b->loc_mask;
-	}
-	return NULL;
+	*idx = (size_t)e->val.num - 1;
+	return &b->p->locations[*idx];
 }
 
 static uint8_t classify(const char *name, uint8_t kind)
@@ -566,7 +500,8 @@ int sp_stacks_build(const sp_profile *p, const char *sample_type,
 		goto out;
 	memset(&t->nodes[0], 0, sizeof(t->nodes[0]));
 	t->n_nodes = 1;
-	if (rehash_names(&b, 1024) || rehash_nodes(&b, 1024) || index_locations(&b))
+	b.loc_cache = calloc(p->n_locations ? p->n_locations : 1, sizeof(*b.loc_cache));
+	if (!b.loc_cache || index_locations(&b))
 		goto out;
 	if (intern_name(&b, "all") < 0) /* the root is name 0 */
 		goto out;
@@ -619,10 +554,9 @@ out:
 	if (ret == -ENOMEM)
 		sp_error_set(err, ret, "out of memory building the call tree");
 	sp_stacks_free(t);
-	free(b.name_tab);
-	free(b.node_tab);
-	free(b.loc_keys);
-	free(b.loc_vals);
+	sp_hashmap_free(&b.names);
+	sp_hashmap_free(&b.nodes);
+	sp_hashmap_free(&b.locs);
 	free(b.loc_cache);
 	free(b.frames);
 	return ret;

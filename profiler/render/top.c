@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/hashmap.h"
 #include "base/units.h"
 
 static int cmp_rows(const void *a, const void *b)
@@ -47,15 +48,6 @@ static const char *row_name(const char *name, uint8_t kind, char *buf, size_t le
 	return name;
 }
 
-static uint64_t str_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
 /* Rows with their names packed after them: one allocation, one free(). */
 static sp_top_row *pack_rows(const sp_top_row *rows, size_t n)
 {
@@ -82,10 +74,11 @@ static sp_top_row *pack_rows(const sp_top_row *rows, size_t n)
 
 int sp_top_rows(const sp_stack_tree *t, sp_top_row **rows_out, size_t *n_out, sp_error *err)
 {
-	size_t names = t->n_names ? t->n_names : 1, size = 16, n_groups = 0, n_rows = 0;
+	size_t names = t->n_names ? t->n_names : 1, n_groups = 0, n_rows = 0;
 	sp_top_row *rows = NULL;
 	char **group_name = NULL;
-	uint32_t *row_of = NULL, *tab = NULL, *on_path = NULL;
+	uint32_t *row_of = NULL, *on_path = NULL;
+	sp_hashmap groups = { 0 }; /* row name (group_name[i]) -> i */
 	uint8_t *kind_of = NULL, *seen_inl = NULL, *seen_phys = NULL;
 	uint64_t *stack = NULL;
 	size_t n_stack = 0;
@@ -94,19 +87,16 @@ int sp_top_rows(const sp_stack_tree *t, sp_top_row **rows_out, size_t *n_out, sp
 
 	*rows_out = NULL;
 	*n_out = 0;
-	while (size < 2 * names)
-		size *= 2;
 	rows = calloc(names, sizeof(*rows));
 	group_name = calloc(names, sizeof(*group_name));
 	row_of = calloc(names, sizeof(*row_of));
-	tab = calloc(size, sizeof(*tab));
 	on_path = calloc(names, sizeof(*on_path));
 	kind_of = calloc(names, 1);
 	seen_inl = calloc(names, 1);
 	seen_phys = calloc(names, 1);
 	stack = malloc(2 * (t->n_nodes ? t->n_nodes : 1) * sizeof(*stack));
-	if (!rows || !group_name || !row_of || !tab || !on_path || !kind_of || !seen_inl ||
-	    !seen_phys || !stack)
+	if (!rows || !group_name || !row_of || !on_path || !kind_of || !seen_inl ||
+	    !seen_phys || !stack || sp_hashmap_reserve(&groups, names))
 		goto out;
 
 	/* Map frame names to rows. Only unknown frames are renamed; a name has
@@ -115,17 +105,20 @@ int sp_top_rows(const sp_stack_tree *t, sp_top_row **rows_out, size_t *n_out, sp
 		kind_of[t->nodes[i].name] = t->nodes[i].kind;
 	for (size_t i = 0; i < t->n_names; i++) {
 		const char *name = i ? row_name(t->names[i], kind_of[i], buf, sizeof(buf)) : "";
-		size_t h = str_hash(name) & (size - 1);
+		bool added;
+		sp_hashmap_ent *e = sp_hashmap_insert_str(&groups, name, &added);
 
-		while (tab[h] && strcmp(group_name[tab[h] - 1], name))
-			h = (h + 1) & (size - 1);
-		if (!tab[h]) {
+		if (!e)
+			goto out;
+		if (added) {
 			group_name[n_groups] = strdup(name);
 			if (!group_name[n_groups])
 				goto out;
-			tab[h] = (uint32_t)++n_groups;
+			/* The entry borrowed name (maybe buf): key it by the copy. */
+			e->key = (uint64_t)(uintptr_t)group_name[n_groups];
+			e->val.num = n_groups++;
 		}
-		row_of[i] = tab[h] - 1;
+		row_of[i] = (uint32_t)e->val.num;
 	}
 
 	/* Enter/exit walk: entries are node << 1, exits node << 1 | 1. A row is
@@ -177,7 +170,7 @@ out:
 	free(group_name);
 	free(rows);
 	free(row_of);
-	free(tab);
+	sp_hashmap_free(&groups);
 	free(on_path);
 	free(kind_of);
 	free(seen_inl);

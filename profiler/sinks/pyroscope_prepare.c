@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "base/gzip.h"
+#include "base/hashmap.h"
 #include "model/pprof.h"
 #include "sinks/pyroscope_config.h"
 
@@ -75,60 +76,23 @@ void sp_pyroscope_parts_free(sp_pyroscope_part *parts, size_t n)
 	free(parts);
 }
 
-/* ---- id map for the rebuild (open addressing, key 0 = empty) ------------ */
+/* ---- id map for the rebuild (0 = none: ids are never 0) --------------- */
 
-struct idmap {
-	uint64_t *keys, *vals;
-	size_t cap, n;
-};
-
-static uint64_t idmap_get(const struct idmap *m, uint64_t k)
+static uint64_t idmap_get(const sp_hashmap *m, uint64_t k)
 {
-	size_t i;
+	const sp_hashmap_ent *e = sp_hashmap_find_u64(m, k);
 
-	if (!m->cap)
-		return 0;
-	for (i = (k * 0x9e3779b97f4a7c15ull) & (m->cap - 1); m->keys[i];
-	     i = (i + 1) & (m->cap - 1))
-		if (m->keys[i] == k)
-			return m->vals[i];
-	return 0;
+	return e ? e->val.num : 0;
 }
 
-static int idmap_put(struct idmap *m, uint64_t k, uint64_t v)
+static int idmap_put(sp_hashmap *m, uint64_t k, uint64_t v)
 {
-	size_t i;
+	sp_hashmap_ent *e = sp_hashmap_insert_u64(m, k, NULL);
 
-	if ((m->n + 1) * 2 > m->cap) {
-		struct idmap g = { 0 };
-		g.cap = m->cap ? m->cap * 2 : 64;
-		g.keys = calloc(g.cap, sizeof(uint64_t));
-		g.vals = calloc(g.cap, sizeof(uint64_t));
-		if (!g.keys || !g.vals) {
-			free(g.keys);
-			free(g.vals);
-			return -ENOMEM;
-		}
-		for (i = 0; i < m->cap; i++)
-			if (m->keys[i])
-				idmap_put(&g, m->keys[i], m->vals[i]);
-		free(m->keys);
-		free(m->vals);
-		*m = g;
-	}
-	for (i = (k * 0x9e3779b97f4a7c15ull) & (m->cap - 1); m->keys[i];
-	     i = (i + 1) & (m->cap - 1))
-		;
-	m->keys[i] = k;
-	m->vals[i] = v;
-	m->n++;
+	if (!e)
+		return -ENOMEM;
+	e->val.num = v;
 	return 0;
-}
-
-static void idmap_free(struct idmap *m)
-{
-	free(m->keys);
-	free(m->vals);
 }
 
 /* ---- the job ------------------------------------------------------------ */
@@ -327,7 +291,7 @@ static int add_part(struct prep *c, const uint8_t *raw, size_t raw_len, size_t n
 static int rebuild(struct prep *c, size_t lo, size_t hi, sp_profile **out)
 {
 	const sp_profile *v = &c->view, *src = c->src;
-	struct idmap locs = { 0 }, funcs = { 0 }, maps = { 0 };
+	sp_hashmap locs = { 0 }, funcs = { 0 }, maps = { 0 };
 	sp_profile *d = sp_profile_new();
 	uint64_t *ids = NULL;
 	sp_label *lbl = NULL;
@@ -457,9 +421,9 @@ out:
 	free(ids);
 	free(lbl);
 	free(lines);
-	idmap_free(&locs);
-	idmap_free(&funcs);
-	idmap_free(&maps);
+	sp_hashmap_free(&locs);
+	sp_hashmap_free(&funcs);
+	sp_hashmap_free(&maps);
 	return ret;
 }
 

@@ -5,14 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hashmap.h"
+
 struct entry {
-	uint64_t key;    /* span id bytes as a number; 0 = empty (ids are never 0) */
+	uint64_t key;    /* span id bytes as a number (never 0) */
 	uint64_t first, last;
 };
 
 struct sp_span_times {
-	struct entry *slots;
+	struct entry *spans;
 	size_t cap, n, max;
+	sp_hashmap index; /* key -> index into spans */
 };
 
 sp_span_times *sp_span_times_new(size_t max_spans)
@@ -28,38 +31,15 @@ void sp_span_times_free(sp_span_times *t)
 {
 	if (!t)
 		return;
-	free(t->slots);
+	free(t->spans);
+	sp_hashmap_free(&t->index);
 	free(t);
-}
-
-static size_t slot_of(const struct entry *slots, size_t cap, uint64_t key)
-{
-	size_t i = (size_t)((key * 0x9e3779b97f4a7c15ULL) >> 7) & (cap - 1);
-
-	while (slots[i].key && slots[i].key != key)
-		i = (i + 1) & (cap - 1);
-	return i;
-}
-
-static int grow(sp_span_times *t)
-{
-	size_t ncap = t->cap ? t->cap * 2 : 256;
-	struct entry *ns = calloc(ncap, sizeof(*ns));
-
-	if (!ns)
-		return -ENOMEM;
-	for (size_t i = 0; i < t->cap; i++)
-		if (t->slots[i].key)
-			ns[slot_of(ns, ncap, t->slots[i].key)] = t->slots[i];
-	free(t->slots);
-	t->slots = ns;
-	t->cap = ncap;
-	return 0;
 }
 
 void sp_span_times_note(sp_span_times *t, const sp_span_snapshot *s, uint64_t mono_ns)
 {
 	uint64_t key;
+	sp_hashmap_ent *me;
 	struct entry *e;
 
 	if (!t || !s || !s->active)
@@ -67,21 +47,32 @@ void sp_span_times_note(sp_span_times *t, const sp_span_snapshot *s, uint64_t mo
 	memcpy(&key, s->span_id, sizeof(key));
 	if (!key)
 		return;
-	if ((t->n + 1) * 2 > t->cap && (t->n >= t->max || grow(t)))
-		return; /* full: this span keeps the interval bounds */
-	e = &t->slots[slot_of(t->slots, t->cap, key)];
-	if (!e->key) {
-		if (t->n >= t->max)
-			return;
-		e->key = key;
-		e->first = e->last = mono_ns;
-		t->n++;
+	me = sp_hashmap_find_u64(&t->index, key);
+	if (me) {
+		e = &t->spans[me->val.num];
+		if (mono_ns < e->first)
+			e->first = mono_ns;
+		if (mono_ns > e->last)
+			e->last = mono_ns;
 		return;
 	}
-	if (mono_ns < e->first)
-		e->first = mono_ns;
-	if (mono_ns > e->last)
-		e->last = mono_ns;
+	/* A new span. Full (or out of memory): it keeps the interval bounds. */
+	if (t->n >= t->max)
+		return;
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 256;
+
+		e = realloc(t->spans, cap * sizeof(*e));
+		if (!e)
+			return;
+		t->spans = e;
+		t->cap = cap;
+	}
+	me = sp_hashmap_insert_u64(&t->index, key, NULL);
+	if (!me)
+		return;
+	me->val.num = t->n;
+	t->spans[t->n++] = (struct entry){ key, mono_ns, mono_ns };
 }
 
 static void hex8(uint64_t key, char out[17])
@@ -113,18 +104,15 @@ int sp_span_times_take(sp_span_times *t, int64_t wall_minus_mono_ns, sp_links_sp
 		ret = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < t->cap; i++) {
-		if (!t->slots[i].key)
-			continue;
-		hex8(t->slots[i].key, v[k].span_id);
-		v[k].first_ns = (int64_t)t->slots[i].first + wall_minus_mono_ns;
-		v[k].last_ns = (int64_t)t->slots[i].last + wall_minus_mono_ns;
-		k++;
+	for (; k < t->n; k++) {
+		hex8(t->spans[k].key, v[k].span_id);
+		v[k].first_ns = (int64_t)t->spans[k].first + wall_minus_mono_ns;
+		v[k].last_ns = (int64_t)t->spans[k].last + wall_minus_mono_ns;
 	}
 	*out = v;
 	*n = k;
 out:
-	memset(t->slots, 0, t->cap * sizeof(*t->slots));
+	sp_hashmap_clear(&t->index);
 	t->n = 0;
 	return ret;
 }

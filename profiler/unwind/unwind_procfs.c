@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "base/clock.h"
+#include "base/hash.h"
 #include "unwind/unwind.h"
 #include "unwind/unwind_modules.h"
 
@@ -31,20 +32,11 @@ struct sp_unwind_procfs {
 	int64_t scan_ns;             /* last anonymous-range scan, 0 = none */
 };
 
-static uint64_t mix(uint64_t h, uint64_t v)
-{
-	h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-	h *= 0xff51afd7ed558ccdull;
-	return h ^ (h >> 32);
-}
-
 /* Order-dependent, which is fine: maps is sorted by address either way. */
 static uint64_t hash_mapping(uint64_t h, const sp_module *m)
 {
-	h = mix(mix(mix(h, m->start), m->end), m->offset ^ m->inode);
-	for (const char *c = m->path; *c; c++)
-		h = mix(h, (uint8_t)*c);
-	return h;
+	h = sp_hash_add(sp_hash_add(sp_hash_add(h, m->start), m->end), m->offset ^ m->inode);
+	return sp_hash_bytes(h, m->path, strlen(m->path));
 }
 
 static int add_anon(sp_unwind_procfs *p, uint64_t lo, uint64_t hi)
