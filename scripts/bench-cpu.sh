@@ -211,7 +211,8 @@ STEADY_SECONDS=${STEADY_SECONDS:-8}
 STEADY_INTERVAL=${STEADY_INTERVAL:-2}
 STEADY_WARM=${STEADY_WARM:-$((2 * STEADY_INTERVAL))}
 steady_run() { # preload|record hz -> "consumer_%_of_threads consumer_us_per_sample"
-  local out=$T/s.$1.$2.$RANDOM host cons h0 c0 h1 c1 secs=$((STEADY_WARM + STEADY_SECONDS + 2))
+  # The service runs longer than needed and is ended once read.
+  local out=$T/s.$1.$2.$RANDOM host cons h0 c0 h1 c1 secs=$((STEADY_WARM + STEADY_SECONDS + 30))
   mkdir -p "$out"
   if [ "$1" = preload ]; then
     env LD_PRELOAD="$LIB" SPANPROF_HZ="$2" SPANPROF_OUTPUT="$out" SPANPROF_QUIET=1 \
@@ -228,7 +229,7 @@ steady_run() { # preload|record hz -> "consumer_%_of_threads consumer_us_per_sam
   h0=$(cpu_ns "$host") c0=$(cpu_ns "$cons")
   sleep "$STEADY_SECONDS"
   h1=$(cpu_ns "$host") c1=$(cpu_ns "$cons")
-  wait
+  kill -TERM "$host"; wait
   awk -v h=$((h1 - h0)) -v c=$((c1 - c0)) -v hz="$2" \
     'BEGIN { if (h > 0) printf "%.4f %.3f\n", c * 100 / h, c / 1e3 / (h / 1e9 * hz) }'
 }

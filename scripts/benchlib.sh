@@ -13,13 +13,12 @@ gperf_lib() {
 # HOST started: its socket address names the host's pid
 # (@spanprof-UID-PID-RANDOM). Waits up to 5 s; prints nothing if none.
 consumer_of() { # host_pid
-  local p tries=50
+  local f tries=50
   while [ $tries -gt 0 ]; do
-    for p in /proc/[0-9]*; do
-      case "$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null)" in
-        *" consumer --socket @spanprof-$(id -u)-$1-"*) echo "${p#/proc/}"; return 0 ;;
-      esac
-    done
+    # One grep, not a process per /proc entry: the host's busy threads may
+    # leave this shell little CPU. The bracket keeps grep's own argv out.
+    f=$(grep -l -a -e "@spanprof-$(id -u)-$1-[0-9a-f]" /proc/[0-9]*/cmdline 2>/dev/null | head -1)
+    [ -n "$f" ] && { f=${f#/proc/}; echo "${f%/cmdline}"; return 0; }
     sleep 0.1; tries=$((tries - 1))
   done
 }
