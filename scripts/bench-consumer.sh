@@ -108,9 +108,8 @@ printf '%-12s %22s %22s %22s\n' "all: max" "${MAX[plain]}" "${MAX[spanprof]}" "$
 printf '%-12s %22s %22s %22s\n' "median max" "${MM[plain]}" "${MM[spanprof]}" "${MM[gperf]}"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
 for k in spanprof gperf; do
-  printf '%-12s %22s %22s %22s\n' "$k/plain" "" \
-    "p99 $(ratio "${P99[$k]}" "${P99[plain]}") max $(ratio "${MAX[$k]}" "${MAX[plain]}")" \
-    "median max $(ratio "${MM[$k]}" "${MM[plain]}")"
+  echo "$k / plain: p99 $(ratio "${P99[$k]}" "${P99[plain]}"), max $(ratio "${MAX[$k]}" "${MAX[plain]}")," \
+    "median of the rounds' max $(ratio "${MM[$k]}" "${MM[plain]}")"
 done
 unset P99 MAX MM
 fi
