@@ -91,6 +91,9 @@ int sp_profiler_start(const spanprof_options *opts)
 	}
 	sp_config_load(&cfg, opts);
 	sp_log_set_quiet(cfg.quiet);
+	/* The consumer writes the counters file; the handler's own timing (two
+	 * clock reads a sample) fills the arena's histogram only when asked. */
+	sp_handler_timing = cfg.debug_counts[0] != '\0';
 	if (!once_done) {
 		if (pthread_key_create(&exit_key, on_thread_exit_key) ||
 		    pthread_atfork(atfork_prepare, atfork_parent, atfork_child)) {

@@ -14,16 +14,11 @@
  *   gperf LIB      gperftools' libprofiler.so, ProfilerStart/Stop
  * Prints, summed over the pairs: "on_ms A off_ms B samples N"; per-sample
  * cost in the sampled thread = (A - B) / N.
- * And spanprof's worker, which runs on its own thread:
- *   spanprof-worker LIB  spanprof started once (set SPANPROF_UPLOAD_INTERVAL
- *                  short, e.g. 2): spin past the first interval (its one-off
- *                  costs), then PAIRS x 2 chunks; prints "worker_ms W
- *                  thread_ms T samples N": the worker thread's CPU over
- *                  those chunks, interval flushes included.
+ * spanprof's consumer is another process: scripts/bench-cpu.sh (steady)
+ * reads its CPU from outside.
  *   signal_floor PAIRS MODE HZ [LIB]
  * Used by scripts/bench-cpu.sh; start-up and exit costs are not in it. */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <linux/perf_event.h>
@@ -149,14 +144,14 @@ static int setup(const char *lib_path)
 	}
 	if (!strcmp(mode, "itimer"))
 		return sigaction(SIGPROF, &sa, NULL);
-	if (!strcmp(mode, "spanprof") || !strcmp(mode, "spanprof-worker") || !strcmp(mode, "gperf")) {
+	if (!strcmp(mode, "spanprof") || !strcmp(mode, "gperf")) {
 		lib = lib_path ? dlopen(lib_path, RTLD_NOW) : NULL;
 		if (!lib) {
 			fprintf(stderr, "signal_floor: cannot load %s: %s\n",
 				lib_path ? lib_path : "(no LIB given)", dlerror());
 			return -1;
 		}
-		if (mode[0] == 's') { /* spanprof, spanprof-worker */
+		if (mode[0] == 's') { /* spanprof */
 			sp_start = (int (*)(const void *))sym(lib, "spanprof_start");
 			sp_stop = (int (*)(void))sym(lib, "spanprof_stop");
 			return sp_start && sp_stop ? 0 : -1;
@@ -234,62 +229,6 @@ static double chunk(void)
 	return now_ms(CLOCK_THREAD_CPUTIME_ID) - t0;
 }
 
-/* CPU ms of our thread named "spanprof" (the worker), -1 if none. */
-static double worker_ms(void)
-{
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *e;
-	double ms = -1;
-
-	while (d && ms < 0 && (e = readdir(d))) {
-		char path[300], comm[32] = "";
-		unsigned long long ns;
-		FILE *f;
-
-		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (!fgets(comm, sizeof(comm), f) || strcmp(comm, "spanprof\n")) {
-			fclose(f);
-			continue;
-		}
-		fclose(f);
-		snprintf(path, sizeof(path), "/proc/self/task/%s/schedstat", e->d_name);
-		f = fopen(path, "r");
-		if (f && fscanf(f, "%llu", &ns) == 1)
-			ms = (double)ns / 1e6;
-		if (f)
-			fclose(f);
-	}
-	if (d)
-		closedir(d);
-	return ms;
-}
-
-static int run_worker_mode(long pairs)
-{
-	double w0, w1, spun = 0, warm = 0;
-
-	if (sp_start(NULL))
-		return 1;
-	/* Past the first interval flush: libraries loaded, first symbolization. */
-	while (warm < 3000)
-		warm += chunk();
-	w0 = worker_ms();
-	for (long i = 0; i < 2 * pairs; i++)
-		spun += chunk();
-	w1 = worker_ms();
-	sp_stop();
-	if (w0 < 0 || w1 < 0) {
-		fprintf(stderr, "signal_floor: no thread named spanprof\n");
-		return 1;
-	}
-	printf("worker_ms %.3f thread_ms %.3f samples %llu\n", w1 - w0, spun,
-	       (unsigned long long)(spun * hz / 1000.0));
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	long pairs = argc > 3 ? atol(argv[1]) : 0;
@@ -300,13 +239,11 @@ int main(int argc, char **argv)
 	hz = argc > 3 ? atoi(argv[3]) : 0;
 	if (pairs <= 0 || hz <= 0) {
 		fprintf(stderr, "usage: signal_floor PAIRS perf-ring|perf-signal|itimer|spanprof|"
-				"spanprof-worker|gperf HZ [LIB]\n");
+				"gperf HZ [LIB]\n");
 		return 2;
 	}
 	if (setup(argc > 4 ? argv[4] : NULL))
 		return 1;
-	if (!strcmp(mode, "spanprof-worker"))
-		return run_worker_mode(pairs);
 	for (long i = 0; i < pairs; i++) {
 		sampling_on();
 		on += chunk();
