@@ -171,23 +171,11 @@ static bool write_record(sp_thread *t, uint32_t kind, uintptr_t p, size_t n, uin
 	sp_raw_sample *s;
 	uint8_t *buf;
 
-	s = sp_ring_reserve(t->ring, len, &buf);
-	if (!s) {
-		sp_capture_ring_full();
+	s = sp_capture_reserve(t, len, &buf, kind, n, p, flags);
+	if (!s)
 		return false;
-	}
-	s->time_ns = (uint64_t)sp_mono_ns();
-	s->pid = sp_capture_pid;
-	s->tid = t->tid;
-	s->kind = kind;
-	s->weight = n;
-	s->count = 1;
-	s->addr = p;
-	s->flags = flags;
 	memset(s->regs, 0, sizeof(s->regs));
 	s->stack_base = start;
-	s->stack = NULL;
-	s->stack_len = 0;
 	if (f) {
 		/* The caller's frame, at the call: ip - 1 lies in the call
 		 * instruction, which both the unwind tables and the line
@@ -200,8 +188,7 @@ static bool write_record(sp_thread *t, uint32_t kind, uintptr_t p, size_t n, uin
 	} else {
 		memset(&s->span, 0, sizeof(s->span));
 	}
-	if (sp_ring_commit(t->ring))
-		sp_link_wake();
+	sp_capture_publish(t);
 	return true;
 }
 

@@ -182,14 +182,38 @@ uint32_t sp_stack_copy(uint8_t *buf, uint64_t start, size_t len, bool in_stack)
 	return n > 0 ? (uint32_t)n : 0;
 }
 
-void sp_capture_ring_full(void)
+sp_raw_sample *sp_capture_reserve(sp_thread *t, size_t stack_len, uint8_t **stack_buf,
+				  uint32_t kind, uint64_t weight, uint64_t addr, uint32_t flags)
 {
-	/* Full: the consumer is slow, or gone (then say so, once). */
-	if (sp_link_consumer_lost()) {
-		sp_shm_header *h = sp_link_arena();
-		if (h)
-			atomic_fetch_add_explicit(&h->dropped, 1, memory_order_relaxed);
+	sp_raw_sample *s = sp_ring_reserve(t->ring, stack_len, stack_buf);
+
+	if (!s) {
+		/* Full: the consumer is slow, or gone (then say so, once). */
+		if (sp_link_consumer_lost()) {
+			sp_shm_header *h = sp_link_arena();
+			if (h)
+				atomic_fetch_add_explicit(&h->dropped, 1, memory_order_relaxed);
+		}
+		return NULL;
 	}
+	s->time_ns = (uint64_t)sp_mono_ns();
+	s->pid = sp_capture_pid;
+	s->tid = t->tid;
+	s->kind = kind;
+	s->weight = weight;
+	s->count = 1;
+	s->addr = addr;
+	s->flags = flags;
+	s->stack = NULL;
+	s->stack_len = 0;
+	return s;
+}
+
+void sp_capture_publish(sp_thread *t)
+{
+	/* Once per fill-up: the consumer sleeps until then (or its plan). */
+	if (sp_ring_commit(t->ring))
+		sp_link_wake();
 }
 
 static void take_sample(sp_thread *t, const ucontext_t *uc, uint64_t weight)
@@ -201,27 +225,14 @@ static void take_sample(sp_thread *t, const ucontext_t *uc, uint64_t weight)
 	sp_raw_sample *s;
 	uint8_t *buf;
 
-	s = sp_ring_reserve(t->ring, len, &buf);
-	if (!s) {
-		sp_capture_ring_full();
+	s = sp_capture_reserve(t, len, &buf, SP_SAMPLE_CPU, weight, 0, 0);
+	if (!s)
 		return;
-	}
-	s->time_ns = (uint64_t)sp_mono_ns();
-	s->pid = sp_capture_pid;
-	s->tid = t->tid;
-	s->kind = SP_SAMPLE_CPU;
-	s->weight = weight;
-	s->count = 1;
-	s->addr = 0;
-	s->flags = 0;
 	fill_regs(s, uc);
 	s->stack_base = start;
-	s->stack = NULL;
 	s->stack_len = sp_stack_copy(buf, start, len, in_stack);
 	sp_span_read_current(&s->span);
-	/* Once per fill-up: the consumer sleeps until then (or its plan). */
-	if (sp_ring_commit(t->ring))
-		sp_link_wake();
+	sp_capture_publish(t);
 }
 
 /* One of our perf events, by descriptor: the calling thread's, or any

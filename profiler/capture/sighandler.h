@@ -76,8 +76,15 @@ uint64_t sp_signal_sigio_dropped(void);
 struct sp_thread;
 size_t sp_stack_slice(const struct sp_thread *t, uint64_t sp, uint64_t *start, bool *in_stack);
 uint32_t sp_stack_copy(uint8_t *buf, uint64_t start, size_t len, bool in_stack);
-/* A record found its ring full: counted as dropped once the consumer is gone. */
-void sp_capture_ring_full(void);
+/* A record of `kind` in t's ring, its header filled (time, pid, tid,
+ * weight, count 1, addr, flags; no stack yet), or NULL when the ring is
+ * full (counted as dropped once the consumer is gone). publish commits it
+ * and wakes the consumer when the ring asks for a drain. */
+struct sp_raw_sample;
+struct sp_raw_sample *sp_capture_reserve(struct sp_thread *t, size_t stack_len,
+					 uint8_t **stack_buf, uint32_t kind, uint64_t weight,
+					 uint64_t addr, uint32_t flags);
+void sp_capture_publish(struct sp_thread *t);
 
 /* Time the handler into the arena's histogram (SPANPROF_DEBUG_COUNTS). */
 extern bool sp_handler_timing;
