@@ -15,7 +15,8 @@
 # sqrt(64Ki * 100Mi) = 2.5% (one sigma: the +-10% bound is 4 sigma), and
 # the smallest share, site C's 25 MiB of 250 MiB allocated, within
 # 0.5 points (+-5 is 10 sigma). A run at the default rate checks the
-# alloc shares too (site C: 1.4 points, 3.5 sigma).
+# alloc shares too, over 4x the bytes (1 GiB: site B's 300 MiB within
+# 1.3 points, +-5 is 4 sigma; 256 MiB left it at 2 sigma, and it failed).
 source "$(dirname "$0")/../lib.sh"
 
 require_file "$SPANPROF" "$LIBSPANPROF"
@@ -26,9 +27,9 @@ within() { awk -v v="$3" -v lo="$1" -v hi="$2" 'BEGIN { exit !(v >= lo && v <= h
 # flat bytes of a function in `go tool pprof -top -unit=B` output
 flat_of() { awk -v fn="$1" '$NF == fn { v = $1; sub(/B$/, "", v); print v; exit }' "$2"; }
 
-run_case() { # NAME RATE: record, then check the shares (and, at 64K, the live bytes)
-  local name=$1 rate=$2 out=$T/$1
-  SPANPROF_HEAP_RATE=$rate "$SPANPROF" record --heap -q -o "$out" -- "$T/heap_split" 256 \
+run_case() { # NAME RATE MIB: record, then check the shares (and, at 64K, the live bytes)
+  local name=$1 rate=$2 mib=$3 out=$T/$1
+  SPANPROF_HEAP_RATE=$rate "$SPANPROF" record --heap -q -o "$out" -- "$T/heap_split" "$mib" \
     > "$T/$name.stdout" 2> "$T/$name.stderr" ||
     { cat "$T/$name.stderr"; fail "$name: record --heap failed"; }
   local truth prof
@@ -68,5 +69,5 @@ run_case() { # NAME RATE: record, then check the shares (and, at 64K, the live b
   done
 }
 
-run_case rate64k 64K
-run_case default 512K
+run_case rate64k 64K 256
+run_case default 512K 1024
