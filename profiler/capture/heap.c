@@ -25,6 +25,7 @@ __thread int sp_tls_heap_busy __attribute__((tls_model("initial-exec")));
 static __thread uint64_t tls_rng __attribute__((tls_model("initial-exec")));
 
 _Atomic uint8_t sp_heap_fill[SP_HEAP_BUCKETS];
+_Atomic uint8_t sp_heap_group_fill[SP_HEAP_GROUPS];
 /* 1 MiB of address space in .bss: pages become resident only where a
  * sampled block lands (at the default rate, a few hundred blocks per GiB
  * of live heap). */
@@ -100,11 +101,12 @@ static bool live_insert(uintptr_t p)
 {
 	uint32_t b = sp_heap_bucket((void *)p);
 
-	/* Fill first: a free that finds the count zero is never a sampled one. */
+	/* Counts first: a free that finds one zero is never a sampled one. */
 	if (atomic_fetch_add(&sp_heap_fill[b], 1) >= SP_HEAP_WAYS) {
 		atomic_fetch_sub(&sp_heap_fill[b], 1);
 		return false;
 	}
+	atomic_fetch_add(&sp_heap_group_fill[b / SP_HEAP_GROUP], 1);
 	for (int i = 0; i < SP_HEAP_WAYS; i++) {
 		uintptr_t empty = 0;
 
@@ -114,6 +116,7 @@ static bool live_insert(uintptr_t p)
 			return true;
 		}
 	}
+	atomic_fetch_sub(&sp_heap_group_fill[b / SP_HEAP_GROUP], 1);
 	atomic_fetch_sub(&sp_heap_fill[b], 1);
 	return false;
 }
@@ -127,6 +130,7 @@ static bool live_remove(uintptr_t p)
 
 		if (atomic_load_explicit(&live[b][i], memory_order_relaxed) == p &&
 		    atomic_compare_exchange_strong(&live[b][i], &want, 0)) {
+			atomic_fetch_sub(&sp_heap_group_fill[b / SP_HEAP_GROUP], 1);
 			atomic_fetch_sub(&sp_heap_fill[b], 1);
 			atomic_fetch_sub_explicit(&live_n, 1, memory_order_relaxed);
 			return true;
@@ -258,6 +262,8 @@ void sp_heap_atfork_child(void)
 			atomic_store_explicit(&live[b][i], 0, memory_order_relaxed);
 		atomic_store_explicit(&sp_heap_fill[b], 0, memory_order_relaxed);
 	}
+	for (uint32_t g = 0; g < SP_HEAP_GROUPS; g++)
+		atomic_store_explicit(&sp_heap_group_fill[g], 0, memory_order_relaxed);
 	atomic_store(&live_n, 0);
 }
 

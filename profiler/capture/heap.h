@@ -29,12 +29,18 @@ typedef struct sp_heap_frame {
 } sp_heap_frame;
 
 /* Live table: sampled blocks not yet freed, by address. Buckets of
- * SP_HEAP_WAYS slots, each a whole number of cache lines; a per-bucket fill
- * count answers "not sampled" for most frees from an 8 KiB array. Lock-free
- * (CAS on the slot); not the consumer's hash map, which allocates. */
+ * SP_HEAP_WAYS slots, each a whole number of cache lines. Lock-free (CAS on
+ * the slot); not the consumer's hash map, which allocates. Every free asks
+ * first a count per group of SP_HEAP_GROUP buckets (1 KiB in all: it stays
+ * in L1 while the program streams through its data, where the 8 KiB of
+ * per-bucket counts do not), then the bucket's count, then the slots. Both
+ * counts rise before a slot is filled and fall after it is cleared. */
 #define SP_HEAP_BUCKETS 8192
 #define SP_HEAP_WAYS 16
+#define SP_HEAP_GROUP 8 /* 8 x 16 slots: a group's count fits a byte */
+#define SP_HEAP_GROUPS (SP_HEAP_BUCKETS / SP_HEAP_GROUP)
 extern _Atomic uint8_t sp_heap_fill[SP_HEAP_BUCKETS];
+extern _Atomic uint8_t sp_heap_group_fill[SP_HEAP_GROUPS];
 
 static inline uint32_t sp_heap_bucket(const void *p)
 {
@@ -55,9 +61,13 @@ static inline bool sp_heap_due(size_t n)
 /* p may be a sampled block (its bucket holds one). */
 static inline bool sp_heap_maybe_sampled(const void *p)
 {
-	return __builtin_expect(
-		atomic_load_explicit(&sp_heap_fill[sp_heap_bucket(p)], memory_order_relaxed) != 0,
-		0);
+	uint32_t b = sp_heap_bucket(p);
+
+	if (__builtin_expect(atomic_load_explicit(&sp_heap_group_fill[b / SP_HEAP_GROUP],
+						  memory_order_relaxed) == 0,
+			     1))
+		return false;
+	return atomic_load_explicit(&sp_heap_fill[b], memory_order_relaxed) != 0;
 }
 
 /* Start (rate: mean bytes between samples) or stop sampling. Blocks still

@@ -31,6 +31,9 @@ pid_t sp_capture_pid;
 
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic(sp_thread *) all_threads;
+/* In a fork child until its thread registers: the forking thread's stack. */
+static uintptr_t fork_stack_lo, fork_stack_hi;
+static pid_t fork_stack_pid;
 static _Atomic int new_engine;       /* engine for threads registered next */
 static _Atomic int perf_fds;         /* open perf events */
 static bool used_perf, used_timer;   /* for the engine name */
@@ -433,14 +436,23 @@ int sp_threads_register_self(void)
 	void *addr = NULL;
 	size_t size = 0;
 	pid_t tid = my_tid();
+	bool inherited = false;
 	sp_thread *t;
 	int r;
 
 	if (sp_tls_internal)
 		return 0;
 	give_alt_stack();
-	/* Outside the lock: pthread_getattr_np may allocate and read maps. */
-	if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+	if (fork_stack_hi && fork_stack_pid == tid) {
+		/* A fork child's only thread runs on the stack of the thread
+		 * that forked, whose bounds are known: no /proc/self/maps and
+		 * /proc/self/stat reads in every child. */
+		addr = (void *)fork_stack_lo;
+		size = fork_stack_hi - fork_stack_lo;
+		fork_stack_lo = fork_stack_hi = 0;
+		inherited = true;
+	} else if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+		/* Outside the lock: pthread_getattr_np may allocate and read maps. */
 		if (pthread_attr_getstack(&attr, &addr, &size))
 			addr = NULL, size = 0;
 		pthread_attr_destroy(&attr);
@@ -463,7 +475,7 @@ int sp_threads_register_self(void)
 	/* The main thread's frames end at the stack pointer _start was given
 	 * (argc); above it lie argv, the environment and the aux vector,
 	 * kilobytes no unwinder reads, copied by every sample otherwise. */
-	if (tid == getpid()) {
+	if (tid == getpid() && !inherited) {
 		uintptr_t start = start_stack();
 		if (start > (uintptr_t)addr && start < (uintptr_t)addr + size)
 			size = start + 64 - (uintptr_t)addr;
@@ -702,6 +714,11 @@ void sp_threads_atfork_child(void)
 		/* Those threads do not exist here; their stacks will be reused. */
 		if (t != sp_tls_thread && lo && hi > lo)
 			sp_asan_unpoison(lo, hi - lo);
+		if (t == sp_tls_thread && lo && hi > lo) {
+			fork_stack_lo = lo;
+			fork_stack_hi = hi;
+			fork_stack_pid = sp_capture_pid;
+		}
 		if (t->engine == SP_TE_PERF)
 			sp_perf_close_inherited(t->perf_fd, t->perf_id);
 		t->engine = SP_TE_NONE;

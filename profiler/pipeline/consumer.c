@@ -166,14 +166,20 @@ static void handle_registration(sp_consumer *c, int s)
 	}
 	p->pid = cred.pid;
 	p->pidfd = (int)syscall(SYS_pidfd_open, cred.pid, 0);
+	/* The process waits for this answer (in its constructor, or in a fork
+	 * child before it runs on): give it before the session's setup, which
+	 * opens the output directory and builds the unwinders. Its rings are
+	 * mapped here already, so nothing it writes meanwhile is lost. */
+	reply(s, 0, c->ctl_fd);
 	p->s = sp_session_new(h, (size_t)st.st_size, cred.pid, c->sym, &err);
 	if (!p->s) {
+		/* Its samples fill the rings and are counted as lost there. */
 		if (p->pidfd >= 0)
 			close(p->pidfd);
 		free(p);
-		status = -ENOMEM;
-		sp_log("pid %d: %s", (int)cred.pid, err.msg);
-		goto refuse;
+		munmap(h, (size_t)st.st_size);
+		sp_log("pid %d is not profiled: %s", (int)cred.pid, err.msg);
+		return;
 	}
 	h = NULL; /* the session's now */
 	pthread_mutex_lock(&c->mu);
@@ -187,7 +193,6 @@ static void handle_registration(sp_consumer *c, int s)
 	atomic_fetch_add(&c->live, 1);
 	atomic_fetch_add(&c->ctl->arenas, 1);
 	add_proc(c, p);
-	reply(s, 0, c->ctl_fd);
 	wake_drainer(c);
 	return;
 refuse:
