@@ -20,11 +20,12 @@ declare -A ALLOW=(
 	[render]="base model render"
 	[proc]="base model proc"
 	[symbolizer]="base model proc symbolizer"
+	[sources]="base abi sources"
 	[unwind]="base abi model proc symbolizer unwind"
 	[aggregate]="base abi model proc symbolizer unwind aggregate"
 	[sinks]="base abi model proc symbolizer unwind aggregate sinks"
 	[pipeline]="base abi model proc symbolizer unwind aggregate sinks pipeline"
-	[cli]="base abi model render proc symbolizer unwind aggregate sinks pipeline cli"
+	[cli]="base abi model render proc symbolizer unwind aggregate sinks pipeline sources cli"
 )
 # Outside the tree of layers: tests may include any layer but preload/ (they
 # link the core library, which holds no preload code), private headers too.
