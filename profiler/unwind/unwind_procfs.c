@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "base/clock.h"
@@ -64,12 +65,29 @@ static int counters_cb(struct dl_phdr_info *info, size_t size, void *arg)
 	return 1; /* the counters are the same in every entry */
 }
 
+/* True when pid sees the same mount namespace as this process: its paths
+ * are ours, and stay usable after it exits (/proc/PID/root does not). */
+static bool same_mount_ns(int pid)
+{
+	char path[64];
+	struct stat a, b;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", pid);
+	return stat(path, &a) == 0 && stat("/proc/self/ns/mnt", &b) == 0 &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 /* Another process's paths name files in ITS mount namespace (a container):
- * open them through /proc/PID/root, which is "/" for a process in ours. The
- * hash above is of the paths as maps gives them, like the scan's. */
+ * open them through /proc/PID/root. A process in ours keeps the paths as
+ * they are, so that a short-lived one is still unwound and symbolized from
+ * its files once it has exited. The hash above is of the paths as maps
+ * gives them, like the scan's. */
 static void root_paths(sp_unwind_procfs *p)
 {
 	char buf[4096];
+
+	if (same_mount_ns(p->pid))
+		return;
 
 	for (size_t i = 0; i < p->list.n; i++) {
 		sp_module *m = &p->list.mods[i];
