@@ -15,6 +15,10 @@
 #include "abi/raw_sample.h"
 #include "base/error.h"
 
+/* 99, not 100: application timers and tick-driven work run at round rates
+ * (100 Hz, 10 ms, 1 s); a sampler at the same rate runs in lock-step with
+ * them and sees the same phase of their work every time, biasing the
+ * profile. 99 drifts across their phases. */
 #define SP_PERF_CPU_DEFAULT_HZ 99
 #define SP_PERF_CPU_DEFAULT_STACK 32768
 
