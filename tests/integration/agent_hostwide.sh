@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# `spanprof agent`: host-wide per-CPU sampling, no preload. One run of
+# --duration 4 selects three things:
+#  - --pid of a known-split workload (cpu_split: 3:1 under main -> chain1..4,
+#    -O2 -fomit-frame-pointer) started unprofiled before the agent: 75/25
+#    +-3 points, >= 99% of samples reach main, only that pid;
+#  - --comm of a short-lived copy (0.5 s of work, then exit) started while the
+#    agent runs, named by its OTEL_SERVICE_NAME: present and symbolized after
+#    it exited;
+#  - --comm dd, a system-call loop: kernel frames from the callchain, named
+#    from /proc/kallsyms, leaf side of the user frames.
+# Skips (77) only where the machine refuses CPU-wide perf events.
+source "$(dirname "$0")/../lib.sh"
+source "$ROOT/tests/capture_lib.sh"
+need_built
+need_go
+require_cmd dd
+
+workload cpu_split
+cp "$T/cpu_split" "$T/short_split"
+
+"$T/cpu_split" 30 > /dev/null &
+long=$!
+trap 'kill $long 2>/dev/null; [ -n "${agent:-}" ] && kill $agent 2>/dev/null' EXIT
+
+"$SPANPROF" agent --duration 4 -F 997 --pid "$long" --comm short_split --comm dd \
+  -o "$T/out" > "$T/agent.log" 2>&1 &
+agent=$!
+# Sampling starts after the perf events, kallsyms and the symbolizer are up.
+for _ in $(seq 100); do
+  grep -q 'agent: sampling' "$T/agent.log" && break
+  kill -0 $agent 2>/dev/null || break
+  sleep 0.05
+done
+if ! grep -q 'agent: sampling' "$T/agent.log"; then
+  wait $agent
+  cat "$T/agent.log"
+  if grep -q 'perf_event_paranoid' "$T/agent.log" && [ "$(id -u)" != 0 ]; then
+    echo "SKIP: CPU-wide perf events refused (not root, no CAP_PERFMON)"
+    exit 77
+  fi
+  fail "agent did not start"
+fi
+
+TIMEFORMAT='%U %S'
+{ time OTEL_SERVICE_NAME=shortsvc "$T/short_split" 0.5 > /dev/null; } 2> "$T/short.time"
+dd if=/dev/zero of=/dev/null bs=1 count=1500000 2> /dev/null
+wait $agent
+rc=$?
+agent=
+cat "$T/agent.log"
+check "agent --duration exits 0 ($rc)" [ "$rc" -eq 0 ]
+
+# --pid: the long-running process only, at the known split.
+p="$T/out/cpu_split.pb.gz"
+check "merged profile for the --pid process" [ -f "$p" ]
+check "its flame graph" grep -q spin_heavy "$T/out/cpu_split.svg"
+heavy=$(flat_share spin_heavy "$p") light=$(flat_share spin_light "$p")
+n=$(sample_count "$p")
+echo "cpu_split: $n samples, spin_heavy $heavy%, spin_light $light%"
+check "at least 1500 samples ($n)" [ "$n" -ge 1500 ]
+check "spin_heavy share $heavy% is 75 +-3" within 72 78 "$heavy"
+check "spin_light share $light% is 25 +-3" within 22 28 "$light"
+reach=$(traces_reaching main "$p")
+check "$reach% of samples reach main (>= 99)" within 99 100 "$reach"
+pids=$(go tool pprof -tags "$p" 2>/dev/null | awk '/^ *pid:/ {s=1; next} /^ *$/ {s=0} s {print $NF}' | sort -u)
+echo "pid labels: $pids"
+check "samples labelled with the --pid process only" [ "$pids" = "$long" ]
+go tool pprof -comments "$p" > "$T/comments.txt" 2>&1
+check "telemetry names the engine" grep -q 'engine=perf_event cpu-clock per-CPU' "$T/comments.txt"
+
+# The short-lived process: its own service, symbolized after it exited.
+s="$T/out/shortsvc.pb.gz"
+check "short-lived process profiled under its OTEL_SERVICE_NAME" [ -f "$s" ]
+sn=$(sample_count "$s") sh=$(flat_share spin_heavy "$s")
+sreach=$(traces_reaching main "$s")
+echo "shortsvc: $sn samples, spin_heavy $sh%, $sreach% reach main"
+# 0.5 s of wall time, less CPU on a busy machine: compare with its own.
+short_ms=$(awk '{ printf "%d", 1000 * ($1 + $2) }' "$T/short.time")
+echo "shortsvc: $short_ms ms of CPU (user+sys)"
+check "short-lived: $sn samples cover its $short_ms ms of CPU (80..110%)" \
+  within $((short_ms * 80 / 100)) $((short_ms * 110 / 100)) "$sn"
+check "short-lived: symbolized (spin_heavy $sh% in 65..85)" within 65 85 "$sh"
+check "short-lived: $sreach% reach main (>= 99)" within 99 100 "$sreach"
+
+# Kernel frames below the user frames of a system-call loop.
+d="$T/out/dd.pb.gz"
+check "dd profiled (--comm)" [ -f "$d" ]
+go tool pprof -top -nodecount=200 "$d" > "$T/dd.txt" 2>/dev/null
+head -20 "$T/dd.txt"
+check "kernel frames named from kallsyms" grep -Eq ' (do_syscall_64|entry_SYSCALL_64[a-z_]*|ksys_read|ksys_write|vfs_read|vfs_write)$' "$T/dd.txt"
+# In every stack with both, the kernel's do_syscall_64 is leaf-side of
+# (printed before) the libc wrapper that made the call.
+order=$(go tool pprof -traces "$d" 2>/dev/null | awk '
+  function flush() { if (k && u) { both++; if (k < u) ok++ } k = u = n = 0 }
+  /^-----------\+/ { flush(); next }
+  { n++; f = $NF }
+  f == "do_syscall_64" && !k { k = n }
+  f ~ /^__libc_(read|write)$/ && !u { u = n }
+  END { flush(); printf "%d %d\n", ok, both }')
+echo "do_syscall_64 leaf-side of __libc_read/write: $order (ok, stacks with both)"
+set -- $order
+check "kernel frames are leaf-side of the user frames ($1 of $2 stacks)" \
+  bash -c "[ '$2' -ge 20 ] && [ '$1' = '$2' ]"
+
+others=$(ls "$T/out"/*.pb.gz | grep -v -e /cpu_split.pb.gz -e /shortsvc.pb.gz -e /dd.pb.gz)
+check "nothing else was profiled (${others:-none})" [ -z "$others" ]
+
+# Usage errors.
+"$SPANPROF" agent --stack-size 100 > /dev/null 2>&1
+check "--stack-size not a multiple of 8 is a usage error" [ $? -eq 2 ]
+"$SPANPROF" agent -F 0 > /dev/null 2>&1
+check "-F 0 is a usage error" [ $? -eq 2 ]
