@@ -8,8 +8,9 @@ cd "$ROOT" || exit 2
 
 # Which directories a directory's files may include, itself included. The
 # consumer's stack is a line: base < abi < model < proc < symbolizer < unwind
-# < aggregate < sinks < pipeline < cli, with render (model -> pictures) off
-# to the side. capture/ and preload/ run in the profiled process: base and
+# < aggregate < sinks < pipeline < cli, with render (model -> pictures) and
+# sources (host-wide perf rings -> raw samples, for the agent) off to the
+# side. capture/ and preload/ run in the profiled process: base and
 # the shared record formats (abi/) only, and preload/ adds capture/.
 declare -A ALLOW=(
 	[base]="base"
