@@ -230,18 +230,30 @@ static struct proc *proc_new(struct agent *ag, int pid, const char *comm)
 	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
 	n = readlink(path, exe, sizeof(exe) - 1);
 	exe[n > 0 ? n : 0] = '\0';
+	/* No executable at all (ENOENT, not EACCES): a kernel thread. */
+	bool kthread = n < 0 && errno == ENOENT;
+	/* Replaced or deleted on disk since it started: same program. */
+	if (n > 10 && !strcmp(exe + n - 10, " (deleted)"))
+		exe[n - 10] = '\0';
 	p->matched = filters_match(ag, pid, p->comm, exe);
 	if (p->matched) {
 		struct environ_buf env;
 		sp_error err = { "" };
 		const char *base = strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe;
 
-		/* A kernel thread has no executable: its name is its comm. */
-		read_environ(pid, &env);
-		sp_service_name(environ_get, &env, NULL,
-				base[0] ? base : (p->comm[0] ? p->comm : "unknown"), svc,
-				sizeof(svc), NULL);
-		free(env.data);
+		/* Kernel threads (no executable, no environment) are one
+		 * service, told apart by pid, not one per kworker. */
+		if (kthread) {
+			snprintf(svc, sizeof(svc), "kernel");
+		} else {
+			/* Another user's process without CAP_SYS_PTRACE: no
+			 * exe link, no environment; its name is its comm. */
+			read_environ(pid, &env);
+			sp_service_name(environ_get, &env, NULL,
+					base[0] ? base : (p->comm[0] ? p->comm : "unknown"), svc,
+					sizeof(svc), NULL);
+			free(env.data);
+		}
 		sp_config_sanitize_name(svc, p->service, sizeof(p->service));
 		p->src = sp_unwind_procfs_new(pid, &err);
 		sp_aggregator_config cfg = {

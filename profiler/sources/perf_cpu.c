@@ -185,17 +185,18 @@ static void describe_open_error(int e, int cpu, const sp_perf_cpu_config *cfg, s
 	}
 }
 
-static void describe_mmap_error(int e, int cpu, size_t bytes, sp_error *err)
+static void describe_mmap_error(int e, size_t bytes, sp_error *err)
 {
 	int mlock_kb = 0;
 
 	read_int_file("/proc/sys/kernel/perf_event_mlock_kb", &mlock_kb);
 	sp_error_set(err, -e,
-		     "mmap of the %zu KiB perf ring of CPU %d: %s: perf rings are locked memory, "
-		     "kernel.perf_event_mlock_kb=%d per CPU, the excess is charged to "
-		     "RLIMIT_MEMLOCK: raise `sysctl -w kernel.perf_event_mlock_kb=...` or "
-		     "`ulimit -l`, run with CAP_IPC_LOCK, or lower --stack-size",
-		     bytes / 1024, cpu, strerror(e), mlock_kb);
+		     "mmap of a %zu KiB perf ring per CPU: %s: perf rings are locked memory; "
+		     "a user may lock kernel.perf_event_mlock_kb=%d KiB times the number of "
+		     "CPUs, the excess is charged to RLIMIT_MEMLOCK: raise "
+		     "`sysctl -w kernel.perf_event_mlock_kb=...` or `ulimit -l`, run with "
+		     "CAP_IPC_LOCK, or lower --stack-size",
+		     bytes / 1024, strerror(e), mlock_kb);
 }
 
 static size_t pow2_at_least(size_t v)
@@ -207,14 +208,79 @@ static size_t pow2_at_least(size_t v)
 	return p;
 }
 
+static void close_rings(sp_perf_cpu *pc)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	for (int i = 0; i < pc->n; i++) {
+		if (pc->rings[i].meta)
+			munmap(pc->rings[i].meta, pc->rings[i].size + (size_t)page);
+		if (pc->rings[i].fd >= 0)
+			close(pc->rings[i].fd);
+		pc->rings[i] = (cpu_ring){ .fd = -1 };
+	}
+	pc->n = 0;
+}
+
+/* Every CPU's event and ring of `ring` bytes: 0, -EAGAIN when an mmap ran
+ * over the locked-memory budget (all closed again), else -errno with err. */
+static int open_all(sp_perf_cpu *pc, const int *cpus, int n, const sp_perf_cpu_config *cfg,
+		    bool *kernel, size_t ring, bool *kernel_dropped, int *mmap_errno,
+		    sp_error *err)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	struct perf_event_attr attr;
+
+	for (int i = 0; i < n; i++) {
+		cpu_ring *r = &pc->rings[i];
+		long fd;
+		void *m;
+
+		*r = (cpu_ring){ .cpu = cpus[i], .fd = -1 };
+		pc->n = i + 1;
+		init_attr(&attr, cfg, *kernel, ring);
+		fd = perf_open(&attr, r->cpu);
+		if (fd < 0 && *kernel && (errno == EACCES || errno == EPERM)) {
+			/* Degrade: user stacks without kernel frames. */
+			init_attr(&attr, cfg, false, ring);
+			fd = perf_open(&attr, r->cpu);
+			if (fd >= 0) {
+				*kernel = false;
+				if (kernel_dropped)
+					*kernel_dropped = true;
+			}
+		}
+		if (fd < 0) {
+			int e = errno;
+			describe_open_error(e, r->cpu, cfg, err);
+			close_rings(pc);
+			return -e;
+		}
+		r->fd = (int)fd;
+		m = mmap(NULL, ring + (size_t)page, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
+		if (m == MAP_FAILED) {
+			int e = errno;
+			close_rings(pc);
+			*mmap_errno = e;
+			if (e == EPERM || e == ENOMEM)
+				return -EAGAIN;
+			describe_mmap_error(e, ring, err);
+			return -e;
+		}
+		r->meta = m;
+		r->data = (uint8_t *)m + page;
+		r->size = ring;
+		pc->pfds[i] = (struct pollfd){ .fd = r->fd, .events = POLLIN };
+	}
+	return 0;
+}
+
 sp_perf_cpu *sp_perf_cpu_open(const sp_perf_cpu_config *cfg_in, bool *kernel_dropped,
 			      sp_error *err)
 {
 	sp_perf_cpu_config cfg = *cfg_in;
-	struct perf_event_attr attr;
 	sp_perf_cpu *pc;
-	int *cpus = NULL, n;
-	long page = sysconf(_SC_PAGESIZE);
+	int *cpus = NULL, n, mmap_errno = 0;
 	size_t rec, ring, min_ring;
 	bool kernel = cfg.kernel;
 
@@ -245,80 +311,39 @@ sp_perf_cpu *sp_perf_cpu_open(const sp_perf_cpu_config *cfg_in, bool *kernel_dro
 	pc->period_ns = 1000000000LL / cfg.hz;
 	/* Every sample takes the full stack size in the ring, however little
 	 * was copied: room for 16 of them, 8 at the least. */
-	rec = cfg.stack_bytes + 512 + 8 * PERF_MAX_STACK_DEPTH / 4;
+	rec = cfg.stack_bytes + 8 * PERF_MAX_STACK_DEPTH + 256; /* + callchain, regs, header */
 	ring = pow2_at_least(16 * rec);
 	if (ring < 512 * 1024)
 		ring = 512 * 1024;
 	min_ring = pow2_at_least(8 * rec);
-	for (int i = 0; i < n; i++)
-		pc->rings[i].fd = -1;
-	for (int i = 0; i < n; i++) {
-		cpu_ring *r = &pc->rings[i];
-		long fd;
-		void *m;
+	for (;;) {
+		int rc = open_all(pc, cpus, n, &cfg, &kernel, ring, kernel_dropped, &mmap_errno,
+				  err);
 
-		r->cpu = cpus[i];
-		init_attr(&attr, &cfg, kernel, ring);
-		fd = perf_open(&attr, r->cpu);
-		if (fd < 0 && kernel && (errno == EACCES || errno == EPERM)) {
-			/* Degrade: user stacks without kernel frames. */
-			init_attr(&attr, &cfg, false, ring);
-			fd = perf_open(&attr, r->cpu);
-			if (fd >= 0) {
-				kernel = false;
-				if (kernel_dropped)
-					*kernel_dropped = true;
-			}
+		if (!rc)
+			break;
+		/* The locked-memory budget is per user, for all CPUs: retry
+		 * every CPU with half the ring, down to 8 samples' worth. */
+		if (rc == -EAGAIN && ring / 2 >= min_ring) {
+			ring /= 2;
+			continue;
 		}
-		if (fd < 0) {
-			describe_open_error(errno, r->cpu, &cfg, err);
-			goto fail;
-		}
-		r->fd = (int)fd;
-		for (;;) {
-			m = mmap(NULL, ring + (size_t)page, PROT_READ | PROT_WRITE, MAP_SHARED,
-				 r->fd, 0);
-			if (m != MAP_FAILED)
-				break;
-			/* Over the locked-memory budget: a smaller ring for
-			 * this and the following CPUs, down to 8 samples. */
-			if ((errno == EPERM || errno == ENOMEM) && ring / 2 >= min_ring) {
-				ring /= 2;
-				continue;
-			}
-			describe_mmap_error(errno, r->cpu, ring, err);
-			goto fail;
-		}
-		r->meta = m;
-		r->data = (uint8_t *)m + page;
-		r->size = ring;
-		pc->pfds[i] = (struct pollfd){ .fd = r->fd, .events = POLLIN };
-		pc->n = i + 1;
+		if (rc == -EAGAIN)
+			describe_mmap_error(mmap_errno, ring, err);
+		free(cpus);
+		sp_perf_cpu_close(pc);
+		return NULL;
 	}
-	/* A ring shrunk part-way: the earlier CPUs' larger rings stay. */
 	free(cpus);
 	return pc;
-fail:
-	free(cpus);
-	for (int i = 0; i < n; i++)
-		if (pc->rings[i].fd >= 0 && !pc->rings[i].meta)
-			close(pc->rings[i].fd);
-	sp_perf_cpu_close(pc);
-	return NULL;
 }
 
 void sp_perf_cpu_close(sp_perf_cpu *pc)
 {
-	long page = sysconf(_SC_PAGESIZE);
-
 	if (!pc)
 		return;
-	for (int i = 0; i < pc->n; i++) {
-		if (pc->rings[i].meta)
-			munmap(pc->rings[i].meta, pc->rings[i].size + (size_t)page);
-		if (pc->rings[i].fd >= 0)
-			close(pc->rings[i].fd);
-	}
+	if (pc->rings)
+		close_rings(pc);
 	free(pc->rings);
 	free(pc->pfds);
 	free(pc->scratch);
