@@ -221,7 +221,8 @@ static int cmp_mod(const void *a, const void *b)
 
 void sp_module_list_sort(sp_module_list *l)
 {
-	qsort(l->mods, l->n, sizeof(*l->mods), cmp_mod);
+	if (l->n) /* an empty list may have no array, and qsort wants one */
+		qsort(l->mods, l->n, sizeof(*l->mods), cmp_mod);
 }
 
 static void module_build_id(sp_module *m, int pid)

@@ -221,7 +221,8 @@ static agg_entry *interval_get(agg_interval *iv, uint64_t h, const agg_entry *ke
 	agg_entry *e = &iv->entries[iv->n++];
 	*e = *key;
 	e->pc_off = (uint32_t)iv->n_pcs;
-	memcpy(iv->pcs + iv->n_pcs, pcs, key->n_pcs * sizeof(*pcs));
+	if (key->n_pcs) /* a sample with no frame at all: iv->pcs may be NULL */
+		memcpy(iv->pcs + iv->n_pcs, pcs, key->n_pcs * sizeof(*pcs));
 	iv->n_pcs += key->n_pcs;
 	return e;
 }
@@ -473,7 +474,9 @@ static void refresh_maps(sp_aggregator *a, bool force)
 		/* The source's model (it refreshes /proc/PID/maps itself). */
 		uint64_t gen;
 		const sp_module_list *src = a->cfg.source->modules(a->cfg.source_ctx, &gen);
-		if (sp_module_list_copy(src, &l) < 0)
+		/* NULL: never read (the process went before its maps could
+		 * be): locations keep their addresses only. */
+		if (!src || sp_module_list_copy(src, &l) < 0)
 			return;
 	} else if (sp_procmaps_read(0, &l, &err) < 0) {
 		return; /* keep the old list (or none): locations lose their mapping */

@@ -156,8 +156,12 @@ int sp_umods_build(sp_umods *t, const sp_module_list *list)
 		if (!seen && add_ranges(&b, &cap_ranges, u->file, u->bias) < 0)
 			goto oom;
 	}
-	qsort(b.mods, b.n_mods, sizeof(*b.mods), cmp_mod);
-	qsort(b.ranges, b.n_ranges, sizeof(*b.ranges), cmp_range);
+	/* An empty list (a kernel thread, a process gone before its maps
+	 * were read) has no arrays: qsort's pointer must not be NULL. */
+	if (b.n_mods)
+		qsort(b.mods, b.n_mods, sizeof(*b.mods), cmp_mod);
+	if (b.n_ranges)
+		qsort(b.ranges, b.n_ranges, sizeof(*b.ranges), cmp_range);
 	drop(t); /* after the new references: shared files stay mapped */
 	*t = b;
 	return 0;
