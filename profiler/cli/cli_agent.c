@@ -79,6 +79,12 @@ struct proc {
 	sp_aggregator *agg;
 	uint64_t samples;        /* this interval */
 	uint64_t trunc_mark;     /* sp_aggregator_truncated at the interval start */
+	/* Each CPU's ring is in time order, the rings are not: a sample from
+	 * before an exec or exit can be drained after its record. */
+	uint64_t born_ns;        /* exec time of this image; 0: found by a sample */
+	uint64_t first_ns;       /* its first sample */
+	uint64_t exit_ns;        /* its exit (gone); 0: exec'd away or alive */
+	struct proc *prev_image; /* the image this one exec'd from, until written */
 	struct proc *next;       /* every image, live or gone */
 };
 
@@ -213,8 +219,9 @@ static struct service *service_get(struct agent *ag, const char *name)
 	return ns;
 }
 
-/* A new image of pid; comm from a COMM record, else /proc. NULL on OOM. */
-static struct proc *proc_new(struct agent *ag, int pid, const char *comm)
+/* A new image of pid; comm from a COMM record, else /proc; no_user: found
+ * through a sample without user registers. NULL on OOM. */
+static struct proc *proc_new(struct agent *ag, int pid, const char *comm, bool no_user)
 {
 	struct proc *p = calloc(1, sizeof(*p));
 	char exe[PATH_MAX] = "", path[64], svc[128];
@@ -230,8 +237,8 @@ static struct proc *proc_new(struct agent *ag, int pid, const char *comm)
 	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
 	n = readlink(path, exe, sizeof(exe) - 1);
 	exe[n > 0 ? n : 0] = '\0';
-	/* No executable at all (ENOENT, not EACCES): a kernel thread. */
-	bool kthread = n < 0 && errno == ENOENT;
+	/* A sample without user registers, from a task with no executable. */
+	bool kthread = no_user && n < 0;
 	/* Replaced or deleted on disk since it started: same program. */
 	if (n > 10 && !strcmp(exe + n - 10, " (deleted)"))
 		exe[n - 10] = '\0';
@@ -304,14 +311,48 @@ static struct proc *proc_find(struct agent *ag, int pid)
 	return e ? e->val.ptr : NULL;
 }
 
-static void proc_gone(struct agent *ag, int pid)
+/* The image a sample of pid at time t belongs to; NULL: none known yet
+ * (or the pid was reused after its exit). */
+static struct proc *proc_at(struct agent *ag, int pid, uint64_t t)
 {
-	sp_hashmap_ent *e = sp_hashmap_find_u64(&ag->live, (uint64_t)pid);
+	struct proc *p = proc_find(ag, pid);
 
-	if (!e)
+	if (p && p->exit_ns && t > p->exit_ns)
+		return NULL;
+	while (p && p->born_ns && t < p->born_ns && p->prev_image)
+		p = p->prev_image;
+	return p;
+}
+
+static void on_exec(struct agent *ag, const sp_perf_event *ev)
+{
+	struct proc *old = proc_find(ag, ev->pid), *p;
+
+	/* Already found through a sample taken after the exec: that is the
+	 * new image (read from /proc after it). */
+	if (old && !old->born_ns && old->first_ns > ev->time_ns) {
+		old->born_ns = ev->time_ns;
 		return;
-	((struct proc *)e->val.ptr)->gone = true;
-	sp_hashmap_remove(&ag->live, e);
+	}
+	if (ev->pid == getpid() || !(p = proc_new(ag, ev->pid, ev->comm, false)))
+		return;
+	p->born_ns = ev->time_ns;
+	if (old) {
+		old->gone = true;
+		p->prev_image = old;
+	}
+}
+
+static void on_exit_record(struct agent *ag, const sp_perf_event *ev)
+{
+	struct proc *p = proc_find(ag, ev->pid);
+
+	/* Kept in the table until written: its last samples may still be in
+	 * another CPU's ring. */
+	if (p && !p->gone) {
+		p->gone = true;
+		p->exit_ns = ev->time_ns;
+	}
 }
 
 static void on_event(void *ctx, const sp_perf_event *ev)
@@ -325,9 +366,11 @@ static void on_event(void *ctx, const sp_perf_event *ev)
 		 * agent would profile its own unwinding. */
 		if (ev->pid <= 0 || ev->pid == getpid())
 			return;
-		p = proc_find(ag, ev->pid);
-		if (!p && !(p = proc_new(ag, ev->pid, NULL)))
+		p = proc_at(ag, ev->pid, ev->time_ns);
+		if (!p && !(p = proc_new(ag, ev->pid, NULL, !ev->sample.regs[SP_REG_RIP])))
 			return;
+		if (!p->first_ns)
+			p->first_ns = ev->time_ns;
 		if (!p->matched) {
 			ag->skipped_filter++;
 			return;
@@ -350,15 +393,12 @@ static void on_event(void *ctx, const sp_perf_event *ev)
 		/* exec: a new image from now on; the old one's samples are
 		 * written with the interval. Matching is decided again (the
 		 * new program may be what --comm selects). */
-		if (ev->exec && ev->pid == ev->tid) {
-			proc_gone(ag, ev->pid);
-			if (ev->pid != getpid())
-				proc_new(ag, ev->pid, ev->comm);
-		}
+		if (ev->exec && ev->pid == ev->tid)
+			on_exec(ag, ev);
 		break;
 	case SP_PERF_EXIT:
 		if (ev->pid == ev->tid)
-			proc_gone(ag, ev->pid);
+			on_exit_record(ag, ev);
 		break;
 	case SP_PERF_LOST:
 		ag->interval_lost += ev->lost;
@@ -474,15 +514,22 @@ static void write_interval(struct agent *ag)
 	ag->interval_lost = 0;
 	ag->iv_start_wall = now_wall;
 	ag->iv_start_mono = now_mono;
-	/* Gone images are written: free them. */
+	/* Gone images are written: forget and free them. */
+	for (struct proc *p = ag->procs; p; p = p->next)
+		if (p->prev_image && p->prev_image->gone)
+			p->prev_image = NULL;
 	for (struct proc **pp = &ag->procs; *pp;) {
 		struct proc *p = *pp;
+		sp_hashmap_ent *e;
 
 		if (!p->gone) {
 			pp = &p->next;
 			continue;
 		}
 		*pp = p->next;
+		e = sp_hashmap_find_u64(&ag->live, (uint64_t)p->pid);
+		if (e && e->val.ptr == p)
+			sp_hashmap_remove(&ag->live, e);
 		sp_aggregator_free(p->agg);
 		sp_unwind_procfs_free(p->src);
 		free(p);
