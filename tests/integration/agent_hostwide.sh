@@ -9,6 +9,7 @@
 #    it exited;
 #  - --comm dd, a system-call loop: kernel frames from the callchain, named
 #    from /proc/kallsyms, leaf side of the user frames.
+# Then a run without --duration: interval files until SIGTERM.
 # Skips (77) only where the machine refuses CPU-wide perf events.
 source "$(dirname "$0")/../lib.sh"
 source "$ROOT/tests/capture_lib.sh"
@@ -105,6 +106,25 @@ check "kernel frames are leaf-side of the user frames ($1 of $2 stacks)" \
 
 others=$(ls "$T/out"/*.pb.gz | grep -v -e /cpu_split.pb.gz -e /shortsvc.pb.gz -e /dd.pb.gz)
 check "nothing else was profiled (${others:-none})" [ -z "$others" ]
+
+# Without --duration: an interval file per --interval until SIGTERM, which
+# writes the last one and exits 0.
+"$SPANPROF" agent --interval 1 --pid "$long" -o "$T/daemon" > "$T/daemon.log" 2>&1 &
+agent=$!
+sleep 2.6
+kill -TERM $agent
+wait $agent
+rc=$?
+agent=
+cat "$T/daemon.log"
+check "SIGTERM: exit 0 ($rc)" [ "$rc" -eq 0 ]
+mapfile -t iv < <(interval_files "$T/daemon/intervals")
+check "one interval file per second, the last at SIGTERM (${#iv[@]})" \
+  within 3 4 "${#iv[@]}"
+ivn=$(sample_count "${iv[@]}")
+said=$(sed -n 's/.*agent: \([0-9]*\) samples.*/\1/p' "$T/daemon.log")
+check "interval files hold every sample ($ivn of ${said:-?})" [ "$ivn" = "$said" ]
+check "no merged profile without --duration" bash -c "! ls '$T/daemon'/*.pb.gz 2>/dev/null"
 
 # Usage errors.
 "$SPANPROF" agent --stack-size 100 > /dev/null 2>&1
