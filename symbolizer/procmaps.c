@@ -378,7 +378,7 @@ const sp_module *sp_procmaps_find(const sp_module_list *l, uint64_t addr)
 void sp_procmaps_free(sp_module_list *l)
 {
 	for (size_t i = 0; i < l->n; i++)
-		free(l->mods[i].path);
+		free(l->mods[i].path), free(l->mods[i].open_path);
 	free(l->mods);
 	*l = (sp_module_list){ 0 };
 }
@@ -395,7 +395,9 @@ int sp_module_list_copy(const sp_module_list *in, sp_module_list *out)
 	for (size_t i = 0; i < in->n; i++) {
 		out->mods[i] = in->mods[i];
 		out->mods[i].path = in->mods[i].path ? strdup(in->mods[i].path) : NULL;
-		if (in->mods[i].path && !out->mods[i].path) {
+		out->mods[i].open_path = in->mods[i].open_path ? strdup(in->mods[i].open_path) : NULL;
+		if ((in->mods[i].path && !out->mods[i].path) ||
+		    (in->mods[i].open_path && !out->mods[i].open_path)) {
 			out->n = i;
 			sp_procmaps_free(out);
 			return -ENOMEM;

@@ -126,7 +126,8 @@ int sp_umods_build(sp_umods *t, const sp_module_list *list)
 			continue;
 		*u = (sp_umod){ .start = m->start, .end = m->end, .offset = m->offset };
 		b.n_mods++;
-		f = m->vdso ? sp_ufile_vdso() : sp_ufile_open(m->path, m->build_id);
+		f = m->vdso ? sp_ufile_vdso() :
+			sp_ufile_open(m->open_path ? m->open_path : m->path, m->build_id);
 		if (!f) {
 			if (errno == ENOMEM)
 				goto oom;

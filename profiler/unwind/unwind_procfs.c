@@ -4,6 +4,7 @@
  * out of the module list's generation means they never cost a rebuild of
  * the module table or a flush of libunwind's cache. */
 #include <errno.h>
+#include <inttypes.h>
 #include <link.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -80,22 +81,35 @@ static bool same_mount_ns(int pid)
 /* Another process's paths name files in ITS mount namespace (a container):
  * open them through /proc/PID/root. A process in ours keeps the paths as
  * they are, so that a short-lived one is still unwound and symbolized from
- * its files once it has exited. The hash above is of the paths as maps
- * gives them, like the scan's. */
+ * its files once it has exited. A file deleted (or replaced) since it was
+ * mapped is opened (open_path) as the mapping itself,
+ * /proc/PID/map_files/START-END, while the process lives; the unwinder
+ * keeps it open by build-id after.
+ * The hash above is of the paths as maps gives them, like the scan's. */
 static void root_paths(sp_unwind_procfs *p)
 {
+	bool same = same_mount_ns(p->pid);
 	char buf[4096];
-
-	if (same_mount_ns(p->pid))
-		return;
 
 	for (size_t i = 0; i < p->list.n; i++) {
 		sp_module *m = &p->list.mods[i];
 		char *np;
+		int n;
 
-		if (sp_module_is_anon(m) || m->vdso ||
-		    snprintf(buf, sizeof(buf), "/proc/%d/root%s", p->pid, m->path) >= (int)sizeof(buf) ||
-		    !(np = strdup(buf)))
+		if (sp_module_is_anon(m) || m->vdso)
+			continue;
+		if (m->deleted) {
+			/* path stays the name profiles show */
+			n = snprintf(buf, sizeof(buf), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64,
+				     p->pid, m->start, m->end);
+			if (n < (int)sizeof(buf) && (np = strdup(buf)))
+				m->open_path = np;
+			continue;
+		}
+		if (same)
+			continue;
+		n = snprintf(buf, sizeof(buf), "/proc/%d/root%s", p->pid, m->path);
+		if (n >= (int)sizeof(buf) || !(np = strdup(buf)))
 			continue; /* left as it is: tried as given */
 		free(m->path);
 		m->path = np;

@@ -9,7 +9,9 @@
 #    it exited;
 #  - --comm dd, a system-call loop: kernel frames from the callchain, named
 #    from /proc/kallsyms, leaf side of the user frames.
-# Then a run without --duration: interval files until SIGTERM.
+# Then a run without --duration: interval files until SIGTERM, for the same
+# process and one whose executable was deleted after it started (unwound
+# through /proc/PID/map_files, symbolized).
 # Skips (77) only where the machine refuses CPU-wide perf events.
 source "$(dirname "$0")/../lib.sh"
 source "$ROOT/tests/capture_lib.sh"
@@ -109,7 +111,13 @@ check "nothing else was profiled (${others:-none})" [ -z "$others" ]
 
 # Without --duration: an interval file per --interval until SIGTERM, which
 # writes the last one and exits 0.
-"$SPANPROF" agent --interval 1 --pid "$long" -o "$T/daemon" > "$T/daemon.log" 2>&1 &
+cp "$T/cpu_split" "$T/del_split"
+"$T/del_split" 30 > /dev/null &
+del=$!
+trap 'kill $long $del 2>/dev/null; [ -n "${agent:-}" ] && kill $agent 2>/dev/null' EXIT
+sleep 0.2
+rm "$T/del_split"
+"$SPANPROF" agent --interval 1 --pid "$long" --pid "$del" -o "$T/daemon" > "$T/daemon.log" 2>&1 &
 agent=$!
 sleep 2.6
 kill -TERM $agent
@@ -119,12 +127,18 @@ agent=
 cat "$T/daemon.log"
 check "SIGTERM: exit 0 ($rc)" [ "$rc" -eq 0 ]
 mapfile -t iv < <(interval_files "$T/daemon/intervals")
-check "one interval file per second, the last at SIGTERM (${#iv[@]})" \
-  within 3 4 "${#iv[@]}"
+check "one interval file per second and service, the last at SIGTERM (${#iv[@]})" \
+  within 6 8 "${#iv[@]}"
 ivn=$(sample_count "${iv[@]}")
 said=$(sed -n 's/.*agent: \([0-9]*\) samples.*/\1/p' "$T/daemon.log")
 check "interval files hold every sample ($ivn of ${said:-?})" [ "$ivn" = "$said" ]
 check "no merged profile without --duration" bash -c "! ls '$T/daemon'/*.pb.gz 2>/dev/null"
+mapfile -t div < <(ls "$T/daemon/intervals"/del_split-*.pb.gz 2>/dev/null)
+check "the deleted binary has its own interval files (${#div[@]})" [ ${#div[@]} -ge 3 ]
+dreach=$(traces_reaching main "${div[@]}") dheavy=$(flat_share spin_heavy "${div[@]}")
+echo "del_split: $(sample_count "${div[@]}") samples, spin_heavy $dheavy%, $dreach% reach main"
+check "deleted binary: $dreach% of samples reach main (>= 99)" within 99 100 "$dreach"
+check "deleted binary: symbolized (spin_heavy $dheavy% in 65..85)" within 65 85 "$dheavy"
 
 # Usage errors.
 "$SPANPROF" agent --stack-size 100 > /dev/null 2>&1
