@@ -7,8 +7,9 @@
 #  - --comm of a short-lived copy (0.5 s of work, then exit) started while the
 #    agent runs, named by its OTEL_SERVICE_NAME: present and symbolized after
 #    it exited;
-#  - --comm dd, a system-call loop: kernel frames from the callchain, named
-#    from /proc/kallsyms, leaf side of the user frames.
+#  - --comm dd, a system-call loop named by its OTEL_SERVICE_NAME: kernel
+#    frames from the callchain, named from /proc/kallsyms, leaf side of the
+#    user frames; its samples match its user+sys time.
 # Then a run without --duration: interval files until SIGTERM, for the same
 # process and one whose executable was deleted after it started (unwound
 # through /proc/PID/map_files, symbolized).
@@ -47,7 +48,8 @@ fi
 
 TIMEFORMAT='%U %S'
 { time OTEL_SERVICE_NAME=shortsvc "$T/short_split" 0.5 > /dev/null; } 2> "$T/short.time"
-dd if=/dev/zero of=/dev/null bs=1 count=1500000 2> /dev/null
+{ time OTEL_SERVICE_NAME=ddsvc dd if=/dev/zero of=/dev/null bs=1 count=1500000 2> /dev/null; } \
+  2> "$T/dd.time"
 wait $agent
 rc=$?
 agent=
@@ -86,9 +88,15 @@ check "short-lived: $sn samples cover its $short_ms ms of CPU (80..110%)" \
 check "short-lived: symbolized (spin_heavy $sh% in 65..85)" within 65 85 "$sh"
 check "short-lived: $sreach% reach main (>= 99)" within 99 100 "$sreach"
 
-# Kernel frames below the user frames of a system-call loop.
-d="$T/out/dd.pb.gz"
-check "dd profiled (--comm)" [ -f "$d" ]
+# Kernel frames below the user frames of a system-call loop, named from its
+# OTEL_SERVICE_NAME like the short-lived one (two services in one interval).
+d="$T/out/ddsvc.pb.gz"
+check "dd profiled (--comm) under its OTEL_SERVICE_NAME" [ -f "$d" ]
+dd_ms=$(awk '{ printf "%d", 1000 * ($1 + $2) }' "$T/dd.time")
+dn=$(sample_count "$d")
+echo "dd: $dn samples for $dd_ms ms of CPU (user+sys)"
+check "system time counted: $dn samples cover dd's $dd_ms ms of user+sys (85..110%)" \
+  within $((dd_ms * 85 / 100)) $((dd_ms * 110 / 100)) "$dn"
 go tool pprof -top -nodecount=200 "$d" > "$T/dd.txt" 2>/dev/null
 head -20 "$T/dd.txt"
 check "kernel frames named from kallsyms" grep -Eq ' (do_syscall_64|entry_SYSCALL_64[a-z_]*|ksys_read|ksys_write|vfs_read|vfs_write)$' "$T/dd.txt"
@@ -106,7 +114,7 @@ set -- $order
 check "kernel frames are leaf-side of the user frames ($1 of $2 stacks)" \
   bash -c "[ '$2' -ge 20 ] && [ '$1' = '$2' ]"
 
-others=$(ls "$T/out"/*.pb.gz | grep -v -e /cpu_split.pb.gz -e /shortsvc.pb.gz -e /dd.pb.gz)
+others=$(ls "$T/out"/*.pb.gz | grep -v -e /cpu_split.pb.gz -e /shortsvc.pb.gz -e /ddsvc.pb.gz)
 check "nothing else was profiled (${others:-none})" [ -z "$others" ]
 
 # Without --duration: an interval file per --interval until SIGTERM, which
