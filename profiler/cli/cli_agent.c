@@ -41,7 +41,8 @@ static const char usage_text[] =
 "the process's environment, else its executable's name) per interval, in\n"
 "DIR/intervals/, samples labelled with their pid. With --duration it stops\n"
 "after S seconds and writes DIR/<service>.pb.gz and DIR/<service>.svg; without,\n"
-"it runs until SIGTERM or SIGINT and writes the last interval.\n"
+"it runs until SIGTERM or SIGINT and writes the last interval; SIGHUP writes\n"
+"the current interval at once and creates DIR/intervals again if it is gone.\n"
 "Needs CAP_PERFMON (or root) or kernel.perf_event_paranoid <= 0.\n"
 "\n"
 "options:\n"
@@ -59,12 +60,14 @@ static const char usage_text[] =
 
 #define MAX_FILTERS 64
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, hup_requested;
 
 static void on_stop(int sig)
 {
-	(void)sig;
-	stop_requested = 1;
+	if (sig == SIGHUP)
+		hup_requested = 1;
+	else
+		stop_requested = 1;
 }
 
 /* One process image (an exec starts a new one). */
@@ -690,6 +693,7 @@ int cli_agent(int argc, char **argv)
 	/* No SA_RESTART: poll() returns at once with EINTR. */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 
 	ag.start_wall = ag.iv_start_wall = sp_wall_ns();
 	t0 = ag.iv_start_mono = sp_mono_ns();
@@ -722,7 +726,23 @@ int cli_agent(int argc, char **argv)
 		now = sp_mono_ns();
 		if (deadline && now >= deadline)
 			break;
-		if (now >= next_cut) {
+		if (hup_requested) {
+			/* Nothing is held open between intervals: "reopen" is
+			 * making the directory again (rotated or removed) and
+			 * writing what the interval has so far. */
+			hup_requested = 0;
+			if ((ret = sp_mkdir_p(ag.idir, 0700)))
+				cli_error("agent: SIGHUP: cannot create %s: %s", ag.idir,
+					  strerror(-ret));
+			ret = CLI_OK;
+			for (size_t i = 0; i < ag.n_svcs; i++)
+				ag.svcs[i].out_ok = false;
+			write_interval(&ag);
+			next_cut = now + interval_s * 1000000000LL;
+			if (!ag.quiet)
+				fprintf(stderr, "spanprof: agent: SIGHUP: interval written to %s\n",
+					ag.idir);
+		} else if (now >= next_cut) {
 			write_interval(&ag);
 			next_cut += interval_s * 1000000000LL;
 		}

@@ -12,7 +12,7 @@
 #    user frames; its samples match its user+sys time.
 # Then a run without --duration: interval files until SIGTERM, for the same
 # process and one whose executable was deleted after it started (unwound
-# through /proc/PID/map_files, symbolized).
+# through /proc/PID/map_files, symbolized); and SIGHUP.
 # Skips (77) only where the machine refuses CPU-wide perf events.
 source "$(dirname "$0")/../lib.sh"
 source "$ROOT/tests/capture_lib.sh"
@@ -147,6 +147,26 @@ dreach=$(traces_reaching main "${div[@]}") dheavy=$(flat_share spin_heavy "${div
 echo "del_split: $(sample_count "${div[@]}") samples, spin_heavy $dheavy%, $dreach% reach main"
 check "deleted binary: $dreach% of samples reach main (>= 99)" within 99 100 "$dreach"
 check "deleted binary: symbolized (spin_heavy $dheavy% in 65..85)" within 65 85 "$dheavy"
+
+# SIGHUP: the interval so far is written at once, into DIR/intervals made
+# again when it was removed (rotation); SIGTERM then writes the rest.
+"$SPANPROF" agent --interval 60 --pid "$long" -o "$T/hup" > "$T/hup.log" 2>&1 &
+agent=$!
+for _ in $(seq 100); do grep -q 'agent: sampling' "$T/hup.log" && break; sleep 0.05; done
+sleep 0.8
+rm -rf "$T/hup/intervals"
+kill -HUP $agent
+for _ in $(seq 100); do grep -q 'SIGHUP' "$T/hup.log" && break; sleep 0.05; done
+sleep 0.5
+kill -TERM $agent
+wait $agent
+rc=$?
+agent=
+cat "$T/hup.log"
+mapfile -t hv < <(interval_files "$T/hup/intervals")
+check "SIGHUP: exit 0 after SIGTERM ($rc)" [ "$rc" -eq 0 ]
+check "SIGHUP wrote an interval into the re-created directory, SIGTERM the next (${#hv[@]})" \
+  [ ${#hv[@]} -eq 2 ]
 
 # Usage errors.
 "$SPANPROF" agent --stack-size 100 > /dev/null 2>&1
