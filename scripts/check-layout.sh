@@ -8,8 +8,9 @@ cd "$ROOT" || exit 2
 
 # Which directories a directory's files may include, itself included. The
 # consumer's stack is a line: base < abi < model < proc < symbolizer < unwind
-# < aggregate < sinks < pipeline < cli, with render (model -> pictures) off
-# to the side. capture/ and preload/ run in the profiled process: base and
+# < aggregate < sinks < pipeline < cli, with render (model -> pictures) and
+# sources (host-wide perf rings -> raw samples, for the agent) off to the
+# side. capture/ and preload/ run in the profiled process: base and
 # the shared record formats (abi/) only, and preload/ adds capture/.
 declare -A ALLOW=(
 	[base]="base"
@@ -20,11 +21,12 @@ declare -A ALLOW=(
 	[render]="base model render"
 	[proc]="base model proc"
 	[symbolizer]="base model proc symbolizer"
+	[sources]="base abi sources"
 	[unwind]="base abi model proc symbolizer unwind"
 	[aggregate]="base abi model proc symbolizer unwind aggregate"
 	[sinks]="base abi model proc symbolizer unwind aggregate sinks"
 	[pipeline]="base abi model proc symbolizer unwind aggregate sinks pipeline"
-	[cli]="base abi model render proc symbolizer unwind aggregate sinks pipeline cli"
+	[cli]="base abi model render proc symbolizer unwind aggregate sinks pipeline sources cli"
 )
 # Outside the tree of layers: tests may include any layer but preload/ (they
 # link the core library, which holds no preload code), private headers too.

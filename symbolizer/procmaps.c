@@ -221,7 +221,8 @@ static int cmp_mod(const void *a, const void *b)
 
 void sp_module_list_sort(sp_module_list *l)
 {
-	qsort(l->mods, l->n, sizeof(*l->mods), cmp_mod);
+	if (l->n) /* an empty list may have no array, and qsort wants one */
+		qsort(l->mods, l->n, sizeof(*l->mods), cmp_mod);
 }
 
 static void module_build_id(sp_module *m, int pid)
@@ -377,7 +378,7 @@ const sp_module *sp_procmaps_find(const sp_module_list *l, uint64_t addr)
 void sp_procmaps_free(sp_module_list *l)
 {
 	for (size_t i = 0; i < l->n; i++)
-		free(l->mods[i].path);
+		free(l->mods[i].path), free(l->mods[i].open_path);
 	free(l->mods);
 	*l = (sp_module_list){ 0 };
 }
@@ -394,7 +395,9 @@ int sp_module_list_copy(const sp_module_list *in, sp_module_list *out)
 	for (size_t i = 0; i < in->n; i++) {
 		out->mods[i] = in->mods[i];
 		out->mods[i].path = in->mods[i].path ? strdup(in->mods[i].path) : NULL;
-		if (in->mods[i].path && !out->mods[i].path) {
+		out->mods[i].open_path = in->mods[i].open_path ? strdup(in->mods[i].open_path) : NULL;
+		if ((in->mods[i].path && !out->mods[i].path) ||
+		    (in->mods[i].open_path && !out->mods[i].open_path)) {
 			out->n = i;
 			sp_procmaps_free(out);
 			return -ENOMEM;

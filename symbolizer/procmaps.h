@@ -15,6 +15,9 @@ typedef struct sp_module {
 	uint64_t offset;      /* file offset of start */
 	uint64_t inode;       /* as in maps; 0 for anonymous memory */
 	char *path;           /* as in maps, " (deleted)" stripped; "[vdso]" kept */
+	char *open_path;      /* where to open the file when path no longer
+				 names it (deleted: /proc/PID/map_files/...);
+				 NULL: path */
 	char build_id[41];    /* lower-case hex, "" when unknown */
 	bool deleted;
 	bool vdso;

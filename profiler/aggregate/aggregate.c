@@ -221,7 +221,8 @@ static agg_entry *interval_get(agg_interval *iv, uint64_t h, const agg_entry *ke
 	agg_entry *e = &iv->entries[iv->n++];
 	*e = *key;
 	e->pc_off = (uint32_t)iv->n_pcs;
-	memcpy(iv->pcs + iv->n_pcs, pcs, key->n_pcs * sizeof(*pcs));
+	if (key->n_pcs) /* a sample with no frame at all: iv->pcs may be NULL */
+		memcpy(iv->pcs + iv->n_pcs, pcs, key->n_pcs * sizeof(*pcs));
 	iv->n_pcs += key->n_pcs;
 	return e;
 }
@@ -358,11 +359,18 @@ static void keep_live(sp_aggregator *a, const sp_raw_sample *s, const agg_entry 
 
 int sp_aggregator_add(sp_aggregator *a, const sp_raw_sample *s, const char *thread_name)
 {
+	return sp_aggregator_add_frames(a, s, thread_name, NULL, 0);
+}
+
+int sp_aggregator_add_frames(sp_aggregator *a, const sp_raw_sample *s, const char *thread_name,
+			     const uint64_t *kernel_pcs, size_t n_kernel)
+{
 	uint64_t pcs[SP_MAX_FRAMES];
-	enum sp_unwind_status st;
+	enum sp_unwind_status st = SP_UNWIND_COMPLETE;
 	agg_interval *iv;
 	agg_entry key;
 	int64_t count, weight;
+	size_t n = 0;
 
 	if (!a || !s)
 		return -EINVAL;
@@ -373,7 +381,18 @@ int sp_aggregator_add(sp_aggregator *a, const sp_raw_sample *s, const char *thre
 	}
 	if ((s->kind == SP_SAMPLE_ALLOC) != (a->live != NULL))
 		return -EINVAL;
-	size_t n = sp_unwind(a->unwinder, s, pcs, SP_MAX_FRAMES, &st);
+	/* Kernel frames first (leaf side); callers as call sites, like the
+	 * user frames sp_unwind returns. Half the depth at most, so the user
+	 * stack keeps room. */
+	for (size_t i = 0; i < n_kernel && n < SP_MAX_FRAMES / 2; i++)
+		if (sp_kernel_pc(kernel_pcs[i])) {
+			pcs[n] = kernel_pcs[i] - (n ? 1 : 0);
+			n++;
+		}
+	if (s->regs[SP_REG_RIP])
+		n += sp_unwind(a->unwinder, s, pcs + n, SP_MAX_FRAMES - n, &st);
+	else if (!n)
+		st = SP_UNWIND_TRUNCATED;
 	iv->samples++;
 	iv->frames += n;
 	if (st == SP_UNWIND_COMPLETE && n > 0) {
@@ -455,7 +474,9 @@ static void refresh_maps(sp_aggregator *a, bool force)
 		/* The source's model (it refreshes /proc/PID/maps itself). */
 		uint64_t gen;
 		const sp_module_list *src = a->cfg.source->modules(a->cfg.source_ctx, &gen);
-		if (sp_module_list_copy(src, &l) < 0)
+		/* NULL: never read (the process went before its maps could
+		 * be): locations keep their addresses only. */
+		if (!src || sp_module_list_copy(src, &l) < 0)
 			return;
 	} else if (sp_procmaps_read(0, &l, &err) < 0) {
 		return; /* keep the old list (or none): locations lose their mapping */
@@ -473,7 +494,7 @@ static bool maps_cover(const sp_aggregator *a)
 	if (!a->maps_valid)
 		return iv->n_pcs == 0;
 	for (size_t i = 0; i < iv->n_pcs; i++)
-		if (!sp_procmaps_find(&a->maps, iv->pcs[i]))
+		if (!sp_kernel_pc(iv->pcs[i]) && !sp_procmaps_find(&a->maps, iv->pcs[i]))
 			return false;
 	return true;
 }
@@ -485,6 +506,19 @@ static uint64_t synthetic_location(sp_profile *p, const char *name)
 		return 0;
 	sp_line line = { .function_id = fid };
 	return sp_profile_add_location(p, 0, 0, &line, 1);
+}
+
+/* A kernel pc: no mapping (the symbolizer leaves it alone), named from
+ * kallsyms now. One location per address, as for user pcs. */
+static uint64_t kernel_location(sp_aggregator *a, sp_profile *p, uint64_t pc)
+{
+	const char *name = a->cfg.kallsyms ? sp_kallsyms_find(a->cfg.kallsyms, pc) : NULL;
+	uint64_t fid = sp_profile_add_function(p, name ? name : "[kernel]",
+					       name ? name : "[kernel]", "[kernel.kallsyms]", 0);
+	if (!fid)
+		return 0;
+	sp_line line = { .function_id = fid };
+	return sp_profile_add_location(p, 0, pc, &line, 1);
 }
 
 static int cmp_tid(const void *x, const void *y)
@@ -582,7 +616,7 @@ static int add_samples(sp_aggregator *a, sp_profile *p, const uint64_t *map_ids)
 	uint64_t locs[SP_MAX_FRAMES + 1];
 	uint64_t trunc_loc = 0;
 	int64_t values[4];
-	sp_label labels[5];
+	sp_label labels[6];
 
 	bool perfmap_read = false;
 
@@ -595,6 +629,11 @@ static int add_samples(sp_aggregator *a, sp_profile *p, const uint64_t *map_ids)
 			continue;
 
 		for (size_t i = 0; i < e->n_pcs; i++) {
+			if (sp_kernel_pc(pcs[i])) {
+				if (!(locs[nl++] = kernel_location(a, p, pcs[i])))
+					return -ENOMEM;
+				continue;
+			}
 			const sp_module *m = a->maps_valid ? sp_procmaps_find(&a->maps, pcs[i]) : NULL;
 			uint64_t mid = m ? map_ids[m - a->maps.mods] : 0;
 			const char *jit = NULL;
@@ -629,6 +668,8 @@ static int add_samples(sp_aggregator *a, sp_profile *p, const uint64_t *map_ids)
 		/* by id too, as perf and async-profiler show threads: names repeat */
 		if (e->tid > 0)
 			labels[nlab++] = sp_profile_num_label(p, "thread_id", e->tid, NULL);
+		if (a->cfg.pid_label && a->cfg.pid > 0)
+			labels[nlab++] = sp_profile_num_label(p, "pid", a->cfg.pid, NULL);
 		if (e->span_active) {
 			sp_span_snapshot snap;
 			char trace[33], span[17];

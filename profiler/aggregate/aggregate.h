@@ -9,6 +9,7 @@
 #include "base/error.h"
 #include "model/profile.h"
 #include "abi/raw_sample.h"
+#include "symbolizer/kallsyms.h"
 #include "symbolizer/symbolizer.h"
 #include "unwind/unwind.h"
 
@@ -31,6 +32,12 @@ typedef struct sp_aggregator_config {
 	 * mean bytes between samples, for the weights. */
 	bool heap;
 	int64_t heap_rate;
+	/* Host-wide samples: names for kernel pcs given to
+	 * sp_aggregator_add_frames (NULL: such frames are "[kernel]"), and a
+	 * numeric `pid` label (cfg.pid) on every sample, so profiles of one
+	 * service's processes can be merged and still told apart. */
+	const sp_kallsyms *kallsyms;
+	bool pid_label;
 } sp_aggregator_config;
 
 /* Self-telemetry written as pprof comments on every interval profile. */
@@ -49,6 +56,13 @@ void sp_aggregator_free(sp_aggregator *a);
 /* Unwind and intern one sample; thread_name may be NULL. A heap
  * aggregator takes SP_SAMPLE_ALLOC and SP_SAMPLE_FREE records. */
 int sp_aggregator_add(sp_aggregator *a, const sp_raw_sample *s, const char *thread_name);
+
+/* The same with kernel frames (pcs[0] the interrupted kernel pc, then its
+ * callers, as in a perf callchain) placed leaf-side of the user stack. A
+ * sample without user registers (s->regs[SP_REG_RIP] == 0: a kernel thread)
+ * has only those. */
+int sp_aggregator_add_frames(sp_aggregator *a, const sp_raw_sample *s, const char *thread_name,
+			     const uint64_t *kernel_pcs, size_t n_kernel);
 
 /* Every ring was drained once (a heap aggregator pairs frees with
  * allocations drained later from another thread's ring). */

@@ -14,6 +14,7 @@ int cli_symbolize(int argc, char **argv) __attribute__((weak));
 int cli_record(int argc, char **argv) __attribute__((weak));
 int cli_spans(int argc, char **argv) __attribute__((weak));
 int cli_consumer(int argc, char **argv) __attribute__((weak));
+int cli_agent(int argc, char **argv) __attribute__((weak));
 
 /* getopt_long (optstring starting with ':') returned ':' or '?': print the
  * one-line usage error naming the option and return CLI_USAGE_ERROR. */

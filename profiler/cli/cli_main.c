@@ -36,21 +36,23 @@ int cli_bad_option(const char *cmd, int c, char **argv)
 
 static const struct subcommand *subcommands(size_t *n)
 {
-	static struct subcommand table[7];
+	static struct subcommand table[8];
 
 	table[0] = (struct subcommand){ "record", cli_record,
 		"profile a command (LD_PRELOAD) and write a pprof file and a flame graph" };
-	table[1] = (struct subcommand){ "flamegraph", cli_flamegraph,
+	table[1] = (struct subcommand){ "agent", cli_agent,
+		"profile every process on the host (per-CPU perf events), a profile per service" };
+	table[2] = (struct subcommand){ "flamegraph", cli_flamegraph,
 		"render profiles as an interactive SVG flame graph" };
-	table[2] = (struct subcommand){ "folded", cli_folded,
+	table[3] = (struct subcommand){ "folded", cli_folded,
 		"print collapsed stacks (flamegraph.pl input)" };
-	table[3] = (struct subcommand){ "top", cli_top,
+	table[4] = (struct subcommand){ "top", cli_top,
 		"print the heaviest functions, flat and cumulative" };
-	table[4] = (struct subcommand){ "spans", cli_spans,
+	table[5] = (struct subcommand){ "spans", cli_spans,
 		"list spans by CPU, heaviest first" };
-	table[5] = (struct subcommand){ "symbolize", cli_symbolize,
+	table[6] = (struct subcommand){ "symbolize", cli_symbolize,
 		"fill in function, file and line of an unsymbolized profile" };
-	table[6] = (struct subcommand){ "consumer", cli_consumer,
+	table[7] = (struct subcommand){ "consumer", cli_consumer,
 		"(started by libspanprof.so) serve preloaded processes" };
 	*n = sizeof(table) / sizeof(table[0]);
 	return table;

@@ -126,7 +126,8 @@ int sp_umods_build(sp_umods *t, const sp_module_list *list)
 			continue;
 		*u = (sp_umod){ .start = m->start, .end = m->end, .offset = m->offset };
 		b.n_mods++;
-		f = m->vdso ? sp_ufile_vdso() : sp_ufile_open(m->path, m->build_id);
+		f = m->vdso ? sp_ufile_vdso() :
+			sp_ufile_open(m->open_path ? m->open_path : m->path, m->build_id);
 		if (!f) {
 			if (errno == ENOMEM)
 				goto oom;
@@ -156,8 +157,12 @@ int sp_umods_build(sp_umods *t, const sp_module_list *list)
 		if (!seen && add_ranges(&b, &cap_ranges, u->file, u->bias) < 0)
 			goto oom;
 	}
-	qsort(b.mods, b.n_mods, sizeof(*b.mods), cmp_mod);
-	qsort(b.ranges, b.n_ranges, sizeof(*b.ranges), cmp_range);
+	/* An empty list (a kernel thread, a process gone before its maps
+	 * were read) has no arrays: qsort's pointer must not be NULL. */
+	if (b.n_mods)
+		qsort(b.mods, b.n_mods, sizeof(*b.mods), cmp_mod);
+	if (b.n_ranges)
+		qsort(b.ranges, b.n_ranges, sizeof(*b.ranges), cmp_range);
 	drop(t); /* after the new references: shared files stay mapped */
 	*t = b;
 	return 0;

@@ -4,11 +4,13 @@
  * out of the module list's generation means they never cost a rebuild of
  * the module table or a flush of libunwind's cache. */
 #include <errno.h>
+#include <inttypes.h>
 #include <link.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "base/clock.h"
@@ -64,20 +66,50 @@ static int counters_cb(struct dl_phdr_info *info, size_t size, void *arg)
 	return 1; /* the counters are the same in every entry */
 }
 
+/* True when pid sees the same mount namespace as this process: its paths
+ * are ours, and stay usable after it exits (/proc/PID/root does not). */
+static bool same_mount_ns(int pid)
+{
+	char path[64];
+	struct stat a, b;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", pid);
+	return stat(path, &a) == 0 && stat("/proc/self/ns/mnt", &b) == 0 &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 /* Another process's paths name files in ITS mount namespace (a container):
- * open them through /proc/PID/root, which is "/" for a process in ours. The
- * hash above is of the paths as maps gives them, like the scan's. */
+ * open them through /proc/PID/root. A process in ours keeps the paths as
+ * they are, so that a short-lived one is still unwound and symbolized from
+ * its files once it has exited. A file deleted (or replaced) since it was
+ * mapped is opened (open_path) as the mapping itself,
+ * /proc/PID/map_files/START-END, while the process lives; the unwinder
+ * keeps it open by build-id after.
+ * The hash above is of the paths as maps gives them, like the scan's. */
 static void root_paths(sp_unwind_procfs *p)
 {
+	bool same = same_mount_ns(p->pid);
 	char buf[4096];
 
 	for (size_t i = 0; i < p->list.n; i++) {
 		sp_module *m = &p->list.mods[i];
 		char *np;
+		int n;
 
-		if (sp_module_is_anon(m) || m->vdso ||
-		    snprintf(buf, sizeof(buf), "/proc/%d/root%s", p->pid, m->path) >= (int)sizeof(buf) ||
-		    !(np = strdup(buf)))
+		if (sp_module_is_anon(m) || m->vdso)
+			continue;
+		if (m->deleted) {
+			/* path stays the name profiles show */
+			n = snprintf(buf, sizeof(buf), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64,
+				     p->pid, m->start, m->end);
+			if (n < (int)sizeof(buf) && (np = strdup(buf)))
+				m->open_path = np;
+			continue;
+		}
+		if (same)
+			continue;
+		n = snprintf(buf, sizeof(buf), "/proc/%d/root%s", p->pid, m->path);
+		if (n >= (int)sizeof(buf) || !(np = strdup(buf)))
 			continue; /* left as it is: tried as given */
 		free(m->path);
 		m->path = np;

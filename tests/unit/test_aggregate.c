@@ -2,11 +2,13 @@
 #include "test_util.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "aggregate/aggregate.h"
 #include "model/pprof.h"
 #include "model/profile.h"
 #include "sample_capture.h"
+#include "symbolizer/kallsyms.h"
 
 #define CHAIN __attribute__((noinline, noclone, optimize("omit-frame-pointer")))
 
@@ -312,12 +314,76 @@ static void test_span_name_option(void **state)
 	sp_aggregator_free(a);
 }
 
+/* Host-wide samples: kernel pcs from a callchain go leaf-side of the
+ * unwound user stack, named from kallsyms; a sample without user registers
+ * (a kernel thread) has only those; pid_label tags every sample. */
+static void test_kernel_frames(void **state)
+{
+	sp_error err = { { 0 } };
+	char path[] = "/tmp/test_kallsyms_XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+
+	(void)state;
+	assert_non_null(f);
+	fputs("ffffffff81000000 T entry_k\nffffffff81001000 T do_k\nffffffff81002000 t leaf_k\n", f);
+	fclose(f);
+	sp_kallsyms *k = sp_kallsyms_load(path, &err);
+	unlink(path);
+	assert_non_null(k);
+
+	sp_aggregator_config cfg = { .period_ns = 10000000, .symbolize = true,
+				     .span_name_label = true, .kallsyms = k,
+				     .pid = getpid(), .pid_label = true };
+	sp_aggregator *a = sp_aggregator_new(&cfg, &err);
+	assert_non_null(a);
+	/* leaf first, as in a perf callchain */
+	const uint64_t kpcs[] = { 0xffffffff81002010ULL, 0xffffffff81001020ULL,
+				  0xffffffff81000030ULL };
+	assert_int_equal(sp_aggregator_add_frames(a, &sample_a, NULL, kpcs, 3), 0);
+	sp_raw_sample kthread = { .kind = SP_SAMPLE_CPU, .pid = 2, .tid = 2,
+				  .weight = 10000000, .count = 1 };
+	assert_int_equal(sp_aggregator_add_frames(a, &kthread, NULL, kpcs + 1, 2), 0);
+	sp_profile *p = sp_aggregator_take_profile(a, 0, 1, NULL, &err);
+	assert_non_null(p);
+	assert_int_equal(p->n_samples, 2);
+
+	const sp_sample *user = NULL, *kernel = NULL;
+	for (size_t i = 0; i < p->n_samples; i++)
+		if (p->samples[i].n_locations > 2)
+			user = &p->samples[i];
+		else
+			kernel = &p->samples[i];
+	assert_non_null(user);
+	assert_non_null(kernel);
+	assert_string_equal(leaf_function(p, user, 0), "leaf_k");
+	assert_string_equal(leaf_function(p, user, 1), "do_k");
+	assert_string_equal(leaf_function(p, user, 2), "entry_k");
+	assert_string_equal(leaf_function(p, user, 3), "chain_leaf");
+	assert_string_equal(leaf_function(p, user, 4), "chain_b");
+	assert_int_equal(kernel->n_locations, 2);
+	assert_string_equal(leaf_function(p, kernel, 0), "do_k");
+	assert_string_equal(leaf_function(p, kernel, 1), "entry_k");
+
+	const sp_label *pid = NULL;
+	for (size_t i = 0; i < user->n_labels; i++)
+		if (!strcmp(sp_profile_str(p, user->labels[i].key), "pid"))
+			pid = &user->labels[i];
+	assert_non_null(pid);
+	assert_int_equal(pid->num, getpid());
+	assert_true(has_comment(p, "truncated=0 "));
+	sp_profile_free(p);
+	sp_aggregator_free(a);
+	sp_kallsyms_free(k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_interval_profile),
 		cmocka_unit_test(test_stack_table_full),
 		cmocka_unit_test(test_span_name_option),
+		cmocka_unit_test(test_kernel_frames),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

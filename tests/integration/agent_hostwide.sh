@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# `spanprof agent`: host-wide per-CPU sampling, no preload. One run of
+# --duration 4 selects three things:
+#  - --pid of a known-split workload (cpu_split: 3:1 under main -> chain1..4,
+#    -O2 -fomit-frame-pointer) started unprofiled before the agent: 75/25
+#    +-3 points, >= 99% of samples reach main, only that pid;
+#  - --comm of a short-lived copy (0.5 s of work, then exit) started while the
+#    agent runs, named by its OTEL_SERVICE_NAME: present and symbolized after
+#    it exited;
+#  - --comm dd, a system-call loop named by its OTEL_SERVICE_NAME: kernel
+#    frames from the callchain, named from /proc/kallsyms, leaf side of the
+#    user frames; its samples match its user+sys time.
+# Then a run without --duration: interval files until SIGTERM, for the same
+# process and one whose executable was deleted after it started (unwound
+# through /proc/PID/map_files, symbolized); and SIGHUP.
+# Skips (77) only where the machine refuses CPU-wide perf events.
+source "$(dirname "$0")/../lib.sh"
+source "$ROOT/tests/capture_lib.sh"
+need_built
+need_go
+require_cmd dd
+
+workload cpu_split
+cp "$T/cpu_split" "$T/short_split"
+
+"$T/cpu_split" 30 > /dev/null &
+long=$!
+trap 'kill $long 2>/dev/null; [ -n "${agent:-}" ] && kill $agent 2>/dev/null' EXIT
+
+"$SPANPROF" agent --duration 4 -F 997 --pid "$long" --comm short_split --comm dd \
+  -o "$T/out" > "$T/agent.log" 2>&1 &
+agent=$!
+# Sampling starts after the perf events, kallsyms and the symbolizer are up.
+for _ in $(seq 100); do
+  grep -q 'agent: sampling' "$T/agent.log" && break
+  kill -0 $agent 2>/dev/null || break
+  sleep 0.05
+done
+if ! grep -q 'agent: sampling' "$T/agent.log"; then
+  wait $agent
+  cat "$T/agent.log"
+  if grep -q 'perf_event_paranoid' "$T/agent.log" && [ "$(id -u)" != 0 ]; then
+    echo "SKIP: CPU-wide perf events refused (not root, no CAP_PERFMON)"
+    exit 77
+  fi
+  fail "agent did not start"
+fi
+
+TIMEFORMAT='%U %S'
+{ time OTEL_SERVICE_NAME=shortsvc "$T/short_split" 0.5 > /dev/null; } 2> "$T/short.time"
+{ time OTEL_SERVICE_NAME=ddsvc dd if=/dev/zero of=/dev/null bs=1 count=1500000 2> /dev/null; } \
+  2> "$T/dd.time"
+wait $agent
+rc=$?
+agent=
+cat "$T/agent.log"
+check "agent --duration exits 0 ($rc)" [ "$rc" -eq 0 ]
+
+# --pid: the long-running process only, at the known split.
+p="$T/out/cpu_split.pb.gz"
+check "merged profile for the --pid process" [ -f "$p" ]
+check "its flame graph" grep -q spin_heavy "$T/out/cpu_split.svg"
+heavy=$(flat_share spin_heavy "$p") light=$(flat_share spin_light "$p")
+n=$(sample_count "$p")
+echo "cpu_split: $n samples, spin_heavy $heavy%, spin_light $light%"
+check "at least 1500 samples ($n)" [ "$n" -ge 1500 ]
+check "spin_heavy share $heavy% is 75 +-3" within 72 78 "$heavy"
+check "spin_light share $light% is 25 +-3" within 22 28 "$light"
+reach=$(traces_reaching main "$p")
+check "$reach% of samples reach main (>= 99)" within 99 100 "$reach"
+pids=$(go tool pprof -tags "$p" 2>/dev/null | awk '/^ *pid:/ {s=1; next} /^ *$/ {s=0} s {print $NF}' | sort -u)
+echo "pid labels: $pids"
+check "samples labelled with the --pid process only" [ "$pids" = "$long" ]
+go tool pprof -comments "$p" > "$T/comments.txt" 2>&1
+check "telemetry names the engine" grep -q 'engine=perf_event cpu-clock per-CPU' "$T/comments.txt"
+
+# The short-lived process: its own service, symbolized after it exited.
+s="$T/out/shortsvc.pb.gz"
+check "short-lived process profiled under its OTEL_SERVICE_NAME" [ -f "$s" ]
+sn=$(sample_count "$s") sh=$(flat_share spin_heavy "$s")
+sreach=$(traces_reaching main "$s")
+echo "shortsvc: $sn samples, spin_heavy $sh%, $sreach% reach main"
+# 0.5 s of wall time, less CPU on a busy machine: compare with its own.
+short_ms=$(awk '{ printf "%d", 1000 * ($1 + $2) }' "$T/short.time")
+echo "shortsvc: $short_ms ms of CPU (user+sys)"
+check "short-lived: $sn samples cover its $short_ms ms of CPU (80..110%)" \
+  within $((short_ms * 80 / 100)) $((short_ms * 110 / 100)) "$sn"
+check "short-lived: symbolized (spin_heavy $sh% in 65..85)" within 65 85 "$sh"
+check "short-lived: $sreach% reach main (>= 99)" within 99 100 "$sreach"
+
+# Kernel frames below the user frames of a system-call loop, named from its
+# OTEL_SERVICE_NAME like the short-lived one (two services in one interval).
+d="$T/out/ddsvc.pb.gz"
+check "dd profiled (--comm) under its OTEL_SERVICE_NAME" [ -f "$d" ]
+dd_ms=$(awk '{ printf "%d", 1000 * ($1 + $2) }' "$T/dd.time")
+dn=$(sample_count "$d")
+echo "dd: $dn samples for $dd_ms ms of CPU (user+sys)"
+check "system time counted: $dn samples cover dd's $dd_ms ms of user+sys (85..110%)" \
+  within $((dd_ms * 85 / 100)) $((dd_ms * 110 / 100)) "$dn"
+go tool pprof -top -nodecount=200 "$d" > "$T/dd.txt" 2>/dev/null
+head -20 "$T/dd.txt"
+check "kernel frames named from kallsyms" grep -Eq ' (do_syscall_64|entry_SYSCALL_64[a-z_]*|ksys_read|ksys_write|vfs_read|vfs_write)$' "$T/dd.txt"
+# In every stack with both, the kernel's do_syscall_64 is leaf-side of
+# (printed before) the libc wrapper that made the call.
+order=$(go tool pprof -traces "$d" 2>/dev/null | awk '
+  function flush() { if (k && u) { both++; if (k < u) ok++ } k = u = n = 0 }
+  /^-----------\+/ { flush(); next }
+  { n++; f = $NF }
+  f == "do_syscall_64" && !k { k = n }
+  f ~ /^__libc_(read|write)$/ && !u { u = n }
+  END { flush(); printf "%d %d\n", ok, both }')
+echo "do_syscall_64 leaf-side of __libc_read/write: $order (ok, stacks with both)"
+set -- $order
+check "kernel frames are leaf-side of the user frames ($1 of $2 stacks)" \
+  bash -c "[ '$2' -ge 20 ] && [ '$1' = '$2' ]"
+
+others=$(ls "$T/out"/*.pb.gz | grep -v -e /cpu_split.pb.gz -e /shortsvc.pb.gz -e /ddsvc.pb.gz)
+check "nothing else was profiled (${others:-none})" [ -z "$others" ]
+
+# Without --duration: an interval file per --interval until SIGTERM, which
+# writes the last one and exits 0.
+cp "$T/cpu_split" "$T/del_split"
+"$T/del_split" 30 > /dev/null &
+del=$!
+trap 'kill $long $del 2>/dev/null; [ -n "${agent:-}" ] && kill $agent 2>/dev/null' EXIT
+sleep 0.2
+rm "$T/del_split"
+"$SPANPROF" agent --interval 1 --pid "$long" --pid "$del" -o "$T/daemon" > "$T/daemon.log" 2>&1 &
+agent=$!
+sleep 2.6
+kill -TERM $agent
+wait $agent
+rc=$?
+agent=
+cat "$T/daemon.log"
+check "SIGTERM: exit 0 ($rc)" [ "$rc" -eq 0 ]
+mapfile -t iv < <(interval_files "$T/daemon/intervals")
+check "one interval file per second and service, the last at SIGTERM (${#iv[@]})" \
+  within 6 8 "${#iv[@]}"
+ivn=$(sample_count "${iv[@]}")
+said=$(sed -n 's/.*agent: \([0-9]*\) samples.*/\1/p' "$T/daemon.log")
+check "interval files hold every sample ($ivn of ${said:-?})" [ "$ivn" = "$said" ]
+check "no merged profile without --duration" bash -c "! ls '$T/daemon'/*.pb.gz 2>/dev/null"
+mapfile -t div < <(ls "$T/daemon/intervals"/del_split-*.pb.gz 2>/dev/null)
+check "the deleted binary has its own interval files (${#div[@]})" [ ${#div[@]} -ge 3 ]
+dreach=$(traces_reaching main "${div[@]}") dheavy=$(flat_share spin_heavy "${div[@]}")
+echo "del_split: $(sample_count "${div[@]}") samples, spin_heavy $dheavy%, $dreach% reach main"
+check "deleted binary: $dreach% of samples reach main (>= 99)" within 99 100 "$dreach"
+check "deleted binary: symbolized (spin_heavy $dheavy% in 65..85)" within 65 85 "$dheavy"
+
+# SIGHUP: the interval so far is written at once, into DIR/intervals made
+# again when it was removed (rotation); SIGTERM then writes the rest.
+"$SPANPROF" agent --interval 60 --pid "$long" -o "$T/hup" > "$T/hup.log" 2>&1 &
+agent=$!
+for _ in $(seq 100); do grep -q 'agent: sampling' "$T/hup.log" && break; sleep 0.05; done
+sleep 0.8
+rm -rf "$T/hup/intervals"
+kill -HUP $agent
+for _ in $(seq 100); do grep -q 'SIGHUP' "$T/hup.log" && break; sleep 0.05; done
+sleep 0.5
+kill -TERM $agent
+wait $agent
+rc=$?
+agent=
+cat "$T/hup.log"
+mapfile -t hv < <(interval_files "$T/hup/intervals")
+check "SIGHUP: exit 0 after SIGTERM ($rc)" [ "$rc" -eq 0 ]
+check "SIGHUP wrote an interval into the re-created directory, SIGTERM the next (${#hv[@]})" \
+  [ ${#hv[@]} -eq 2 ]
+
+# Usage errors.
+"$SPANPROF" agent --stack-size 100 > /dev/null 2>&1
+check "--stack-size not a multiple of 8 is a usage error" [ $? -eq 2 ]
+"$SPANPROF" agent -F 0 > /dev/null 2>&1
+check "-F 0 is a usage error" [ $? -eq 2 ]
