@@ -16,6 +16,7 @@
 #  3. RSS added to the host by 1,000,000 live 64-byte blocks, with and
 #     without allocation sampling (the host's live table is a fixed 1 MiB of
 #     address space plus 8 KiB, resident only where sampled blocks land).
+# PARTS picks sections (churn perl pair live; default all).
 # Runs are interleaved (plain, spanprof, reference, repeat) because this VM
 # drifts by several percent from run to run; medians are reported.
 set -u
@@ -26,7 +27,7 @@ LIB=$BUILD/libspanprof.so
 W=$PWD/$BUILD/tests/workloads/alloc_bench
 REPS=${BENCH_REPS:-5}
 ITERS=${BENCH_ITERS:-4000000}
-PERL_N=${BENCH_PERL_N:-100000}
+PERL_N=${BENCH_PERL_N:-300000}
 T=$(mktemp -d /tmp/bench-heap.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 [ -x "$SPANPROF" ] && [ -f "$LIB" ] && [ -x "$W" ] || { echo "build first (make all unit-tests)"; exit 1; }
@@ -82,12 +83,19 @@ compare() { # name cmd...
   }'
 }
 
+want() { case " ${PARTS:-all} " in *" all "* | *" $1 "*) return 0 ;; esac; return 1; }
+
+if want churn; then
 echo "1a. alloc_bench churn, 4 threads x $ITERS iterations: CPU seconds (all processes)"
 compare churn "$W" churn 4 "$ITERS"
 echo
+fi
+if want perl; then
 echo "1b. perl, 6 rounds of a hash of $PERL_N strings: CPU seconds (all processes)"
 compare perl perl "$T/alloc.pl" "$PERL_N"
 echo
+fi
+if want pair; then
 echo "2. malloc(32)+free pair, 20,000,000 in one process (ns per pair, medians of $REPS)"
 : > "$T/a"; : > "$T/b"; : > "$T/c"
 for r in $(seq "$REPS"); do
@@ -102,6 +110,9 @@ awk -v a="$A" -v b="$B" -v c="$C" 'BEGIN {
          a, b, b - a, c, c - a }'
 
 echo
+fi
+
+if want live; then
 echo "3. RSS added by 1,000,000 live 64-byte blocks (KiB, medians of $REPS)"
 : > "$T/a"; : > "$T/b"
 for r in $(seq "$REPS"); do
@@ -111,3 +122,4 @@ for r in $(seq "$REPS"); do
 done
 A=$(median < "$T/a") B=$(median < "$T/b")
 awk -v a="$A" -v b="$B" 'BEGIN { printf "plain %d KiB, record --heap %d KiB (+%d KiB, %.1f%%)\n", a, b, b - a, 100 * (b - a) / a }'
+fi
