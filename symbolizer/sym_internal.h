@@ -57,6 +57,7 @@ typedef struct sp_sym_module {
 	sp_hashmap cus;        /* CU DIE offset -> struct sp_cu_index * */
 
 	const char *debuginfo_path; /* borrowed from the symbolizer */
+	const char *debug_cache;    /* the same; NULL: no cache */
 	char *dwfl_path;            /* the same, as Dwfl_Callbacks wants it */
 	Dwfl_Callbacks callbacks;   /* must outlive the Dwfl */
 } sp_sym_module;
@@ -122,6 +123,16 @@ void sp_symbolizer_stats(const sp_symbolizer *s, sp_symbolize_stats *out);
 const void *sp_vdso_image(size_t *size);
 /* Build-id of an open ELF file as lower-case hex; 0 or -errno. */
 int sp_fd_build_id_hex(int fd, char *hex, size_t hexlen);
+
+/* sym_debug_cache.c: uncompressed copies of separate debug files whose
+ * DWARF is compressed, kept in `dir` by build-id. lookup: an fd of the copy,
+ * or -1. store: write one from src_fd when its DWARF is compressed and
+ * there is none yet (src_fd's offset is left alone). Best-effort. */
+int sp_debug_cache_lookup(const char *dir, const char *build_id);
+void sp_debug_cache_store(const char *dir, const char *build_id, int src_fd);
+/* SPANPROF_DEBUG_CACHE ("off": none), else $XDG_CACHE_HOME/spanprof/debug,
+ * else $HOME/.cache/spanprof/debug; NULL when there is none. */
+const char *sp_debug_cache_default_dir(char *buf, size_t len);
 /* elf_version() once, thread-safe. */
 void sp_elf_init(void);
 

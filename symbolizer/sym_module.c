@@ -87,9 +87,9 @@ static bool join3(char *out, size_t n, const char *a, const char *b, const char 
 	return r >= 0 && (size_t)r < n;
 }
 
-static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
-			  Dwarf_Addr base, const char *file_name, const char *debuglink,
-			  GElf_Word crc, char **debuginfo_file_name)
+static int find_debuginfo_file(Dwfl_Module *mod, void **userdata, const char *modname,
+			       Dwarf_Addr base, const char *file_name, const char *debuglink,
+			       GElf_Word crc, char **debuginfo_file_name)
 {
 	sp_sym_module *m = *userdata;
 	char dir[PATH_MAX], cand[PATH_MAX];
@@ -146,6 +146,28 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname
 			return fd;
 	}
 	return -1;
+}
+
+/* The uncompressed copy from the cache when there is one; else the debug
+ * file, copied into the cache for next time when its DWARF is compressed.
+ * (Not returned now: libdwfl's build-id lookup has already attached the
+ * file it found to the module.) Only for the module's own debug file: a dwz
+ * alt file is asked for with its name and no CRC. */
+static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
+			  Dwarf_Addr base, const char *file_name, const char *debuglink,
+			  GElf_Word crc, char **debuginfo_file_name)
+{
+	sp_sym_module *m = *userdata;
+	bool cached = m && m->debug_cache && m->build_id[0] && (!debuglink || crc);
+	int fd;
+
+	if (cached && (fd = sp_debug_cache_lookup(m->debug_cache, m->build_id)) >= 0)
+		return fd;
+	fd = find_debuginfo_file(mod, userdata, modname, base, file_name, debuglink, crc,
+				 debuginfo_file_name);
+	if (cached && fd >= 0)
+		sp_debug_cache_store(m->debug_cache, m->build_id, fd);
+	return fd;
 }
 
 /* The vDSO has no file: copy its image into a memfd so it goes through the

@@ -4,6 +4,7 @@
 #include "symbolizer/symbolizer.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@ struct mod_slot {
 
 struct sp_symbolizer {
 	char *debuginfo_path;
+	char *debug_cache;    /* NULL: none */
 	bool demangle;
 	sp_arena arena;       /* interned strings, results, keys */
 	sp_hashmap strings;   /* interned strings (the keys) */
@@ -55,6 +57,14 @@ sp_symbolizer *sp_symbolizer_new(const sp_symbolizer_options *opt, sp_error *err
 	}
 	if (!s->debuginfo_path)
 		goto oom;
+	{
+		char buf[PATH_MAX];
+		const char *dir = opt && opt->debug_cache ? opt->debug_cache
+							  : sp_debug_cache_default_dir(buf, sizeof(buf));
+
+		if (dir && dir[0] && strcmp(dir, "off"))
+			s->debug_cache = strdup(dir); /* NULL (no memory): no cache */
+	}
 	return s;
 oom:
 	free(s);
@@ -78,6 +88,7 @@ void sp_symbolizer_free(sp_symbolizer *s)
 	sp_hashmap_free(&s->strings);
 	sp_arena_free(&s->arena);
 	free(s->debuginfo_path);
+	free(s->debug_cache);
 	free(s);
 }
 
@@ -162,6 +173,7 @@ static int get_module(sp_symbolizer *s, const char *key_path, const char *open_p
 	s->slots[s->n_slots++] = slot;
 
 	slot->status = sp_sym_module_open(&slot->m, open_path, build_id, s->debuginfo_path);
+	slot->m.debug_cache = s->debug_cache;
 	if (build_id && build_id[0])
 		key = key_of(s, "b:", build_id, "");
 	else

@@ -34,6 +34,11 @@ typedef struct sp_symbolizer_options {
 	 * debuginfod is never used. */
 	const char *debuginfo_path;
 	bool demangle; /* default true via sp_symbolizer_new(NULL, ...) */
+	/* Where uncompressed copies of debug files with compressed DWARF are
+	 * kept by build-id (written on first use, 1 GiB at most): NULL for the
+	 * default (SPANPROF_DEBUG_CACHE, "off" for none; else
+	 * $XDG_CACHE_HOME/spanprof/debug or ~/.cache/spanprof/debug). */
+	const char *debug_cache;
 } sp_symbolizer_options;
 
 typedef struct sp_symbolize_stats {

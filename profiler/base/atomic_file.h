@@ -35,4 +35,8 @@ void sp_atomic_file_abort(sp_atomic_file *af);
 /* open + one write of buf + commit. Returns 0 or -errno. */
 int sp_atomic_file_write(const char *path, mode_t mode, const void *buf, size_t len);
 
+/* mkdir -p: the directories it creates get mode (& ~umask). Returns 0 or
+ * -errno. */
+int sp_mkdir_p(const char *dir, mode_t mode);
+
 #endif

@@ -14,27 +14,6 @@
 #include "base/config.h"
 #include "base/env.h"
 
-int sp_mkdir_p(const char *dir, mode_t mode)
-{
-	char tmp[4096];
-	size_t n = strlen(dir);
-
-	if (n == 0 || n >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	memcpy(tmp, dir, n + 1);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 static bool denied(int r)
 {
 	return r == -EACCES || r == -EPERM || r == -EROFS;

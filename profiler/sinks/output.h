@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "base/atomic_file.h" /* sp_mkdir_p */
 #include "base/error.h"
 
 typedef struct sp_output {
@@ -58,8 +59,5 @@ bool sp_output_interval_service(const char *name, char *svc, size_t len, pid_t *
  * of killed writers older than 10 minutes go too.
  * Returns the number of files removed. */
 int sp_output_retention(const sp_output *o, const char *keep, int64_t now_wall_ns);
-
-/* mkdir -p. */
-int sp_mkdir_p(const char *dir, mode_t mode);
 
 #endif

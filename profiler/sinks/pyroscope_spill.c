@@ -18,21 +18,13 @@
 
 int sp_spill_init(const char *dir, sp_error *err)
 {
-	char tmp[4096];
-	size_t i, len = strlen(dir);
+	int r = strlen(dir) ? sp_mkdir_p(dir, 0700) : -EINVAL;
 
-	if (len == 0 || len >= sizeof(tmp))
+	if (r == -EINVAL || r == -ENAMETOOLONG)
 		return sp_error_set(err, -EINVAL, "SPANPROF_PYROSCOPE_SPILL_DIR: bad path");
-	memcpy(tmp, dir, len + 1);
-	for (i = 1; i <= len; i++) {
-		if (tmp[i] != '/' && tmp[i] != '\0')
-			continue;
-		tmp[i] = '\0';
-		if (mkdir(tmp, 0700) && errno != EEXIST)
-			return sp_error_set(err, -errno, "SPANPROF_PYROSCOPE_SPILL_DIR '%s': %s", dir,
-					    strerror(errno));
-		tmp[i] = dir[i];
-	}
+	if (r)
+		return sp_error_set(err, r, "SPANPROF_PYROSCOPE_SPILL_DIR '%s': %s", dir,
+				    strerror(-r));
 	if (access(dir, W_OK | X_OK))
 		return sp_error_set(err, -errno, "SPANPROF_PYROSCOPE_SPILL_DIR '%s': %s", dir,
 				    strerror(errno));
