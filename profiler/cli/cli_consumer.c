@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "pipeline/consumer.h"
+#include "base/env.h"
 #include "base/log.h"
 
 int cli_consumer(int argc, char **argv)
@@ -46,6 +47,13 @@ int cli_consumer(int argc, char **argv)
 		}
 	}
 	sp_log_set_enabled(log && !strcmp(log, "1"));
+	/* A service's consumer writes nowhere but its output directory unless
+	 * told: its HOME may be the service's data or web root. */
+	{
+		const char *dc = sp_getenv("SPANPROF_DEBUG_CACHE");
+
+		o.debug_cache = dc && dc[0] ? NULL : "off";
+	}
 	/* What it writes (profiles of the user's processes) is the user's only. */
 	umask(077);
 	signal(SIGPIPE, SIG_IGN);

@@ -428,7 +428,11 @@ sp_consumer *sp_consumer_start(const sp_consumer_options *o, sp_error *err)
 		sp_error_set(err, -errno, "pipe: %s", strerror(errno));
 		goto fail;
 	}
-	c->sym = sp_symbolizer_new(NULL, err);
+	{
+		sp_symbolizer_options so = { .demangle = true, .debug_cache = o ? o->debug_cache : NULL };
+
+		c->sym = sp_symbolizer_new(&so, err);
+	}
 	if (!c->sym)
 		goto fail;
 	atomic_store(&c->idle_since, sp_mono_ns());

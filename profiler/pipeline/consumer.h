@@ -21,6 +21,9 @@ typedef struct sp_consumer sp_consumer;
 
 typedef struct sp_consumer_options {
 	const char *address;    /* "@name" (abstract) or a path; NULL: generate */
+	/* The symbolizer's debug-file cache (sp_symbolizer_options): NULL for
+	 * its default, "off" for none. */
+	const char *debug_cache;
 } sp_consumer_options;
 
 /* Bind, listen and start both threads. NULL + err on failure. */

@@ -86,4 +86,18 @@ rm -rf "$T/cache"
 SPANPROF_DEBUG_CACHE=$CACHE "$SPANPROF" record -q -o "$T/rec" -- \
   bash -c 'i=0; while [ $i -lt 300000 ]; do i=$((i + 1)); done' || fail "record"
 [ -f "$COPY" ] || fail "record's consumer wrote no copy"
+echo "ok: record's consumer writes the copy"
+
+# The consumer a preloaded service starts writes no copy unless told: its
+# HOME may be the service's data.
+mkdir -p "$T/home"
+HOME=$T/home LD_PRELOAD=$LIBSPANPROF SPANPROF_OUTPUT=$T/svc SPANPROF_UPLOAD_INTERVAL=1 \
+  bash -c 'i=0; while [ $i -lt 300000 ]; do i=$((i + 1)); done' || fail "preloaded bash"
+for _ in $(seq 100); do
+  ls "$T"/svc/*.pb.gz > /dev/null 2>&1 && break
+  sleep 0.1
+done
+ls "$T"/svc/*.pb.gz > /dev/null 2>&1 || fail "the detached consumer wrote no profile"
+[ ! -e "$T/home/.cache" ] || fail "the detached consumer wrote into HOME: $(find "$T/home" | head -3)"
+echo "ok: a preloaded service's consumer leaves HOME alone"
 echo "symbolize_debug_cache: all checks passed"
