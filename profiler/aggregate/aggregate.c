@@ -742,8 +742,12 @@ static bool is_go_stack_root(const char *fn)
 	return false;
 }
 
-static void complete_go_stacks(sp_profile *p)
+/* Returns how many raw samples became complete (the first value of a CPU
+ * profile counts them), for the telemetry. */
+static uint64_t complete_go_stacks(sp_profile *p)
 {
+	uint64_t completed = 0;
+
 	for (size_t i = 0; i < p->n_samples; i++) {
 		sp_sample *s = &p->samples[i];
 		if (s->n_locations < 2)
@@ -755,9 +759,13 @@ static void complete_go_stacks(sp_profile *p)
 		const sp_function *lf = sp_profile_function(p, last->lines[last->n_lines - 1].function_id);
 		const sp_function *rf = sp_profile_function(p, root->lines[root->n_lines - 1].function_id);
 		if (lf && rf && !strcmp(sp_profile_str(p, lf->name), TRUNCATED_FRAME) &&
-		    is_go_stack_root(sp_profile_str(p, rf->name)))
+		    is_go_stack_root(sp_profile_str(p, rf->name))) {
 			s->n_locations--;
+			if (p->n_sample_types && s->values[0] > 0)
+				completed += (uint64_t)s->values[0];
+		}
 	}
+	return completed;
 }
 
 sp_profile *sp_aggregator_take_profile(sp_aggregator *a, int64_t start_wall_ns,
@@ -790,12 +798,21 @@ sp_profile *sp_aggregator_take_profile(sp_aggregator *a, int64_t start_wall_ns,
 		goto out;
 	if ((rc = add_samples(a, p, map_ids)) < 0)
 		goto out;
-	if ((rc = add_comments(a, p, t)) < 0)
-		goto out;
 	if (a->cfg.symbolize) {
 		symbolize(a, p);
-		complete_go_stacks(p);
+		/* Before the telemetry: a Go stack that reaches its root is
+		 * complete, not truncated. */
+		uint64_t done = complete_go_stacks(p);
+
+		if (!a->cfg.heap) { /* a memory profile's values are estimates */
+			done = done < a->iv.truncated ? done : a->iv.truncated;
+			a->iv.truncated -= done;
+			a->iv.complete += done;
+			a->truncated_total -= done < a->truncated_total ? done : a->truncated_total;
+		}
 	}
+	if ((rc = add_comments(a, p, t)) < 0)
+		goto out;
 	rc = 0;
 out:
 	free(map_ids);

@@ -475,8 +475,10 @@ static void write_interval(struct agent *ag)
 
 			if (!p->agg || !p->samples || strcmp(p->service, s->name))
 				continue;
-			t = sp_aggregator_truncated(p->agg);
+			/* After the profile: Go stacks that reach their root are
+			 * counted complete while it is built. */
 			one = sp_aggregator_take_profile(p->agg, ag->iv_start_wall, dur, NULL, &err);
+			t = sp_aggregator_truncated(p->agg);
 			samples += p->samples;
 			trunc += t - p->trunc_mark;
 			p->trunc_mark = t;
