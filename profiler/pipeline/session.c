@@ -18,10 +18,8 @@
 #include "aggregate/aggregate.h"
 #include "pipeline/capture_debug.h"
 #include "base/config.h"
-#include "sinks/export_pyroscope.h"
-#include "sinks/links.h"
 #include "base/log.h"
-#include "sinks/output.h"
+#include "sinks/sinks.h"
 #include "model/pprof.h"
 #include "symbolizer/procmaps.h"
 #include "model/profile.h"
@@ -76,9 +74,7 @@ struct sp_session {
 	bool agg_failed;
 	sp_symbolizer *sym;
 	sp_span_times *span_times;
-	sp_pyroscope *pyro;
-	sp_output out;
-	bool out_ok, logged_write_error;
+	sp_sinks sinks;          /* files, links, Pyroscope */
 	int64_t iv_start_wall, iv_start_mono;
 	unsigned seq;
 	uint64_t iv_samples;
@@ -344,15 +340,19 @@ sp_session *sp_session_new(sp_shm_header *h, size_t len, pid_t pid, sp_symbolize
 			sp_log("pid %d: cannot start the heap aggregator: %s", (int)pid, perr.msg);
 	}
 	s->span_times = sp_span_times_new(0);
-	if (sp_output_init(&s->out, s->cfg.output_dir, s->cfg.service, pid, s->iv_start_wall,
-			   s->cfg.retention_mb, s->cfg.retention_hours, &perr) == 0)
-		s->out_ok = true;
-	else
-		sp_log("pid %d: %s", (int)pid, perr.msg);
-	perr.msg[0] = '\0';
-	s->pyro = sp_pyroscope_from_getenv(s->cfg.service, arena_getenv, h, &perr);
-	if (!s->pyro && perr.msg[0])
-		sp_log("pid %d: %s; profiles stay in local files only", (int)pid, perr.msg);
+	{
+		sp_sinks_config kc = {
+			.output_dir = s->cfg.output_dir,
+			.service = s->cfg.service,
+			.pid = pid,
+			.start_wall_ns = s->iv_start_wall,
+			.retention_mb = s->cfg.retention_mb,
+			.retention_hours = s->cfg.retention_hours,
+			.getenv = arena_getenv,
+			.getenv_ctx = h,
+		};
+		sp_sinks_open(&s->sinks, &kc);
+	}
 	if (s->cfg.debug_counts[0]) {
 		s->dbg = sp_debug_counts_new();
 		s->debug = s->dbg != NULL;
@@ -364,8 +364,7 @@ void sp_session_free(sp_session *s)
 {
 	if (!s)
 		return;
-	if (s->pyro)
-		sp_pyroscope_shutdown(s->pyro, s->cfg.flush_timeout_ms);
+	sp_sinks_close(&s->sinks, s->cfg.flush_timeout_ms);
 	sp_aggregator_free(s->agg);
 	sp_aggregator_free(s->heap_agg);
 	sp_span_times_free(s->span_times);
@@ -540,83 +539,6 @@ void sp_session_drain(sp_session *s, int64_t now, int64_t *next_ns)
 
 /* ---- intervals ------------------------------------------------------------ */
 
-static bool has_span_labels(const sp_profile *p)
-{
-	for (size_t i = 0; i < p->n_samples; i++)
-		if (sp_profile_sample_label(p, &p->samples[i], "span_id"))
-			return true;
-	return false;
-}
-
-static void export_profile(sp_session *s, sp_profile *p, int64_t from, int64_t until,
-			   const sp_links_span_time *times, size_t n_times)
-{
-	char path[4700], links[4700];
-	sp_error err = { "" };
-
-	sp_output_profile_path(&s->out, s->seq, path, sizeof(path));
-	if (s->out_ok) {
-		int r = sp_pprof_write_file(p, path, &err);
-		char was[sizeof(s->out.dir)];
-
-		memcpy(was, s->out.dir, sizeof(was));
-		/* The consumer may not write there (it runs as a user who cannot):
-		 * its own private directory instead, said once. */
-		if ((r == -EACCES || r == -EPERM || r == -EROFS) && !s->out.fell_back &&
-		    sp_output_fallback(&s->out, NULL) == 0) {
-			s->out.fell_back = true;
-			sp_log("%s is not writable by uid %u; profiles go to %s", was,
-			       (unsigned)geteuid(), s->out.dir);
-			sp_output_profile_path(&s->out, s->seq, path, sizeof(path));
-			r = sp_pprof_write_file(p, path, &err);
-		}
-		if (r) {
-			if (!s->logged_write_error)
-				sp_log("pid %d: %s", (int)s->pid, err.msg);
-			s->logged_write_error = true;
-		} else if (has_span_labels(p)) {
-			sp_links_context lc = {
-				.service = s->cfg.service,
-				.profile_path = path,
-				.pyroscope_url = s->pyro ? sp_pyroscope_server(s->pyro) : NULL,
-				.pyroscope_app = s->pyro ? sp_pyroscope_app_name(s->pyro) : NULL,
-				.from_ns = from,
-				.until_ns = until,
-				.span_times = times,
-				.n_span_times = n_times,
-			};
-			sp_output_links_path(&s->out, s->seq, links, sizeof(links));
-			if (sp_links_write(p, &lc, links, &err) && !s->logged_write_error) {
-				sp_log("pid %d: %s", (int)s->pid, err.msg);
-				s->logged_write_error = true;
-			}
-		}
-		sp_output_retention(&s->out, path, until);
-	}
-	if (s->pyro)
-		sp_pyroscope_enqueue(s->pyro, p, "cpu", from, until);
-}
-
-/* The interval's memory profile: its own file beside the CPU one (same
- * sequence number), and Pyroscope's memory types. */
-static void export_heap(sp_session *s, sp_profile *p, int64_t from, int64_t until)
-{
-	char path[4700];
-	sp_error err = { "" };
-
-	sp_output_heap_path(&s->out, s->seq, path, sizeof(path));
-	if (s->out_ok) {
-		if (sp_pprof_write_file(p, path, &err)) {
-			if (!s->logged_write_error)
-				sp_log("pid %d: %s", (int)s->pid, err.msg);
-			s->logged_write_error = true;
-		}
-		sp_output_retention(&s->out, path, until);
-	}
-	if (s->pyro)
-		sp_pyroscope_enqueue(s->pyro, p, "memory", from, until);
-}
-
 /* What the heap telemetry line adds: why some allocations are not seen,
  * and what the host could not record. */
 static const char *heap_note(sp_session *s, char *buf, size_t len)
@@ -707,12 +629,13 @@ static void flush_interval(sp_session *s)
 		p = sp_aggregator_take_profile(s->heap_agg, s->iv_start_wall,
 					       now_mono - s->iv_start_mono, &tel, &err);
 		if (p) {
-			export_heap(s, p, s->iv_start_wall, now_wall);
+			sp_sinks_write(&s->sinks, p, SP_SINK_MEMORY, s->seq, s->iv_start_wall, now_wall,
+				       NULL, 0);
 			sp_profile_free(p);
-		} else if (!s->logged_write_error) {
+		} else if (!s->sinks.logged_write_error) {
 			sp_log("pid %d: cannot build the interval's memory profile: %s", (int)s->pid,
 			       err.msg);
-			s->logged_write_error = true;
+			s->sinks.logged_write_error = true;
 		}
 		memset(&tel, 0, sizeof(tel));
 	}
@@ -732,11 +655,12 @@ static void flush_interval(sp_session *s)
 		p = sp_aggregator_take_profile(s->agg, s->iv_start_wall,
 					       now_mono - s->iv_start_mono, &tel, &err);
 		if (p) {
-			export_profile(s, p, s->iv_start_wall, now_wall, times, n_times);
+			sp_sinks_write(&s->sinks, p, SP_SINK_CPU, s->seq, s->iv_start_wall, now_wall,
+				       times, n_times);
 			sp_profile_free(p);
-		} else if (!s->logged_write_error) {
+		} else if (!s->sinks.logged_write_error) {
 			sp_log("pid %d: cannot build the interval profile: %s", (int)s->pid, err.msg);
-			s->logged_write_error = true;
+			s->sinks.logged_write_error = true;
 		}
 	}
 	free(times);
@@ -767,7 +691,7 @@ void sp_session_close_exports(sp_session *s)
 {
 	int64_t waited, left;
 
-	if (!s->pyro)
+	if (!s->sinks.pyro)
 		return;
 	/* Uploads get what is left of the host's flush deadline (it waits
 	 * for the ack), minus a margin for the exporter's own teardown. */
@@ -778,8 +702,7 @@ void sp_session_close_exports(sp_session *s)
 	}
 	left = s->cfg.flush_timeout_ms - waited;
 	left -= left / 10 < 100 ? left / 10 : 100;
-	sp_pyroscope_shutdown(s->pyro, left > 0 ? (int)left : 0);
-	s->pyro = NULL;
+	sp_sinks_close(&s->sinks, left > 0 ? (int)left : 0);
 }
 
 void sp_session_ack(sp_session *s)

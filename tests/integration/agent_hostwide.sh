@@ -168,6 +168,32 @@ check "SIGHUP: exit 0 after SIGTERM ($rc)" [ "$rc" -eq 0 ]
 check "SIGHUP wrote an interval into the re-created directory, SIGTERM the next (${#hv[@]})" \
   [ ${#hv[@]} -eq 2 ]
 
+# Pyroscope: the same sinks as record's, one application per service, from
+# the agent's own environment; every interval file arrives with its totals.
+source "$ROOT/tests/receiver/receiver_lib.sh"
+trap 'stop_receiver; kill $long $del 2>/dev/null; [ -n "${agent:-}" ] && kill $agent 2>/dev/null' EXIT
+build_receiver
+start_receiver "$T/r"
+PYROSCOPE_SERVER_ADDRESS="http://$RECV_ADDR" PYROSCOPE_TAGS=env=agent-test \
+  "$SPANPROF" agent --duration 3 --interval 1 --pid "$long" -o "$T/pyro" > "$T/pyro.log" 2>&1
+rc=$?
+stop_receiver
+cat "$T/pyro.log"
+check "agent with Pyroscope: exit 0 ($rc)" [ "$rc" -eq 0 ]
+mapfile -t pv < <(interval_files "$T/pyro/intervals" | sort)
+n_recv=$(index "$T/r" "len([e for e in idx if e['labels']['__name__']=='process_cpu'])" 2>/dev/null || echo 0)
+check "every interval file uploaded once (${#pv[@]} files, $n_recv received)" \
+  bash -c "[ ${#pv[@]} -ge 2 ] && [ '$n_recv' = ${#pv[@]} ]"
+check "application = the service, tags from PYROSCOPE_TAGS" \
+  [ "$(index "$T/r" "sorted(set((e['service_name'], e['labels']['env']) for e in idx))")" = "('cpu_split', 'agent-test')" ]
+i=0
+for f in $(index "$T/r" "[e['file'] for e in sorted(idx, key=lambda e: e['time_nanos'])]"); do
+  [ "$(raw_totals "$T/r/$f")" = "$(raw_totals "${pv[$i]}")" ] ||
+    fail "interval $i: uploaded totals [$(raw_totals "$T/r/$f")], local [$(raw_totals "${pv[$i]}")]"
+  i=$((i + 1))
+done
+echo "ok: uploaded totals equal the local interval files'"
+
 # Usage errors.
 "$SPANPROF" agent --stack-size 100 > /dev/null 2>&1
 check "--stack-size not a multiple of 8 is a usage error" [ $? -eq 2 ]
