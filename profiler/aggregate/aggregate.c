@@ -73,6 +73,7 @@ struct sp_aggregator {
 	bool maps_valid;
 	atomic_bool maps_dirty;
 	char exe[4096];             /* main executable: its mappings go first */
+	char container_id[80];      /* cfg.container_id, owned */
 	sp_perfmap perfmap;         /* JIT code names, read when a pc is unmapped */
 	uint64_t truncated_total;
 	agg_interval iv;
@@ -246,6 +247,9 @@ sp_aggregator *sp_aggregator_new(const sp_aggregator_config *cfg, sp_error *err)
 		free(a);
 		return NULL;
 	}
+	if (cfg->container_id)
+		snprintf(a->container_id, sizeof(a->container_id), "%s", cfg->container_id);
+	a->cfg.container_id = NULL; /* the copy above is what is used */
 	if (cfg->exe) {
 		snprintf(a->exe, sizeof(a->exe), "%s", cfg->exe);
 	} else {
@@ -616,7 +620,7 @@ static int add_samples(sp_aggregator *a, sp_profile *p, const uint64_t *map_ids)
 	uint64_t locs[SP_MAX_FRAMES + 1];
 	uint64_t trunc_loc = 0;
 	int64_t values[4];
-	sp_label labels[6];
+	sp_label labels[8];
 
 	bool perfmap_read = false;
 
@@ -670,6 +674,8 @@ static int add_samples(sp_aggregator *a, sp_profile *p, const uint64_t *map_ids)
 			labels[nlab++] = sp_profile_num_label(p, "thread_id", e->tid, NULL);
 		if (a->cfg.pid_label && a->cfg.pid > 0)
 			labels[nlab++] = sp_profile_num_label(p, "pid", a->cfg.pid, NULL);
+		if (a->container_id[0])
+			labels[nlab++] = sp_profile_str_label(p, "container_id", a->container_id);
 		if (e->span_active) {
 			sp_span_snapshot snap;
 			char trace[33], span[17];

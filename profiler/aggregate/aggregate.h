@@ -38,6 +38,8 @@ typedef struct sp_aggregator_config {
 	 * service's processes can be merged and still told apart. */
 	const sp_kallsyms *kallsyms;
 	bool pid_label;
+	/* A `container_id` label on every sample (NULL or "": none). */
+	const char *container_id;
 } sp_aggregator_config;
 
 /* Self-telemetry written as pprof comments on every interval profile. */

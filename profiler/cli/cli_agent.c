@@ -4,6 +4,7 @@
  * profiles of one service's processes are merged into one interval file,
  * each sample labelled with its pid. With --duration the run ends with one
  * merged profile and flame graph per service. */
+#include <ctype.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <getopt.h>
@@ -25,7 +26,9 @@
 #include "cli/cli_merge.h"
 #include "model/pprof.h"
 #include "model/profile.h"
+#include "base/log.h"
 #include "sinks/output.h"
+#include "sinks/sinks.h"
 #include "sources/perf_cpu.h"
 #include "symbolizer/kallsyms.h"
 #include "symbolizer/symbolizer.h"
@@ -50,6 +53,9 @@ static const char usage_text[] =
 "      --pid PID          only this process (repeatable)\n"
 "      --comm PATTERN     only processes whose name or executable matches this\n"
 "                         shell pattern (repeatable)\n"
+"      --cgroup PATH      only processes in this cgroup or below it (a shell\n"
+"                         pattern, matched against /proc/PID/cgroup; repeatable),\n"
+"                         e.g. /system.slice/nginx.service, '*docker-*'\n"
 "  -o, --output DIR       a directory, created (default ./spanprof-out)\n"
 "      --duration S       stop after S seconds, then merge\n"
 "      --interval S       interval length (default SPANPROF_UPLOAD_INTERVAL, 10 s)\n"
@@ -93,8 +99,8 @@ struct proc {
 
 struct service {
 	char name[128];
-	sp_output out;
-	bool out_ok;
+	sp_sinks sinks;          /* the interval directory, and Pyroscope when configured */
+	bool sinks_open;
 	unsigned seq;
 	uint64_t samples;        /* whole run */
 	int procs;               /* distinct images seen */
@@ -105,6 +111,8 @@ struct agent {
 	int pids[MAX_FILTERS], n_pids;
 	const char *comms[MAX_FILTERS];
 	int n_comms;
+	const char *cgroups[MAX_FILTERS];
+	int n_cgroups;
 	int hz;
 	bool quiet;
 	char idir[PATH_MAX + 16];
@@ -123,12 +131,80 @@ struct agent {
 	bool dirty_any;
 };
 
-static bool filters_match(const struct agent *ag, int pid, const char *comm, const char *exe)
+/* The cgroup paths of a process (/proc/PID/cgroup: one line per
+ * hierarchy, "id:controllers:path"), NUL-separated, "" when unreadable. */
+static void read_cgroups(int pid, char *out, size_t len)
+{
+	char path[64], line[4096];
+	size_t used = 0;
+	FILE *f;
+
+	out[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
+	if (!(f = fopen(path, "re")))
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strchr(line, ':');
+
+		p = p ? strchr(p + 1, ':') : NULL;
+		if (!p)
+			continue;
+		p++;
+		p[strcspn(p, "\n")] = '\0';
+		if (used + strlen(p) + 2 > len)
+			break;
+		memcpy(out + used, p, strlen(p) + 1);
+		used += strlen(p) + 1;
+	}
+	out[used] = '\0';
+	fclose(f);
+}
+
+/* A path in the cgroup list matches: as a shell pattern, or as a directory
+ * it lies in (PATTERN itself or PATTERN/...). */
+static bool cgroup_match(const char *pattern, const char *cgroups)
+{
+	size_t n = strlen(pattern);
+
+	while (n > 1 && pattern[n - 1] == '/')
+		n--;
+	for (const char *c = cgroups; *c; c += strlen(c) + 1) {
+		if (!fnmatch(pattern, c, 0) || (!strncmp(c, pattern, n) && (!c[n] || c[n] == '/')))
+			return true;
+	}
+	return false;
+}
+
+/* The container runtime's id in a cgroup path (docker-<id>.scope,
+ * cri-containerd-<id>.scope, libpod-<id>, /docker/<id>, kubepods/.../<id>):
+ * the last run of 64 hex digits; "" when there is none. */
+static void container_id_of(const char *cgroups, char *out, size_t len)
+{
+	out[0] = '\0';
+	for (const char *c = cgroups; *c; c += strlen(c) + 1) {
+		for (const char *p = c; *p; p++) {
+			size_t k = strspn(p, "0123456789abcdef");
+
+			if (k == 64 && (p == c || !isxdigit((unsigned char)p[-1])) && len > 64) {
+				memcpy(out, p, 64);
+				out[64] = '\0';
+			}
+			if (k)
+				p += k - 1;
+		}
+	}
+}
+
+static bool filters_match(const struct agent *ag, int pid, const char *comm, const char *exe,
+			  const char *cgroups)
 {
 	const char *base = strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe;
 
-	if (!ag->n_pids && !ag->n_comms)
+	if (!ag->n_pids && !ag->n_comms && !ag->n_cgroups)
 		return true;
+	for (int i = 0; i < ag->n_cgroups; i++)
+		if (cgroup_match(ag->cgroups[i], cgroups))
+			return true;
 	for (int i = 0; i < ag->n_pids; i++)
 		if (ag->pids[i] == pid)
 			return true;
@@ -227,7 +303,7 @@ static struct service *service_get(struct agent *ag, const char *name)
 static struct proc *proc_new(struct agent *ag, int pid, const char *comm, bool no_user)
 {
 	struct proc *p = calloc(1, sizeof(*p));
-	char exe[PATH_MAX] = "", path[64], svc[128];
+	char exe[PATH_MAX] = "", path[64], svc[128], cgroups[8192], container[80];
 	ssize_t n;
 
 	if (!p)
@@ -245,7 +321,9 @@ static struct proc *proc_new(struct agent *ag, int pid, const char *comm, bool n
 	/* Replaced or deleted on disk since it started: same program. */
 	if (n > 10 && !strcmp(exe + n - 10, " (deleted)"))
 		exe[n - 10] = '\0';
-	p->matched = filters_match(ag, pid, p->comm, exe);
+	read_cgroups(pid, cgroups, sizeof(cgroups));
+	container_id_of(cgroups, container, sizeof(container));
+	p->matched = filters_match(ag, pid, p->comm, exe, cgroups);
 	if (p->matched) {
 		struct environ_buf env;
 		sp_error err = { "" };
@@ -277,6 +355,7 @@ static struct proc *proc_new(struct agent *ag, int pid, const char *comm, bool n
 			.symbolizer = ag->sym,
 			.kallsyms = ag->ksyms,
 			.pid_label = true,
+			.container_id = container,
 		};
 		if (p->src)
 			p->agg = sp_aggregator_new(&cfg, &err);
@@ -467,7 +546,6 @@ static void write_interval(struct agent *ag)
 		sp_profile *merged = NULL;
 		uint64_t samples = 0, trunc = 0;
 		int procs = 0;
-		char path[2 * PATH_MAX];
 
 		for (struct proc *p = ag->procs; p; p = p->next) {
 			sp_profile *one;
@@ -500,20 +578,23 @@ static void write_interval(struct agent *ag)
 			continue;
 		s->samples += samples;
 		add_telemetry(ag, merged, samples, trunc, procs);
-		if (!s->out_ok) {
-			if (sp_output_init(&s->out, ag->idir, s->name, getpid(), ag->start_wall, 256,
-					   24, &err)) {
-				cli_error("agent: %s", err.msg);
-				sp_profile_free(merged);
-				continue;
-			}
-			s->out_ok = true;
+		if (!s->sinks_open) {
+			/* Pyroscope from the agent's own environment, one
+			 * application per service. */
+			sp_sinks_config kc = {
+				.output_dir = ag->idir,
+				.service = s->name,
+				.pid = getpid(),
+				.start_wall_ns = ag->start_wall,
+				.retention_mb = 256,
+				.retention_hours = 24,
+				.getenv = sp_getenv_process,
+			};
+			sp_sinks_open(&s->sinks, &kc);
+			s->sinks_open = true;
 		}
-		sp_output_profile_path(&s->out, ++s->seq, path, sizeof(path));
-		if (sp_pprof_write_file(merged, path, &err))
-			cli_error("agent: %s", err.msg);
-		else
-			sp_output_retention(&s->out, path, now_wall);
+		sp_sinks_write(&s->sinks, merged, SP_SINK_CPU, ++s->seq, ag->iv_start_wall, now_wall,
+			       NULL, 0);
 		sp_profile_free(merged);
 	}
 	ag->interval_lost = 0;
@@ -562,6 +643,7 @@ int cli_agent(int argc, char **argv)
 		{ "freq", required_argument, NULL, 'F' },
 		{ "pid", required_argument, NULL, 'p' },
 		{ "comm", required_argument, NULL, 'c' },
+		{ "cgroup", required_argument, NULL, 'g' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "interval", required_argument, NULL, 'i' },
@@ -614,6 +696,13 @@ int cli_agent(int argc, char **argv)
 			}
 			ag.comms[ag.n_comms++] = optarg;
 			break;
+		case 'g':
+			if (ag.n_cgroups == MAX_FILTERS) {
+				cli_error("agent: at most %d --cgroup", MAX_FILTERS);
+				return CLI_USAGE_ERROR;
+			}
+			ag.cgroups[ag.n_cgroups++] = optarg;
+			break;
 		case 'o': dir = optarg; break;
 		case 'd':
 			if ((ret = parse_long("--duration", optarg, 1, 86400 * 365, &duration)))
@@ -643,6 +732,10 @@ int cli_agent(int argc, char **argv)
 			return cli_bad_option("agent", c, argv);
 		}
 	}
+	/* The sinks and the Pyroscope exporter say what goes wrong through the
+	 * log: the agent's stderr. */
+	sp_log_set_enabled(true);
+	sp_log_set_quiet(ag.quiet);
 	if (optind < argc) {
 		cli_error("agent: unexpected argument '%s'; see 'spanprof agent --help'",
 			  argv[optind]);
@@ -737,8 +830,6 @@ int cli_agent(int argc, char **argv)
 				cli_error("agent: SIGHUP: cannot create %s: %s", ag.idir,
 					  strerror(-ret));
 			ret = CLI_OK;
-			for (size_t i = 0; i < ag.n_svcs; i++)
-				ag.svcs[i].out_ok = false;
 			write_interval(&ag);
 			next_cut = now + interval_s * 1000000000LL;
 			if (!ag.quiet)
@@ -790,6 +881,9 @@ out:
 		p = n;
 	}
 	sp_hashmap_free(&ag.live);
+	for (size_t i = 0; i < ag.n_svcs; i++)
+		if (ag.svcs[i].sinks_open)
+			sp_sinks_close(&ag.svcs[i].sinks, 5000);
 	free(ag.svcs);
 	cli_free_set(&before);
 	sp_perf_cpu_close(ag.pc);

@@ -12,7 +12,8 @@
 #    user frames; its samples match its user+sys time.
 # Then a run without --duration: interval files until SIGTERM, for the same
 # process and one whose executable was deleted after it started (unwound
-# through /proc/PID/map_files, symbolized); and SIGHUP.
+# through /proc/PID/map_files, symbolized); and SIGHUP. Then Pyroscope
+# uploads, and --cgroup with the container_id label.
 # Skips (77) only where the machine refuses CPU-wide perf events.
 source "$(dirname "$0")/../lib.sh"
 source "$ROOT/tests/capture_lib.sh"
@@ -193,6 +194,32 @@ for f in $(index "$T/r" "[e['file'] for e in sorted(idx, key=lambda e: e['time_n
   i=$((i + 1))
 done
 echo "ok: uploaded totals equal the local interval files'"
+
+# --cgroup and container_id: a copy of the workload in a cgroup named as
+# Docker names a container's (docker-<64 hex>.scope), another outside it.
+cgroot=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+[ -n "$cgroot" ] || cgroot=$(awk '$3 == "cgroup" && $4 ~ /(^|,)pids(,|$)/ { print $2; exit }' /proc/self/mounts)
+[ -n "$cgroot" ] || fail "no cgroup2 or pids cgroup hierarchy mounted"
+cid=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+cg="$cgroot/docker-$cid.scope"
+mkdir "$cg" || fail "cannot create the cgroup $cg"
+cp "$T/cpu_split" "$T/in_box"
+sh -c 'echo $$ > "$1/cgroup.procs" && exec "$2" 30' sh "$cg" "$T/in_box" > /dev/null &
+boxed=$!
+trap 'stop_receiver; kill $long $del $boxed 2>/dev/null; [ -n "${agent:-}" ] && kill $agent 2>/dev/null; sleep 0.2; rmdir "$cg" 2>/dev/null' EXIT
+sleep 0.3
+grep -q "docker-$cid.scope" "/proc/$boxed/cgroup" || fail "the workload is not in $cg: $(cat /proc/$boxed/cgroup)"
+"$SPANPROF" agent --duration 2 --cgroup '*docker-*' -o "$T/cg" > "$T/cg.log" 2>&1
+rc=$?
+kill $boxed; wait $boxed 2>/dev/null
+rmdir "$cg" 2>/dev/null
+cat "$T/cg.log"
+check "agent --cgroup: exit 0 ($rc)" [ "$rc" -eq 0 ]
+check "--cgroup: only the boxed process ($(ls "$T/cg"))" [ "$(cd "$T/cg" && ls *.pb.gz)" = in_box.pb.gz ]
+cids=$(go tool pprof -tags "$T/cg/in_box.pb.gz" 2>/dev/null | awk '/^ *container_id:/ {s=1; next} /^ *$/ {s=0} s {print $NF}' | sort -u)
+check "container_id label = the id in its cgroup path ($cids)" [ "$cids" = "$cid" ]
+nocid=$(go tool pprof -tags "$T/out/cpu_split.pb.gz" 2>/dev/null | grep -c container_id)
+check "no container_id label outside a container ($nocid)" [ "$nocid" = 0 ]
 
 # Usage errors.
 "$SPANPROF" agent --stack-size 100 > /dev/null 2>&1
