@@ -11,6 +11,9 @@
 #include <sys/un.h>
 
 #define SP_CONSUMER_ENV "SPANPROF_CONSUMER"
+/* Where a running `spanprof agent` of this uid serves preloaded processes
+ * (abstract socket; the agent's network namespace only). */
+#define SP_AGENT_ADDRESS_FMT "@spanprof-agent-%u"
 
 /* Wire format of the registration (SOCK_SEQPACKET, one message each way). */
 #define SP_LINK_MAGIC 0x6b6e696c70737073ull

@@ -219,7 +219,19 @@ void sp_link_before_dlclose(void)
 /* ---- registration -------------------------------------------------------- */
 
 /* Syscalls only: also used in fork children of threaded processes. */
+static int do_register_checked(const char *addr, int memfd, size_t bytes, int *ctl_fd,
+			       bool own_peer);
+
 static int do_register(const char *addr, int memfd, size_t bytes, int *ctl_fd)
+{
+	return do_register_checked(addr, memfd, bytes, ctl_fd, false);
+}
+
+/* own_peer: the listener must be this user or root (SO_PEERCRED of the
+ * connected socket is the listener's): a well-known name anyone could
+ * have bound first is never handed our memory. */
+static int do_register_checked(const char *addr, int memfd, size_t bytes, int *ctl_fd,
+			       bool own_peer)
 {
 	struct sockaddr_un sa;
 	socklen_t salen = sp_link_address(addr, &sa);
@@ -240,6 +252,16 @@ static int do_register(const char *addr, int memfd, size_t bytes, int *ctl_fd)
 	if (connect(s, (struct sockaddr *)&sa, salen) < 0) {
 		r = -errno;
 		goto out;
+	}
+	if (own_peer) {
+		struct ucred cred;
+		socklen_t clen = sizeof(cred);
+
+		if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 ||
+		    (cred.uid != geteuid() && cred.uid != 0)) {
+			r = -EACCES;
+			goto out;
+		}
 	}
 	memset(&req, 0, sizeof(req));
 	req.magic = SP_LINK_MAGIC;
@@ -513,6 +535,18 @@ int sp_link_start(const sp_config *cfg, uint32_t slots, sp_error *err)
 		if ((r == -ECONNREFUSED || r == -ENOENT) && !(spawn && !strcmp(spawn, "0")))
 			addr = NULL;
 	}
+	if ((!addr || !*addr) && !(spawn && !strcmp(spawn, "0"))) {
+		/* A host-wide agent of this user: it serves us (our samples keep
+		 * their spans, and it does not sample us a second time). No agent:
+		 * the connect is refused at once. */
+		snprintf(consumer_addr, sizeof(consumer_addr), SP_AGENT_ADDRESS_FMT,
+			 (unsigned)geteuid());
+		if (do_register_checked(consumer_addr, fd, bytes, &ctl, true) == 0) {
+			setenv(SP_CONSUMER_ENV, consumer_addr, 1);
+			r = 0;
+			goto registered;
+		}
+	}
 	if (!addr || !*addr) {
 		if (spawn && !strcmp(spawn, "0")) {
 			r = sp_error_set(err, -ENOENT, "no consumer to register with");
@@ -531,6 +565,7 @@ int sp_link_start(const sp_config *cfg, uint32_t slots, sp_error *err)
 			     strerror(-r));
 		goto fail;
 	}
+registered:
 	close(fd);
 	arena = h;
 	arena_len = bytes;

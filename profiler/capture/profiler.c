@@ -153,17 +153,22 @@ int sp_profiler_start(const spanprof_options *opts)
 	}
 
 	engine = sp_threads_engine_name();
+	/* Registered with a host-wide agent: its output directory, not ours. */
+	const char *addr = sp_getenv(SP_CONSUMER_ENV), *out = cfg.output_dir;
+
+	if (addr && !strncmp(addr, "@spanprof-agent-", 16))
+		out = "the host-wide agent's output";
 	if (cfg.engine == SP_ENGINE_TIMER)
 		sp_log_info("sampling at %d Hz with POSIX CPU timers (SPANPROF_ENGINE=timer); "
-			    "profiles to %s every %d s", cfg.hz, cfg.output_dir,
+			    "profiles to %s every %d s", cfg.hz, out,
 			    cfg.upload_interval_s);
 	else if (sp_threads_engine_reason()[0])
 		sp_log_info("sampling at %d Hz with POSIX CPU timers, because %s; "
 			    "profiles to %s every %d s", cfg.hz, sp_threads_engine_reason(),
-			    cfg.output_dir, cfg.upload_interval_s);
+			    out, cfg.upload_interval_s);
 	else
 		sp_log_info("sampling at %d Hz with %s (one fd per thread); profiles to %s every %d s",
-			    cfg.hz, engine, cfg.output_dir, cfg.upload_interval_s);
+			    cfg.hz, engine, out, cfg.upload_interval_s);
 	if (sp_perf_user_only())
 		sp_log("%s", SP_PERF_USER_ONLY_HINT);
 	if (cfg.heap)

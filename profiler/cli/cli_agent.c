@@ -28,7 +28,9 @@
 #include "model/profile.h"
 #include "base/log.h"
 #include "sinks/output.h"
+#include "pipeline/consumer.h"
 #include "sinks/sinks.h"
+#include "abi/link_proto.h"
 #include "sources/perf_cpu.h"
 #include "symbolizer/kallsyms.h"
 #include "symbolizer/symbolizer.h"
@@ -126,6 +128,12 @@ struct agent {
 	struct proc *procs;
 	struct service *svcs;
 	size_t n_svcs;
+	/* Serves this user's processes that preload libspanprof.so: their own
+	 * rings (with spans) replace the perf samples of them. NULL: another
+	 * agent does, or it could not start. */
+	sp_consumer *consumer;
+	uint64_t skipped_registered;
+	size_t registered_files;   /* interval files the registered processes wrote */
 	uint64_t interval_lost, lost_total, samples_total, skipped_filter;
 	int64_t iv_start_wall, iv_start_mono;
 	bool dirty_any;
@@ -457,6 +465,10 @@ static void on_event(void *ctx, const sp_perf_event *ev)
 			ag->skipped_filter++;
 			return;
 		}
+		if (ag->consumer && sp_consumer_serves(ag->consumer, ev->pid, (int64_t)ev->time_ns)) {
+			ag->skipped_registered++;
+			return;
+		}
 		if (p->maps_dirty) {
 			sp_aggregator_modules_changed(p->agg);
 			p->maps_dirty = false;
@@ -637,6 +649,57 @@ static int parse_long(const char *opt, const char *s, long lo, long hi, long *ou
 	return 0;
 }
 
+/* The services of the registered processes (their sessions wrote interval
+ * files of their own under their service names) that the perf samples did
+ * not already bring: each merged the same way. */
+static int collect_registered(struct agent *ag, const char *absdir,
+			      const struct cli_name_set *before)
+{
+	struct cli_name_set now = { 0 }, done = { 0 };
+	int ret = CLI_OK;
+
+	cli_list_intervals(ag->idir, &now, false);
+	for (size_t i = 0; i < now.n; i++) {
+		char svc[256];
+		pid_t pid;
+		bool seen = false;
+
+		for (size_t k = 0; before && k < before->n && !seen; k++)
+			seen = !strcmp(before->v[k], now.v[i]);
+		if (seen || !sp_output_interval_service(now.v[i], svc, sizeof(svc), &pid) ||
+		    pid == getpid())
+			continue;
+		ag->registered_files++;
+		for (size_t k = 0; k < ag->n_svcs && !seen; k++)
+			seen = ag->svcs[k].samples && !strcmp(ag->svcs[k].name, svc);
+		for (size_t k = 0; k < done.n && !seen; k++)
+			seen = !strcmp(done.v[k], svc);
+		if (seen)
+			continue;
+		char **nv = realloc(done.v, (done.n + 1) * sizeof(*nv));
+		if (!nv || !(nv[done.n] = strdup(svc))) {
+			free(nv ? nv : done.v);
+			done.v = NULL;
+			done.n = 0;
+			break;
+		}
+		done.v = nv;
+		done.n++;
+		struct cli_collect cc = {
+			.cmd = "agent", .dir = absdir, .idir = ag->idir, .before = before,
+			.service = svc, .only_service = true, .quiet = ag->quiet,
+		};
+		if (!ag->quiet)
+			fprintf(stderr, "spanprof: service %s: registered with the agent (its spans "
+				"included)\n", svc);
+		if (cli_collect(&cc))
+			ret = CLI_RUNTIME_ERROR;
+	}
+	cli_free_set(&now);
+	cli_free_set(&done);
+	return ret;
+}
+
 int cli_agent(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -777,6 +840,16 @@ int cli_agent(int argc, char **argv)
 		sp_kallsyms_free(ag.ksyms);
 		return CLI_RUNTIME_ERROR;
 	}
+	{
+		char addr[64];
+		sp_consumer_options co = { .address = addr, .output_dir = ag.idir };
+
+		snprintf(addr, sizeof(addr), SP_AGENT_ADDRESS_FMT, (unsigned)geteuid());
+		ag.consumer = sp_consumer_start(&co, &err);
+		if (!ag.consumer && !ag.quiet)
+			cli_error("agent: preloaded processes will not register here (%s): is "
+				  "another agent running?", err.msg);
+	}
 	snprintf(engine, sizeof(engine), "perf_event cpu-clock per-CPU%s at %d Hz",
 		 pcfg.kernel && !kernel_dropped ? "" : " (no kernel frames)", ag.hz);
 	ag.engine = engine;
@@ -843,6 +916,10 @@ int cli_agent(int argc, char **argv)
 	sp_perf_cpu_disable(ag.pc);
 	sp_perf_cpu_drain(ag.pc, on_event, &ag);
 	write_interval(&ag);
+	/* The registered processes' last intervals, written by their sessions. */
+	if (ag.consumer)
+		sp_consumer_finish(ag.consumer);
+	ag.consumer = NULL;
 
 	if (!ag.quiet) {
 		double secs = (double)(sp_mono_ns() - t0) / 1e9;
@@ -868,11 +945,15 @@ int cli_agent(int argc, char **argv)
 			if (cli_collect(&cc))
 				ret = CLI_RUNTIME_ERROR;
 		}
-		if (!ag.samples_total && !ag.quiet)
+		if (collect_registered(&ag, absdir, &before))
+			ret = CLI_RUNTIME_ERROR;
+		if (!ag.samples_total && !ag.registered_files && !ag.quiet)
 			cli_error("agent: no samples%s", ag.n_pids || ag.n_comms ?
 				  " from the selected processes (did they use CPU?)" : "");
 	}
 out:
+	if (ag.consumer)
+		sp_consumer_finish(ag.consumer);
 	for (struct proc *p = ag.procs; p;) {
 		struct proc *n = p->next;
 		sp_aggregator_free(p->agg);

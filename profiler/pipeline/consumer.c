@@ -59,6 +59,11 @@ struct sp_consumer {
 	_Atomic int64_t idle_since;
 	sp_symbolizer *sym;
 	uid_t uid;
+	char output_dir[4096];  /* "": each process's own */
+	/* Who was served when (monotonic ns), for sp_consumer_serves: the
+	 * latest registrations, kept after their processes are gone (under mu). */
+	struct { pid_t pid; int64_t from, until; } served[512];
+	unsigned n_served;      /* total ever; slot = n % 512 */
 	/* Processes that stopped profiling and may start again: their file
 	 * numbering goes on (drain thread writes, server reads; under mu). */
 	struct { pid_t pid; unsigned seq; } stopped[64];
@@ -74,6 +79,39 @@ static void wake_drainer(sp_consumer *c)
 const char *sp_consumer_address(const sp_consumer *c)
 {
 	return c->address;
+}
+
+bool sp_consumer_serves(sp_consumer *c, pid_t pid, int64_t mono_ns)
+{
+	unsigned n = c->n_served < 512 ? c->n_served : 512;
+	bool found = false;
+
+	pthread_mutex_lock(&c->mu);
+	for (unsigned i = 0; i < n && !found; i++)
+		found = c->served[i].pid == pid && c->served[i].from <= mono_ns &&
+			mono_ns <= c->served[i].until;
+	pthread_mutex_unlock(&c->mu);
+	return found;
+}
+
+/* Under mu. */
+static void served_from(sp_consumer *c, pid_t pid, int64_t from)
+{
+	unsigned k = c->n_served++ % 512;
+
+	c->served[k].pid = pid;
+	c->served[k].from = from;
+	c->served[k].until = INT64_MAX;
+}
+
+/* Under mu: pid's process has ended (noticed at now). */
+static void served_until(sp_consumer *c, pid_t pid, int64_t now)
+{
+	unsigned n = c->n_served < 512 ? c->n_served : 512;
+
+	for (unsigned i = 0; i < n; i++)
+		if (c->served[i].pid == pid && c->served[i].until == INT64_MAX)
+			c->served[i].until = now;
 }
 
 /* ---- registration ---------------------------------------------------------- */
@@ -170,8 +208,13 @@ static void handle_registration(sp_consumer *c, int s)
 	 * child before it runs on): give it before the session's setup, which
 	 * opens the output directory and builds the unwinders. Its rings are
 	 * mapped here already, so nothing it writes meanwhile is lost. */
+	/* From its arena's start: its rings hold everything since. */
+	pthread_mutex_lock(&c->mu);
+	served_from(c, cred.pid, (int64_t)h->start_mono_ns);
+	pthread_mutex_unlock(&c->mu);
 	reply(s, 0, c->ctl_fd);
-	p->s = sp_session_new(h, (size_t)st.st_size, cred.pid, c->sym, &err);
+	p->s = sp_session_new(h, (size_t)st.st_size, cred.pid, c->sym,
+			      c->output_dir[0] ? c->output_dir : NULL, &err);
 	if (!p->s) {
 		/* Its samples fill the rings and are counted as lost there. */
 		if (p->pidfd >= 0)
@@ -264,6 +307,9 @@ static void *server_main(void *arg)
 		for (size_t i = 2; i < n; i++) {
 			if (pf[i].revents & (POLLIN | POLLHUP | POLLERR)) {
 				atomic_store(&who[i]->ended, 1);
+				pthread_mutex_lock(&c->mu);
+				served_until(c, who[i]->pid, sp_mono_ns());
+				pthread_mutex_unlock(&c->mu);
 				any = true;
 			}
 		}
@@ -397,6 +443,8 @@ sp_consumer *sp_consumer_start(const sp_consumer_options *o, sp_error *err)
 	c->stop_pipe[0] = c->stop_pipe[1] = -1;
 	c->uid = geteuid();
 	pthread_mutex_init(&c->mu, NULL);
+	if (o && o->output_dir)
+		snprintf(c->output_dir, sizeof(c->output_dir), "%s", o->output_dir);
 	if (o && o->address && *o->address) {
 		snprintf(c->address, sizeof(c->address), "%s", o->address);
 	} else {

@@ -14,6 +14,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "base/error.h"
 
@@ -24,11 +26,19 @@ typedef struct sp_consumer_options {
 	/* The symbolizer's debug-file cache (sp_symbolizer_options): NULL for
 	 * its default, "off" for none. */
 	const char *debug_cache;
+	/* Every process's files go here instead of its own SPANPROF_OUTPUT
+	 * (the agent's interval directory); NULL: its own. */
+	const char *output_dir;
 } sp_consumer_options;
 
 /* Bind, listen and start both threads. NULL + err on failure. */
 sp_consumer *sp_consumer_start(const sp_consumer_options *o, sp_error *err);
 const char *sp_consumer_address(const sp_consumer *c);
+
+/* pid was registered at monotonic time mono_ns (from its arena's start
+ * until its end was noticed): its rings hold what happened then, so the
+ * agent drops its own samples of it. Any thread. */
+bool sp_consumer_serves(sp_consumer *c, pid_t pid, int64_t mono_ns);
 
 /* Detached mode: block until idle (no registered process for a while). */
 void sp_consumer_wait_idle(sp_consumer *c);

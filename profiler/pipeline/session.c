@@ -283,7 +283,7 @@ static void load_config(sp_session *s)
 }
 
 sp_session *sp_session_new(sp_shm_header *h, size_t len, pid_t pid, sp_symbolizer *sym,
-			   sp_error *err)
+			   const char *output_dir, sp_error *err)
 {
 	sp_session *s = calloc(1, sizeof(*s));
 	sp_aggregator_config ac;
@@ -308,6 +308,8 @@ sp_session *sp_session_new(sp_shm_header *h, size_t len, pid_t pid, sp_symbolize
 		return NULL;
 	}
 	load_config(s);
+	if (output_dir && output_dir[0])
+		snprintf(s->cfg.output_dir, sizeof(s->cfg.output_dir), "%s", output_dir);
 	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
 	n = readlink(link, s->exe, sizeof(s->exe) - 1);
 	s->exe[n > 0 ? n : 0] = '\0';

@@ -17,9 +17,11 @@
 typedef struct sp_session sp_session;
 
 /* Takes ownership of the mapping. sym: the consumer's shared symbolizer.
- * NULL + err on failure (the mapping is then the caller's to unmap). */
+ * output_dir: where its files go instead of the process's SPANPROF_OUTPUT
+ * (NULL: there). NULL + err on failure (the mapping is then the caller's to
+ * unmap). */
 sp_session *sp_session_new(sp_shm_header *h, size_t len, pid_t pid, sp_symbolizer *sym,
-			   sp_error *err);
+			   const char *output_dir, sp_error *err);
 void sp_session_free(sp_session *s);
 
 pid_t sp_session_pid(const sp_session *s);

@@ -195,6 +195,31 @@ for f in $(index "$T/r" "[e['file'] for e in sorted(idx, key=lambda e: e['time_n
 done
 echo "ok: uploaded totals equal the local interval files'"
 
+# A process that preloads the library while the agent runs registers with
+# it: its own samples, with spans, go into the agent's output, and the agent
+# does not sample it a second time (the sample count matches its CPU).
+test_prog "$BUILD" workloads pyro_spans
+"$SPANPROF" agent --duration 4 --comm pyro_spans -o "$T/reg" > "$T/reg.log" 2>&1 &
+agent=$!
+for _ in $(seq 100); do grep -q 'agent: sampling' "$T/reg.log" && break; sleep 0.05; done
+{ time env -u SPANPROF_CONSUMER LD_PRELOAD="$LIBSPANPROF" OTEL_SERVICE_NAME=spansvc \
+    SPANPROF_OUTPUT="$T/private" "$T/pyro_spans" 2 > /dev/null; } 2> "$T/reg.time"
+wait $agent
+rc=$?
+agent=
+cat "$T/reg.log"
+check "agent with a registered process: exit 0 ($rc)" [ "$rc" -eq 0 ]
+r="$T/reg/spansvc.pb.gz"
+check "the preloaded process's profile is in the agent's output" [ -f "$r" ]
+check "nothing went to its own SPANPROF_OUTPUT (no private consumer)" \
+  bash -c "! ls '$T/private'/*.pb.gz 2>/dev/null"
+spans=$(go tool pprof -tags "$r" 2>/dev/null | awk '/^ *span_name:/ {s=1; next} /^ *$/ {s=0} s {print $NF}' | sort -u | paste -sd' ')
+check "its span labels arrive through the agent ($spans)" [ "$spans" = "/orders /users" ]
+reg_ms=$(tail -1 "$T/reg.time" | awk '{ printf "%d", 1000 * ($1 + $2) }')
+rn=$(sample_count "$r")
+check "sampled once: $rn samples (10 ms) for its $reg_ms ms of CPU (85..110%)" \
+  within $((reg_ms * 85 / 1000)) $((reg_ms * 110 / 1000)) "$rn"
+
 # --cgroup and container_id: a copy of the workload in a cgroup named as
 # Docker names a container's (docker-<64 hex>.scope), another outside it.
 cgroot=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)

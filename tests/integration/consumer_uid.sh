@@ -104,4 +104,43 @@ done < <(find "$PUB/out" -type f)
 ls -laR "$PUB/out" | sed 's/^/    /'
 expect "record wrote files ($nfiles)" [ $nfiles -gt 0 ]
 expect "uid 65534 can read none of record's $nfiles files (readable: ${readable[*]:-none})" [ ${#readable[@]} -eq 0 ]
+# Another user binds the host-wide agent's well-known name first: a root
+# process that preloads the library must not hand it its memory (the
+# listener's credentials are checked), and is profiled by its own consumer.
+cat > "$PUB/squat.py" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.bind("\0spanprof-agent-0")
+s.listen(8)
+open(sys.argv[1], "w").write("listening\n")
+s.settimeout(3)
+got = 0
+try:
+    while True:
+        c, _ = s.accept()
+        c.settimeout(2)
+        try:
+            msg, anc, _, _ = c.recvmsg(64, socket.CMSG_SPACE(4 * 4))
+            got += len(msg) + len(anc)
+        except OSError:
+            pass
+        c.close()
+except OSError:
+    pass
+open(sys.argv[1], "a").write("received %d\n" % got)
+PY
+chmod 0644 "$PUB/squat.py"
+: > "$PUB/squat.log"; chown 65534:65534 "$PUB/squat.log"
+"${NOBODY[@]}" /usr/bin/python3 "$PUB/squat.py" "$PUB/squat.log" &
+squat=$!
+for _ in $(seq 100); do grep -q listening "$PUB/squat.log" 2>/dev/null && break; sleep 0.05; done
+grep -q listening "$PUB/squat.log" || fail "the squatting listener did not start"
+env -u SPANPROF_CONSUMER LD_PRELOAD="$LIBSPANPROF" SPANPROF_OUTPUT="$T/squat-out" \
+  "$T/uid_burn" owner 0.5 > /dev/null || fail "preloaded root program failed beside the squatter"
+wait $squat
+cat "$PUB/squat.log" | sed 's/^/    /'
+expect "a listener of uid 65534 on @spanprof-agent-0 received nothing" grep -q 'received 0' "$PUB/squat.log"
+for _ in $(seq 100); do ls "$T/squat-out"/*.pb.gz > /dev/null 2>&1 && break; sleep 0.1; done
+expect "the root program was profiled by its own consumer" bash -c "ls '$T/squat-out'/*.pb.gz > /dev/null 2>&1"
+
 expectations_met consumer_uid
