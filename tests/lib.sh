@@ -11,6 +11,10 @@ SPANPROF_ASAN=$ASAN_BUILD/spanprof
 LIBSPANPROF=$BUILD/libspanprof.so
 T=$(mktemp -d "${SPANPROF_TEST_TMP:-/tmp}/$(basename "$0" .sh).XXXXXX")
 export GOCACHE=${GOCACHE:-$T/gocache} GO111MODULE=off
+# A `spanprof agent` running on this machine (another test run, or the
+# user's) would take every preloaded test program that has no consumer of
+# its own; the one test of that sets SPANPROF_AGENT=1 itself.
+export SPANPROF_AGENT=0
 fail() { echo "FAIL: $*" >&2; exit 1; }
 check() { # description command...
   local what=$1; shift

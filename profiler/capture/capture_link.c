@@ -535,7 +535,10 @@ int sp_link_start(const sp_config *cfg, uint32_t slots, sp_error *err)
 		if ((r == -ECONNREFUSED || r == -ENOENT) && !(spawn && !strcmp(spawn, "0")))
 			addr = NULL;
 	}
-	if ((!addr || !*addr) && !(spawn && !strcmp(spawn, "0"))) {
+	const char *join_agent = sp_getenv("SPANPROF_AGENT");
+
+	if ((!addr || !*addr) && !(spawn && !strcmp(spawn, "0")) &&
+	    !(join_agent && !strcmp(join_agent, "0"))) {
 		/* A host-wide agent of this user: it serves us (our samples keep
 		 * their spans, and it does not sample us a second time). No agent:
 		 * the connect is refused at once. */

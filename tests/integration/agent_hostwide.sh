@@ -202,7 +202,7 @@ test_prog "$BUILD" workloads pyro_spans
 "$SPANPROF" agent --duration 4 --comm pyro_spans -o "$T/reg" > "$T/reg.log" 2>&1 &
 agent=$!
 for _ in $(seq 100); do grep -q 'agent: sampling' "$T/reg.log" && break; sleep 0.05; done
-{ time env -u SPANPROF_CONSUMER LD_PRELOAD="$LIBSPANPROF" OTEL_SERVICE_NAME=spansvc \
+{ time env -u SPANPROF_CONSUMER SPANPROF_AGENT=1 LD_PRELOAD="$LIBSPANPROF" OTEL_SERVICE_NAME=spansvc \
     SPANPROF_OUTPUT="$T/private" "$T/pyro_spans" 2 > /dev/null; } 2> "$T/reg.time"
 wait $agent
 rc=$?

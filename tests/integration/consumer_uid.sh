@@ -135,7 +135,7 @@ chmod 0644 "$PUB/squat.py"
 squat=$!
 for _ in $(seq 100); do grep -q listening "$PUB/squat.log" 2>/dev/null && break; sleep 0.05; done
 grep -q listening "$PUB/squat.log" || fail "the squatting listener did not start"
-env -u SPANPROF_CONSUMER LD_PRELOAD="$LIBSPANPROF" SPANPROF_OUTPUT="$T/squat-out" \
+env -u SPANPROF_CONSUMER SPANPROF_AGENT=1 LD_PRELOAD="$LIBSPANPROF" SPANPROF_OUTPUT="$T/squat-out" \
   "$T/uid_burn" owner 0.5 > /dev/null || fail "preloaded root program failed beside the squatter"
 wait $squat
 cat "$PUB/squat.log" | sed 's/^/    /'
