@@ -4,7 +4,7 @@
 #     small blocks of 16-1024 B, 1 in 256 of 4-64 KiB, each written once;
 #     about 70 ns of work per malloc+free, half of it in the allocator) and a
 #     real one (perl building and dropping hashes of strings: Debian's perl
-#     allocates through malloc). CPU of everything (the program and the
+#     allocates through malloc), and git's multi-threaded repack. CPU of everything (the program and the
 #     profiler's own processes) with no profiler; with the library preloaded
 #     and off (what interposing malloc costs by itself); `record --heap
 #     --no-cpu`; `record --heap` (CPU profile too, the default); and
@@ -16,7 +16,7 @@
 #  3. RSS added to the host by 1,000,000 live 64-byte blocks, with and
 #     without allocation sampling (the host's live table is a fixed 1 MiB of
 #     address space plus 8 KiB, resident only where sampled blocks land).
-# PARTS picks sections (churn perl pair live; default all).
+# PARTS picks sections (churn perl git pair live; default all).
 # Runs are interleaved (plain, spanprof, reference, repeat) because this VM
 # drifts by several percent from run to run; medians are reported.
 set -u
@@ -95,6 +95,15 @@ echo "1b. perl, 6 rounds of a hash of $PERL_N strings: CPU seconds (all processe
 compare perl perl "$T/alloc.pl" "$PERL_N"
 echo
 fi
+if want git; then
+# A multi-threaded real program: git's delta search over this repository's
+# objects (two threads, hundreds of MiB allocated through malloc).
+git clone -q --bare "$PWD" "$T/repo.git" || { echo "bench-heap: cannot clone the repository"; exit 1; }
+echo "1c. git repack -adf --threads=2 --window=250 of this repository: CPU seconds (all processes)"
+compare git git -C "$T/repo.git" repack -adfq --threads=2 --window=250 --depth=50
+echo
+fi
+
 if want pair; then
 echo "2. malloc(32)+free pair, 20,000,000 in one process (ns per pair, medians of $REPS)"
 : > "$T/a"; : > "$T/b"; : > "$T/c"
