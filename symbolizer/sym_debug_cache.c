@@ -86,31 +86,22 @@ static int make_dir(const char *dir)
 	return 0;
 }
 
-/* Every section's bytes lie inside the file, none of the DWARF compressed:
- * a whole copy (a cut one would pass the build-id check, its note being
- * near the start). */
-static bool whole_copy(int fd, off_t size)
+/* Every section's bytes lie inside the file: a whole copy (a cut one would
+ * pass the build-id check, its note being near the start). */
+static bool within_file(int fd, off_t size)
 {
 	Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	size_t shstrndx, n = 0;
+	size_t n = 0;
 	bool ok;
 
 	if (!e)
 		return false;
-	ok = elf_kind(e) == ELF_K_ELF && elf_getshdrstrndx(e, &shstrndx) == 0;
+	ok = elf_kind(e) == ELF_K_ELF;
 	for (Elf_Scn *scn = NULL; ok && (scn = elf_nextscn(e, scn)); n++) {
 		GElf_Shdr sh;
-		const char *name;
 
-		if (!gelf_getshdr(scn, &sh)) {
-			ok = false;
-			break;
-		}
-		if (sh.sh_type != SHT_NOBITS && sh.sh_offset + sh.sh_size > (uint64_t)size)
-			ok = false;
-		name = elf_strptr(e, shstrndx, sh.sh_name);
-		if ((sh.sh_flags & SHF_COMPRESSED) && name && !strncmp(name, ".debug_", 7))
-			ok = false;
+		ok = gelf_getshdr(scn, &sh) &&
+		     (sh.sh_type == SHT_NOBITS || sh.sh_offset + sh.sh_size <= (uint64_t)size);
 	}
 	elf_end(e);
 	return ok && n > 0;
@@ -127,7 +118,7 @@ static int open_copy(const char *path, const char *build_id)
 		return -1;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
 	    sp_fd_build_id_hex(fd, id, sizeof(id)) < 0 || strcmp(id, build_id) ||
-	    !whole_copy(fd, st.st_size)) {
+	    !within_file(fd, st.st_size) || compressed_debug(fd)) {
 		close(fd);
 		unlink(path); /* not a copy we can use: make a new one */
 		return -1;

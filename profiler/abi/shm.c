@@ -1,6 +1,8 @@
 /* Shared-memory layout; see shm.h. */
 #include "abi/shm.h"
 
+#include "base/env.h"
+
 #include <errno.h>
 #include <string.h>
 
@@ -104,16 +106,6 @@ int sp_shm_add_module(sp_shm_header *h, const sp_shm_module *m, const char *path
 const char *sp_shm_getenv(void *hv, const char *key)
 {
 	sp_shm_header *h = hv;
-	const char *p = sp_shm_env(h), *end = p + h->env_len;
-	size_t klen = strlen(key);
 
-	while (p < end) {
-		const char *z = memchr(p, '\0', (size_t)(end - p));
-		if (!z)
-			break;
-		if ((size_t)(z - p) > klen && !memcmp(p, key, klen) && p[klen] == '=')
-			return p + klen + 1;
-		p = z + 1;
-	}
-	return NULL;
+	return sp_env_block_get(sp_shm_env(h), h->env_len, key);
 }

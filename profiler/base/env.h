@@ -10,11 +10,17 @@
 #ifndef SPANPROF_ENV_H
 #define SPANPROF_ENV_H
 
+#include <stddef.h>
+
 const char *sp_getenv(const char *name);
 
 /* Lookups that tests feed a fake environment take one of these; ctx is the
  * fake's. sp_getenv_process is sp_getenv in that shape (ctx unused). */
 typedef const char *(*sp_getenv_fn)(void *ctx, const char *name);
 const char *sp_getenv_process(void *ctx, const char *name);
+
+/* name's value in a block of "KEY=VALUE\0" entries of len bytes (another
+ * process's environment: an arena's copy, /proc/PID/environ), or NULL. */
+const char *sp_env_block_get(const char *block, size_t len, const char *name);
 
 #endif

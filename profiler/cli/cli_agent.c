@@ -233,17 +233,8 @@ struct environ_buf {
 static const char *environ_get(void *ctx, const char *name)
 {
 	struct environ_buf *e = ctx;
-	size_t n = strlen(name);
 
-	for (size_t off = 0; off < e->len;) {
-		const char *kv = e->data + off;
-		size_t l = strnlen(kv, e->len - off);
-
-		if (l > n && !strncmp(kv, name, n) && kv[n] == '=')
-			return kv + n + 1;
-		off += l + 1;
-	}
-	return NULL;
+	return sp_env_block_get(e->data, e->len, name);
 }
 
 static void read_environ(int pid, struct environ_buf *e)
@@ -733,6 +724,17 @@ static int collect_registered(struct agent *ag, const char *absdir,
 	return ret;
 }
 
+/* One more --comm or --cgroup pattern. */
+static int add_pattern(const char **list, int *n, const char *option, const char *value)
+{
+	if (*n == MAX_FILTERS) {
+		cli_error("agent: at most %d %s", MAX_FILTERS, option);
+		return CLI_USAGE_ERROR;
+	}
+	list[(*n)++] = value;
+	return CLI_OK;
+}
+
 int cli_agent(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -786,18 +788,12 @@ int cli_agent(int argc, char **argv)
 			ag.pids[ag.n_pids++] = (int)v;
 			break;
 		case 'c':
-			if (ag.n_comms == MAX_FILTERS) {
-				cli_error("agent: at most %d --comm", MAX_FILTERS);
-				return CLI_USAGE_ERROR;
-			}
-			ag.comms[ag.n_comms++] = optarg;
+			if ((ret = add_pattern(ag.comms, &ag.n_comms, "--comm", optarg)))
+				return ret;
 			break;
 		case 'g':
-			if (ag.n_cgroups == MAX_FILTERS) {
-				cli_error("agent: at most %d --cgroup", MAX_FILTERS);
-				return CLI_USAGE_ERROR;
-			}
-			ag.cgroups[ag.n_cgroups++] = optarg;
+			if ((ret = add_pattern(ag.cgroups, &ag.n_cgroups, "--cgroup", optarg)))
+				return ret;
 			break;
 		case 'o': dir = optarg; break;
 		case 'd':

@@ -63,7 +63,7 @@ struct sp_consumer {
 	/* Who was served when (monotonic ns), for sp_consumer_serves: the
 	 * latest registrations, kept after their processes are gone (under mu). */
 	struct { pid_t pid; int64_t from, until; } served[512];
-	unsigned n_served;      /* total ever; slot = n % 512 */
+	_Atomic unsigned n_served; /* total ever; slot = n % 512 */
 	/* Processes that stopped profiling and may start again: their file
 	 * numbering goes on (drain thread writes, server reads; under mu). */
 	struct { pid_t pid; unsigned seq; } stopped[64];
@@ -83,9 +83,13 @@ const char *sp_consumer_address(const sp_consumer *c)
 
 bool sp_consumer_serves(sp_consumer *c, pid_t pid, int64_t mono_ns)
 {
-	unsigned n = c->n_served < 512 ? c->n_served : 512;
+	unsigned n = atomic_load(&c->n_served);
 	bool found = false;
 
+	/* The agent asks for every sample: most hosts have nobody registered. */
+	if (!n)
+		return false;
+	n = n < 512 ? n : 512;
 	pthread_mutex_lock(&c->mu);
 	for (unsigned i = 0; i < n && !found; i++)
 		found = c->served[i].pid == pid && c->served[i].from <= mono_ns &&
@@ -97,18 +101,20 @@ bool sp_consumer_serves(sp_consumer *c, pid_t pid, int64_t mono_ns)
 /* Under mu. */
 static void served_from(sp_consumer *c, pid_t pid, int64_t from)
 {
-	unsigned k = c->n_served++ % 512;
+	unsigned k = atomic_load(&c->n_served) % 512;
 
 	c->served[k].pid = pid;
 	c->served[k].from = from;
 	c->served[k].until = INT64_MAX;
+	atomic_fetch_add(&c->n_served, 1); /* after the entry: read under mu anyway */
 }
 
 /* Under mu: pid's process has ended (noticed at now). */
 static void served_until(sp_consumer *c, pid_t pid, int64_t now)
 {
-	unsigned n = c->n_served < 512 ? c->n_served : 512;
+	unsigned n = atomic_load(&c->n_served);
 
+	n = n < 512 ? n : 512;
 	for (unsigned i = 0; i < n; i++)
 		if (c->served[i].pid == pid && c->served[i].until == INT64_MAX)
 			c->served[i].until = now;

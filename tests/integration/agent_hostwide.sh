@@ -21,6 +21,17 @@ need_built
 need_go
 require_cmd dd
 
+# agent_done LOG WHAT: wait for the background agent, show its log, and
+# check that it exited 0.
+agent_done() {
+  local rc
+  wait $agent
+  rc=$?
+  agent=
+  cat "$1"
+  check "$2: exit 0 ($rc)" [ "$rc" -eq 0 ]
+}
+
 workload cpu_split
 cp "$T/cpu_split" "$T/short_split"
 
@@ -54,11 +65,7 @@ TIMEFORMAT='%U %S'
 # before the agent gets to it is named by its executable.
 { time OTEL_SERVICE_NAME=ddsvc dd if=/dev/zero of=/dev/null bs=1 count=3000000 2> /dev/null; } \
   2> "$T/dd.time"
-wait $agent
-rc=$?
-agent=
-cat "$T/agent.log"
-check "agent --duration exits 0 ($rc)" [ "$rc" -eq 0 ]
+agent_done "$T/agent.log" "agent --duration"
 
 # --pid: the long-running process only, at the known split.
 p="$T/out/cpu_split.pb.gz"
@@ -135,11 +142,7 @@ rm "$T/del_split"
 agent=$!
 sleep 2.6
 kill -TERM $agent
-wait $agent
-rc=$?
-agent=
-cat "$T/daemon.log"
-check "SIGTERM: exit 0 ($rc)" [ "$rc" -eq 0 ]
+agent_done "$T/daemon.log" "SIGTERM"
 mapfile -t iv < <(interval_files "$T/daemon/intervals")
 check "one interval file per second and service, the last at SIGTERM (${#iv[@]})" \
   within 6 8 "${#iv[@]}"
@@ -165,12 +168,8 @@ kill -HUP $agent
 for _ in $(seq 100); do grep -q 'SIGHUP' "$T/hup.log" && break; sleep 0.05; done
 sleep 0.5
 kill -TERM $agent
-wait $agent
-rc=$?
-agent=
-cat "$T/hup.log"
+agent_done "$T/hup.log" "SIGHUP, then SIGTERM"
 mapfile -t hv < <(interval_files "$T/hup/intervals")
-check "SIGHUP: exit 0 after SIGTERM ($rc)" [ "$rc" -eq 0 ]
 check "SIGHUP wrote an interval into the re-created directory, SIGTERM the next (${#hv[@]})" \
   [ ${#hv[@]} -eq 2 ]
 
@@ -209,11 +208,7 @@ agent=$!
 for _ in $(seq 100); do grep -q 'agent: sampling' "$T/reg.log" && break; sleep 0.05; done
 { time env -u SPANPROF_CONSUMER SPANPROF_AGENT=1 LD_PRELOAD="$LIBSPANPROF" OTEL_SERVICE_NAME=spansvc \
     SPANPROF_OUTPUT="$T/private" "$T/pyro_spans" 2 > /dev/null; } 2> "$T/reg.time"
-wait $agent
-rc=$?
-agent=
-cat "$T/reg.log"
-check "agent with a registered process: exit 0 ($rc)" [ "$rc" -eq 0 ]
+agent_done "$T/reg.log" "agent with a registered process"
 r="$T/reg/spansvc.pb.gz"
 check "the preloaded process's profile is in the agent's output" [ -f "$r" ]
 check "nothing went to its own SPANPROF_OUTPUT (no private consumer)" \
